@@ -1,0 +1,111 @@
+"""The ``mjnb`` command: ``serve`` the simulator, ``imagine`` a prompt, show the ``log``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="mjnb", description="Midjourney in Jupyter.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser(
+        "serve", help="run the offline simulator of the provider protocols"
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8123, help="port (8123; 0 picks a free one)")
+    serve.add_argument("--latency", type=float, default=2.0, help="seconds a job runs (2)")
+    serve.add_argument("--concurrency", type=int, default=3, help="jobs running at once (3)")
+    serve.add_argument("--queue-size", type=int, default=10, help="jobs waiting at most (10)")
+    serve.add_argument("--fail-rate", type=float, default=0.0, help="share of jobs that fail")
+    serve.add_argument("--rate-limit", type=float, default=None, help="requests/s before 429")
+    serve.add_argument("--token", default=None, help="credential every request must carry")
+    serve.add_argument("--url-ttl", type=float, default=None, help="seconds image URLs live")
+    serve.add_argument("--long-side", type=int, default=1024, help="grid long side in px")
+
+    imagine = commands.add_parser("imagine", help="submit a prompt and save the image")
+    imagine.add_argument("prompt")
+    imagine.add_argument("--provider", default=None)
+    imagine.add_argument("--base-url", default=None)
+
+    log = commands.add_parser("log", help="recent tasks as a table")
+    log.add_argument("-n", "--limit", type=int, default=20)
+    log.add_argument("--csv", metavar="PATH", help="export every row to CSV")
+    log.add_argument("--parquet", metavar="PATH", help="export every row to Parquet")
+
+    args = parser.parse_args(argv)
+    from .errors import MJError
+
+    try:
+        if args.command == "serve":
+            return _serve(args)
+        if args.command == "imagine":
+            return _imagine(args)
+        return _log(args)
+    except MJError as exc:
+        print(f"mjnb: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .simulator import SimConfig, create_app
+
+    config = SimConfig(
+        latency=args.latency,
+        concurrency=args.concurrency,
+        queue_size=args.queue_size,
+        fail_rate=args.fail_rate,
+        rate_limit=args.rate_limit,
+        token=args.token,
+        url_ttl=args.url_ttl,
+        long_side=args.long_side,
+    )
+    print(f"mjnb simulator on http://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)
+    uvicorn.run(create_app(config), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def _imagine(args: argparse.Namespace) -> int:
+    from .client import Client
+
+    task = Client(args.provider, base_url=args.base_url).imagine(args.prompt)
+    width = 30
+    while not task.done:
+        filled = width * task.progress // 100
+        bar = "#" * filled + "-" * (width - filled)
+        print(f"\r{task.id} [{bar}] {task.progress:3d}% {task.status:<9}", end="", flush=True)
+        time.sleep(0.2)
+    print(f"\r{task.id} [{'#' * width}] {task.progress:3d}% {task.status:<9}")
+    if task.status != "succeeded":
+        print(f"mjnb: task {task.id} {task.status}: {task.error}", file=sys.stderr)
+        return 1
+    print(task.image_path)
+    return 0
+
+
+def _log(args: argparse.Namespace) -> int:
+    from .config import settings
+    from .log import TaskLog
+
+    frame = TaskLog(settings().home / "history.sqlite").dataframe()
+    if args.csv:
+        frame.to_csv(args.csv, index=False)
+        print(f"{len(frame)} rows written to {args.csv}")
+    if args.parquet:
+        frame.to_parquet(args.parquet, index=False)
+        print(f"{len(frame)} rows written to {args.parquet}")
+    if not (args.csv or args.parquet):
+        columns = ["task_id", "provider", "action", "status", "progress", "submitted_at", "text"]
+        print(frame[columns].tail(args.limit).to_string(index=False))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,144 @@
+"""Settings and credentials, resolved in one place.
+
+Precedence, highest first: arguments > ``mjnb.configure(...)`` (and ``%config MJMagic.*``,
+which calls it) > environment (``MJNB_*``) > defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+PROVIDER_NAMES = ("local", "acedata", "zhishuyun", "metachat", "mjproxy", "youchuan")
+
+#: provider -> argument name -> environment variable, as SPEC section 2 fixes them
+CREDENTIAL_VARS: Mapping[str, Mapping[str, str]] = {
+    "local": {},
+    "acedata": {"token": "MJNB_ACEDATA_TOKEN"},
+    "zhishuyun": {"token": "MJNB_ZHISHUYUN_TOKEN"},
+    "metachat": {"app_id": "MJNB_METACHAT_APP_ID", "token": "MJNB_METACHAT_API_KEY"},
+    "mjproxy": {"token": "MJNB_MJPROXY_SECRET"},
+    "youchuan": {"app_id": "MJNB_YOUCHUAN_APP", "token": "MJNB_YOUCHUAN_SECRET"},
+}
+#: credentials a provider cannot work without (mjproxy servers may run without a secret)
+REQUIRED: Mapping[str, tuple[str, ...]] = {
+    "local": (),
+    "acedata": ("token",),
+    "zhishuyun": ("token",),
+    "metachat": ("app_id", "token"),
+    "mjproxy": (),
+    "youchuan": ("app_id", "token"),
+}
+BASE_URL_VARS: Mapping[str, str] = {"mjproxy": "MJNB_MJPROXY_URL"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a client needs besides credentials; see :func:`configure`."""
+
+    provider: str = "local"
+    base_url: str | None = None
+    max_concurrency: int = 3
+    poll_interval: float | None = None  # None: the provider's own default
+    stall_timeout: float = 600.0  # fail a job that shows no progress for this long
+    max_jobs: int = 40
+    thumbnail_size: int = 256
+    home: Path = Path("~/.mjnb").expanduser()
+    sim_latency: float = 2.0  # the embedded simulator's job time, for provider "local"
+
+
+_ENV: Mapping[str, str] = {
+    "provider": "MJNB_PROVIDER",
+    "base_url": "MJNB_BASE_URL",
+    "home": "MJNB_HOME",
+    "max_concurrency": "MJNB_MAX_CONCURRENCY",
+    "poll_interval": "MJNB_POLL_INTERVAL",
+    "sim_latency": "MJNB_SIM_LATENCY",
+}
+_configured: dict[str, Any] = {}
+
+
+def configure(**settings: Any) -> None:
+    """Set process-wide defaults for new clients, e.g. ``configure(provider="mjproxy")``.
+
+    Passing ``None`` for a name forgets what was set before. Credentials are not
+    settings: pass them to ``Client(...)`` or set the ``MJNB_*`` variables.
+    """
+    known = {f.name for f in fields(Settings)}
+    for name, value in settings.items():
+        if name not in known:
+            raise ConfigError(
+                f"Unknown setting {name!r}; the settings are: {', '.join(sorted(known))}."
+            )
+        if value is None:
+            _configured.pop(name, None)
+        else:
+            _configured[name] = value
+
+
+def settings(**arguments: Any) -> Settings:
+    """The settings in force: ``arguments`` > :func:`configure` > environment > defaults."""
+    values: dict[str, Any] = {}
+    for name, var in _ENV.items():
+        if os.environ.get(var):
+            values[name] = os.environ[var]
+    values.update(_configured)
+    values.update({k: v for k, v in arguments.items() if v is not None})
+    result = replace(Settings(), **{k: _convert(k, v) for k, v in values.items()})
+    if result.provider not in PROVIDER_NAMES:
+        raise ConfigError(
+            f"Unknown provider {result.provider!r}; choose one of {', '.join(PROVIDER_NAMES)}."
+        )
+    return result
+
+
+def _convert(name: str, value: Any) -> Any:
+    try:
+        if name == "home":
+            return Path(value).expanduser()
+        if name in ("max_concurrency", "max_jobs", "thumbnail_size"):
+            number = int(value)
+            if number < 1:
+                raise ValueError
+            return number
+        if name in ("poll_interval", "stall_timeout", "sim_latency"):
+            number = float(value)
+            if number < 0:
+                raise ValueError
+            return number
+    except (TypeError, ValueError):
+        raise ConfigError(f"Setting {name} must be a positive number, got {value!r}.") from None
+    return value
+
+
+def credentials(provider: str, arguments: Mapping[str, str | None]) -> dict[str, str]:
+    """The provider's credentials from ``arguments`` or the environment.
+
+    Raises ConfigError naming the variable to set when a required one is missing.
+    """
+    found: dict[str, str] = {}
+    for argument, var in CREDENTIAL_VARS[provider].items():
+        value = arguments.get(argument) or os.environ.get(var)
+        if value:
+            found[argument] = value
+        elif argument in REQUIRED[provider]:
+            raise ConfigError(
+                f"Provider {provider!r} needs {argument}: pass {argument}=... "
+                f"or set the environment variable {var}."
+            )
+    return found
+
+
+def base_url_for(provider: str, settings: Settings) -> str | None:
+    """``MJNB_BASE_URL`` (or ``base_url=``) beats the provider's own variable."""
+    if settings.base_url:
+        return settings.base_url.rstrip("/")
+    var = BASE_URL_VARS.get(provider)
+    if var and os.environ.get(var):
+        return os.environ[var].rstrip("/")
+    return None

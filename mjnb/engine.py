@@ -1,0 +1,371 @@
+"""The engine: one asyncio loop in a daemon thread that owns every bit of I/O.
+
+Every HTTP call, poll, stream, download and log write happens on this loop. The
+sync API waits on it (``Task.wait`` blocks on an event, never on the loop), the async
+API awaits it, and widgets are told of changes from it. Policy lives here once, for
+every provider:
+
+- a per-provider concurrency limit with a local queue (an ``asyncio.Semaphore``
+  held from submit until the remote job ends);
+- a submit is retried only where the provider cannot have created the job
+  (connection refused, 429, queue full); anything else fails the task, never
+  submitting twice;
+- polls retry freely, at the provider's interval, and a job that shows no progress
+  for ``stall_timeout`` seconds is failed with a reason;
+- results are downloaded as soon as a job succeeds (provider URLs expire).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import threading
+import time
+from collections.abc import Coroutine, Mapping
+from dataclasses import asdict
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+import httpx
+
+from .errors import AuthError, MJError, ProviderError, RateLimited, Timeout
+from .providers.base import Adapter, Snapshot
+
+if TYPE_CHECKING:
+    from .images import ImageStore
+    from .log import TaskLog
+    from .task import Task
+
+logger = logging.getLogger("mjnb")
+T = TypeVar("T")
+
+#: how long a poll or download may take before it counts as one failed attempt
+REQUEST_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+#: a stream sends a line per progress change; quiet this long means it is stuck
+STREAM_TIMEOUT = httpx.Timeout(30.0, connect=10.0, read=120.0)
+MAX_CONNECT_ATTEMPTS = 8
+MAX_IMAGE_BYTES = 40 * 1024 * 1024
+
+
+class Engine:
+    """The process-wide loop thread. Use :meth:`get`; there is one per process."""
+
+    _instance: ClassVar[Engine | None] = None
+    _instance_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self.loop.run_forever, name="mjnb-engine", daemon=True
+        )
+        self._thread.start()
+        self._limits: dict[tuple[str, str], asyncio.Semaphore] = {}
+
+    @classmethod
+    def get(cls) -> Engine:
+        with cls._instance_lock:
+            if cls._instance is None:
+                cls._instance = cls()
+            return cls._instance
+
+    def spawn(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Run ``coro`` on the engine loop; returns at once."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def call(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        """Run ``coro`` on the engine loop and block for its result."""
+        self.check_not_engine_thread("a blocking mjnb call")
+        return self.spawn(coro).result(timeout)
+
+    def in_engine_thread(self) -> bool:
+        return threading.current_thread() is self._thread
+
+    def check_not_engine_thread(self, what: str) -> None:
+        if self.in_engine_thread():
+            raise MJError(
+                f"{what} would block mjnb's engine thread (called from a task listener); "
+                "use `await task` or schedule the work elsewhere."
+            )
+
+    def limit(self, key: tuple[str, str], size: int) -> asyncio.Semaphore:
+        """The concurrency limit shared by every client of one provider endpoint."""
+        if key not in self._limits:
+            self._limits[key] = asyncio.Semaphore(size)
+        return self._limits[key]
+
+
+def _with_timeout(request: httpx.Request, timeout: httpx.Timeout) -> httpx.Request:
+    # a Request built outside a client carries no timeout; httpcore would wait forever
+    request.extensions["timeout"] = timeout.as_dict()
+    return request
+
+
+def snapshot_state(snapshot: Snapshot) -> dict[str, Any]:
+    """What the log keeps of a snapshot to resume polling after a restart."""
+    state = asdict(snapshot)
+    state["wire"] = dict(snapshot.wire)
+    state["extra"] = dict(snapshot.extra)
+    return state
+
+
+def snapshot_from_state(state: Mapping[str, Any]) -> Snapshot:
+    return Snapshot(
+        status=state.get("status", "queued"),
+        progress=int(state.get("progress") or 0),
+        remote_id=state.get("remote_id"),
+        image_url=state.get("image_url"),
+        preview_url=state.get("preview_url"),
+        image_urls=tuple(state.get("image_urls") or ()),
+        wire=dict(state.get("wire") or {}),
+        error=state.get("error"),
+        descriptions=tuple(state.get("descriptions") or ()),
+        extra=dict(state.get("extra") or {}),
+    )
+
+
+class Runner:
+    """Runs tasks of one client: one adapter, one HTTP connection pool, one limit."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        adapter: Adapter,
+        *,
+        log: TaskLog,
+        images: ImageStore,
+        max_concurrency: int,
+        poll_interval: float,
+        stall_timeout: float,
+        thumbnail_size: int,
+        stream: bool = True,
+    ) -> None:
+        self.engine = engine
+        self.adapter = adapter
+        self.log = log
+        self.images = images
+        self.max_concurrency = max_concurrency
+        self.poll_interval = poll_interval
+        self.stall_timeout = stall_timeout
+        self.thumbnail_size = thumbnail_size
+        self.stream = stream
+        self._http: httpx.AsyncClient | None = None
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        if self._http is None:  # created on the engine loop, used only there
+            self._http = httpx.AsyncClient(
+                timeout=REQUEST_TIMEOUT,
+                limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
+            )
+        return self._http
+
+    async def aclose(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    # -- one task, start to end ---------------------------------------------------------
+    async def run(self, task: Task, *, resume: bool = False) -> None:
+        """Submit (unless resuming), follow to the end, fetch the result, log it all."""
+        key = (self.adapter.name, self.adapter.base_url)
+        try:
+            async with self.engine.limit(key, self.max_concurrency):
+                if not resume:
+                    await self._submit(task)
+                if not task.snapshot.done:
+                    await self._follow(task)
+            if task.status == "succeeded":
+                await self._fetch(task)
+        except MJError as exc:
+            task._fail(str(exc))
+        except Exception as exc:  # never leave a task hanging, whatever broke
+            logger.exception("mjnb: task %s broke", task.id)
+            task._fail(f"mjnb internal error ({type(exc).__name__}: {exc}); please report it.")
+        finally:
+            task._finish()
+            self._record(task)
+
+    async def _submit(self, task: Task) -> None:
+        job = task.job
+        streaming = self.stream and self.adapter.stream(job) is not None
+        delay, attempts, started = 1.0, 0, time.monotonic()
+        while True:
+            attempts += 1
+            request = self.adapter.stream(job) if streaming else self.adapter.submit(job)
+            assert request is not None
+            try:
+                if streaming:
+                    await self._stream(task, _with_timeout(request, STREAM_TIMEOUT))
+                else:
+                    response = await self.http.send(_with_timeout(request, REQUEST_TIMEOUT))
+                    self._update(task, self.adapter.parse_submit(job, response))
+                return
+            except RateLimited as exc:
+                if time.monotonic() - started > self.stall_timeout:
+                    raise RateLimited(
+                        f"{self.adapter.name} kept answering '{exc}' for "
+                        f"{self.stall_timeout:.0f} s; the job was not created. Try again later.",
+                        code=exc.code,
+                        status=exc.status,
+                    ) from None
+                wait = exc.retry_after if exc.retry_after is not None else delay
+                logger.info("mjnb: %s rate limited, retrying in %.1f s", self.adapter.name, wait)
+                await asyncio.sleep(wait)
+                delay = min(delay * 2, 30.0)
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                if attempts >= MAX_CONNECT_ATTEMPTS:
+                    raise ProviderError(
+                        f"Could not connect to {self.adapter.base_url} ({type(exc).__name__}) "
+                        f"after {attempts} attempts; check the address and your network."
+                    ) from None
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+            except httpx.TransportError as exc:
+                if task.snapshot.remote_id:  # the job exists: follow it by polling
+                    return
+                raise ProviderError(
+                    f"The connection to {self.adapter.name} broke during the submit "
+                    f"({type(exc).__name__}); the job may have been created, so mjnb did not "
+                    "send it again. Check the provider's task list before retrying."
+                ) from None
+
+    async def _stream(self, task: Task, request: httpx.Request) -> None:
+        response = await self.http.send(request, stream=True)
+        try:
+            content_type = response.headers.get("content-type", "")
+            if response.status_code != 200 or "ndjson" not in content_type:
+                await response.aread()  # an error, or a server that answered in one piece
+                self._update(task, self.adapter.parse_submit(task.job, response))
+                return
+            async for line in response.aiter_lines():
+                snapshot = self.adapter.parse_line(task.job, line.encode())
+                if snapshot is not None:
+                    self._update(task, snapshot)
+                    if snapshot.done:
+                        return
+        finally:
+            await response.aclose()
+        if not task.snapshot.remote_id:
+            raise ProviderError(
+                f"{self.adapter.name}'s stream ended before it named the job; it may have "
+                "been created, so mjnb did not send it again."
+            )
+
+    async def _follow(self, task: Task) -> None:
+        last_change, failures = time.monotonic(), 0
+        seen = (task.status, task.progress)
+        while not task.snapshot.done:
+            await asyncio.sleep(self.poll_interval * min(2**failures, 16))
+            try:
+                request = _with_timeout(self.adapter.poll(task.snapshot), REQUEST_TIMEOUT)
+                response = await self.http.send(request)
+                snapshot = self.adapter.parse_poll(task.snapshot, response)
+            except AuthError:
+                raise
+            except (ProviderError, httpx.TransportError, ValueError) as exc:
+                failures += 1
+                logger.info("mjnb: poll of %s failed (%s), will retry", task.id, exc)
+                if time.monotonic() - last_change > self.stall_timeout:
+                    raise Timeout(
+                        f"Task {task.id}: polling {self.adapter.name} failed for "
+                        f"{self.stall_timeout:.0f} s (last error: {exc})."
+                    ) from None
+                continue
+            failures = 0
+            self._update(task, snapshot)
+            if (task.status, task.progress) != seen:
+                seen, last_change = (task.status, task.progress), time.monotonic()
+            elif time.monotonic() - last_change > self.stall_timeout:
+                raise Timeout(
+                    f"Task {task.id} showed no progress for {self.stall_timeout:.0f} s "
+                    f"(stuck {task.status} at {task.progress}%); mjnb stopped waiting. "
+                    "Providers often fail such jobs later; check its status there."
+                )
+
+    async def _fetch(self, task: Task) -> None:
+        """Download the result at once, into the content-addressed cache."""
+        snapshot = task.snapshot
+        urls = [snapshot.image_url] if snapshot.image_url else list(snapshot.image_urls)
+        if not urls:
+            return  # describe: text only
+        try:
+            paths = [await self._download(url) for url in urls]
+        except MJError as exc:
+            task._error = f"the image could not be downloaded: {exc}"
+            return
+        if len(paths) == 1:
+            task.image_path = paths[0]
+        else:
+            task.image_paths = tuple(paths)
+        if task.image_path is not None:
+            await asyncio.to_thread(self.images.thumbnail, task.image_path, self.thumbnail_size)
+
+    async def _download(self, url: str) -> Any:
+        last: Exception | None = None
+        for attempt in range(4):
+            try:
+                request = _with_timeout(self.adapter.download(url), REQUEST_TIMEOUT)
+                response = await self.http.send(request, stream=True)
+                try:
+                    if response.status_code != 200:
+                        raise ProviderError(
+                            f"GET of the image answered HTTP {response.status_code}"
+                            + (" (the URL has expired)" if response.status_code == 403 else ""),
+                            status=response.status_code,
+                        )
+                    body = bytearray()
+                    async for chunk in response.aiter_bytes():
+                        body += chunk
+                        if len(body) > MAX_IMAGE_BYTES:
+                            raise ProviderError(
+                                f"the image is larger than {MAX_IMAGE_BYTES // 2**20} MB; refused."
+                            )
+                finally:
+                    await response.aclose()
+                content_type = response.headers.get("content-type")
+                return await asyncio.to_thread(
+                    self.images.save, bytes(body), content_type=content_type
+                )
+            except httpx.TransportError as exc:
+                last = exc
+                await asyncio.sleep(0.5 * 2**attempt)
+            except ProviderError as exc:
+                if exc.status is None or exc.status < 500:
+                    raise
+                last = exc
+                await asyncio.sleep(0.5 * 2**attempt)
+        raise ProviderError(f"downloading {_short(url)} failed: {last}")
+
+    # -- state changes ------------------------------------------------------------------
+    def _update(self, task: Task, snapshot: Snapshot) -> None:
+        if task._apply(snapshot):
+            self._record(task)
+            task._changed()
+
+    def _record(self, task: Task) -> None:
+        snapshot = task.snapshot
+        try:
+            self.log.update_task(
+                task.id,
+                status=task.status,
+                progress=task.progress,
+                error=task.error,
+                remote_id=snapshot.remote_id,
+                remote_state=snapshot_state(snapshot),
+                started_at=task.started_at,
+                finished_at=task.finished_at,
+                image_url=snapshot.image_url,
+                image_path=str(task.image_path) if task.image_path else None,
+            )
+        except MJError:
+            logger.exception("mjnb: could not write task %s to the log", task.id)
+
+
+def _short(url: str) -> str:
+    """A URL without its query string (which may carry a token or a signature)."""
+    return url.split("?", 1)[0]
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Install mjnb with its test extras into .venv and run the whole test suite.
+# Extra arguments go to pytest, e.g. `bash scripts/test.sh -m reliability`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/venv.sh
+python -m pytest -n 2 "$@"
