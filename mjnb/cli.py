@@ -12,9 +12,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mjnb", description="Midjourney in Jupyter.")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    serve = commands.add_parser(
-        "serve", help="run the offline simulator of the provider protocols"
-    )
+    serve = commands.add_parser("serve", help="run the offline simulator of the provider protocols")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
     serve.add_argument("--port", type=int, default=8123, help="port (8123; 0 picks a free one)")
     serve.add_argument("--latency", type=float, default=2.0, help="seconds a job runs (2)")

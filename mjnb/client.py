@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +27,9 @@ from .task import Task
 
 if TYPE_CHECKING:
     import pandas as pd
+    from PIL.Image import Image
+
+    from .sweep import Sweep, SweepPlan
 
 BLEND_DIMENSIONS = ("square", "portrait", "landscape")
 MODES = ("fast", "relax", "turbo")
@@ -39,9 +42,7 @@ def normalize_label(label: str) -> str:
         return text.upper()
     text = text.lower()
     if text not in ACTION_LABELS:
-        raise MJError(
-            f"Unknown action {label!r}; the actions are: {', '.join(ACTION_LABELS)}."
-        )
+        raise MJError(f"Unknown action {label!r}; the actions are: {', '.join(ACTION_LABELS)}.")
     return text
 
 
@@ -135,9 +136,17 @@ class Client:
 
     # -- submitting ---------------------------------------------------------------------
     def imagine(
-        self, prompt: str | Prompt, *, mode: str | None = None, sweep_id: str | None = None
+        self,
+        prompt: str | Prompt,
+        *,
+        mode: str | None = None,
+        sweep_id: str | None = None,
+        axes: Mapping[str, Any] | None = None,
     ) -> Task:
-        """Submit a prompt; returns the Task at once. Bad prompts raise before sending."""
+        """Submit a prompt; returns the Task at once. Bad prompts raise before sending.
+
+        ``sweep_id`` and ``axes`` (this cell's value on each axis) are set by sweeps.
+        """
         parsed = prompt if isinstance(prompt, Prompt) else parse_prompt(prompt)
         variants = parsed.expand()
         if len(variants) > 1:
@@ -146,7 +155,7 @@ class Client:
                 "run them with mj.sweep(...) (or %mj in a notebook)."
             )
         job = Job("imagine", prompt=str(parsed), mode=_check_mode(mode))
-        return self._start(job, prompt=parsed, sweep_id=sweep_id)
+        return self._start(job, prompt=parsed, sweep_id=sweep_id, axes=axes)
 
     def act(self, task: Task | str, label: str) -> Task:
         """Start an action (``"U2"``, ``"V3"``, ``"zoom 2x"`` ...) on a finished task."""
@@ -177,6 +186,44 @@ class Client:
             )
         return self._start(Job("blend", images=tuple(image_urls), dimensions=dimensions))
 
+    def sweep(
+        self,
+        prompt: str,
+        *,
+        confirm: bool = False,
+        max_jobs: int | None = None,
+        mode: str | None = None,
+        **axes: Any,
+    ) -> Sweep:
+        """Run every combination of the axes: ``{a, b}`` groups in the prompt and/or
+        keyword lists (``seed=[1, 2, 3]``, ``stylize="0..1000 step 250"``).
+
+        More than ``max_jobs`` (default 40) jobs needs ``confirm=True``; nothing is
+        sent otherwise. Returns a :class:`mjnb.sweep.Sweep` at once.
+        """
+        from .sweep import start_sweep
+
+        return start_sweep(
+            self,
+            prompt,
+            confirm=confirm,
+            max_jobs=max_jobs or self.settings.max_jobs,
+            mode=mode,
+            axes=axes,
+        )
+
+    def plan_sweep(self, prompt: str, **axes: Any) -> SweepPlan:
+        """What :meth:`sweep` would run (job count, rough cost), without sending anything."""
+        from .sweep import plan_sweep
+
+        return plan_sweep(prompt, axes=axes, provider=self.provider)
+
+    def compare(self, *tasks: Task | str) -> Image:
+        """Lay tasks side by side, labelled with the parameters that differ."""
+        from .sweep import compare
+
+        return compare([self.task(t) if isinstance(t, str) else t for t in tasks])
+
     def _start(
         self,
         job: Job,
@@ -184,6 +231,7 @@ class Client:
         prompt: Prompt | None = None,
         parent_id: str | None = None,
         sweep_id: str | None = None,
+        axes: Mapping[str, Any] | None = None,
     ) -> Task:
         task = Task(
             self,
@@ -202,6 +250,7 @@ class Client:
             params=prompt.params if prompt else {},
             parent_id=parent_id,
             sweep_id=sweep_id,
+            axes=axes,
             submitted_at=task.submitted_at,
             base_url=self.base_url,
             owner=_owner(),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,20 @@ REQUIRED: Mapping[str, tuple[str, ...]] = {
     "youchuan": ("app_id", "token"),
 }
 BASE_URL_VARS: Mapping[str, str] = {"mjproxy": "MJNB_MJPROXY_URL"}
+TITLES: Mapping[str, str] = {
+    "local": "The built-in simulator",
+    "acedata": "Ace Data Cloud",
+    "zhishuyun": "Zhishuyun",
+    "metachat": "MetaChat",
+    "mjproxy": "midjourney-proxy",
+    "youchuan": "Youchuan",
+}
+_WHAT: Mapping[tuple[str, str], str] = {
+    ("metachat", "app_id"): "an app id",
+    ("metachat", "token"): "an API key",
+    ("youchuan", "app_id"): "an app id",
+    ("youchuan", "token"): "a secret",
+}
 
 
 @dataclass(frozen=True)
@@ -48,7 +62,7 @@ class Settings:
     stall_timeout: float = 600.0  # fail a job that shows no progress for this long
     max_jobs: int = 40
     thumbnail_size: int = 256
-    home: Path = Path("~/.mjnb").expanduser()
+    home: Path = field(default_factory=lambda: Path("~/.mjnb").expanduser())
     sim_latency: float = 2.0  # the embedded simulator's job time, for provider "local"
 
 
@@ -127,10 +141,8 @@ def credentials(provider: str, arguments: Mapping[str, str | None]) -> dict[str,
         if value:
             found[argument] = value
         elif argument in REQUIRED[provider]:
-            raise ConfigError(
-                f"Provider {provider!r} needs {argument}: pass {argument}=... "
-                f"or set the environment variable {var}."
-            )
+            what = _WHAT.get((provider, argument), "a token")
+            raise ConfigError(f"{TITLES[provider]} needs {what}: pass {argument}=... or set {var}.")
     return found
 
 

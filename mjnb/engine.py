@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 import httpx
 
 from .errors import AuthError, MJError, ProviderError, RateLimited, Timeout
-from .providers.base import Adapter, Snapshot
+from .providers.base import Adapter, Snapshot, resolve_locally
 
 if TYPE_CHECKING:
     from .images import ImageStore
@@ -150,6 +150,7 @@ class Runner:
         self.thumbnail_size = thumbnail_size
         self.stream = stream
         self._http: httpx.AsyncClient | None = None
+        self._background: set[asyncio.Future[None]] = set()
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -188,6 +189,10 @@ class Runner:
 
     async def _submit(self, task: Task) -> None:
         job = task.job
+        finished = resolve_locally(self.adapter, job)
+        if finished is not None:
+            self._update(task, finished)
+            return
         streaming = self.stream and self.adapter.stream(job) is not None
         delay, attempts, started = 1.0, 0, time.monotonic()
         while True:
@@ -339,8 +344,26 @@ class Runner:
 
     # -- state changes ------------------------------------------------------------------
     def _update(self, task: Task, snapshot: Snapshot) -> None:
+        old_preview = task.snapshot.preview_url
         if task._apply(snapshot):
             self._record(task)
+            task._changed()
+            url = snapshot.preview_url
+            if url and url != old_preview and not snapshot.done and task._listeners:
+                fetch = asyncio.ensure_future(self._fetch_preview(task, url))
+                self._background.add(fetch)
+                fetch.add_done_callback(self._background.discard)
+
+    async def _fetch_preview(self, task: Task, url: str) -> None:
+        """Fetch a running job's low-resolution preview for the views watching it."""
+        try:
+            request = _with_timeout(self.adapter.download(url), REQUEST_TIMEOUT)
+            response = await self.http.send(request)
+        except httpx.TransportError:
+            return  # a preview is a nicety; the next one may arrive
+        fresh = not task.done and task.snapshot.preview_url == url
+        if fresh and response.status_code == 200 and len(response.content) <= MAX_IMAGE_BYTES:
+            task.preview = response.content
             task._changed()
 
     def _record(self, task: Task) -> None:

@@ -60,9 +60,7 @@ class ProviderError(MJError):
     ``code`` is the provider's own error code when it sent one, ``status`` the HTTP status.
     """
 
-    def __init__(
-        self, message: str, *, code: str | None = None, status: int | None = None
-    ) -> None:
+    def __init__(self, message: str, *, code: str | None = None, status: int | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.status = status

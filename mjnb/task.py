@@ -55,6 +55,8 @@ class Task:
         self.image_path: Path | None = None
         self.image_paths: tuple[Path, ...] = ()  # separate images, when the provider sends 4
         self.snapshot = Snapshot(status="queued")
+        #: the latest low-resolution preview (encoded image bytes) while running, for views
+        self.preview: bytes | None = None
         self._error: str | None = None
         self._client = client
         self._done = threading.Event()
@@ -158,19 +160,19 @@ class Task:
         return self._wait_async().__await__()
 
     async def _wait_async(self) -> Task:
-        while not self._done.is_set():
-            event = asyncio.Event()
-            loop = asyncio.get_running_loop()
+        loop = asyncio.get_running_loop()
+        ended: asyncio.Future[None] = loop.create_future()
 
-            def wake(_: Task, loop: asyncio.AbstractEventLoop = loop) -> None:
-                loop.call_soon_threadsafe(event.set)
+        def wake(task: Task) -> None:  # on the engine thread
+            if task._done.is_set():
+                loop.call_soon_threadsafe(lambda: ended.done() or ended.set_result(None))
 
-            self.add_listener(wake)
-            try:
-                if not self._done.is_set():
-                    await event.wait()
-            finally:
-                self.remove_listener(wake)
+        self.add_listener(wake)
+        try:
+            if not self._done.is_set():
+                await ended
+        finally:
+            self.remove_listener(wake)
         return self
 
     def raise_for_status(self) -> Task:

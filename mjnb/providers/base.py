@@ -113,3 +113,13 @@ class Adapter(Protocol):
 
     def download(self, url: str) -> httpx.Request:
         """The request that fetches an image the provider returned."""
+
+
+def resolve_locally(adapter: Adapter, job: Job) -> Snapshot | None:
+    """The finished state of a job the adapter does without the provider, else None.
+
+    Optional hook ``adapter.local(job)``: Youchuan returns four separate images, so
+    its U1-U4 only pick one of them and need no request.
+    """
+    local = getattr(adapter, "local", None)
+    return local(job) if local is not None else None

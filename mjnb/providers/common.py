@@ -81,7 +81,7 @@ def progress_percent(value: Any) -> int:
         return 0
     if fraction:
         number *= 100
-    return max(0, min(100, int(round(number, 6))))
+    return int(round(max(0.0, min(100.0, number)), 6))
 
 
 def map_status(table: Mapping[str, Status], value: Any) -> Status | None:
@@ -127,9 +127,13 @@ def _http_date(value: str) -> datetime | None:
 
 
 def scrub(text: str, *secrets: str | None) -> str:
-    """``text`` with every secret replaced by ``***`` (providers may echo a token back)."""
+    """``text`` with every secret replaced by ``***`` (providers may echo a token back).
+
+    Secrets shorter than 4 characters are left alone: no real credential is that short,
+    and masking every ``"t"`` would only garble the message.
+    """
     for secret in secrets:
-        if secret:
+        if secret and len(secret) >= 4:
             text = text.replace(secret, "***")
     return text
 
@@ -163,11 +167,22 @@ def mime_type(url: str) -> str:
     return _MIME.get(path.rsplit(".", 1)[-1], "image/png") if "." in path else "image/png"
 
 
-_IMAGE_URL = re.compile(r"^(?:https?://\S+\.(?:png|gif|webp|jpe?g)(?:\?\S*)?|data:image/\S+)$", re.I)
+_IMAGE_URL = re.compile(
+    r"^(?:https?://\S+\.(?:png|gif|webp|jpe?g)(?:\?\S*)?|data:image/\S+)$", re.IGNORECASE
+)
 _SPEED = re.compile(r"(?:--|—)(fast|relax|turbo)\b")
 
 
 BLEND_ASPECTS: Mapping[str, str] = {"square": "1:1", "portrait": "2:3", "landscape": "3:2"}
+
+
+def check_blend(images: tuple[str, ...], dimensions: str) -> None:
+    """Raise ``Rejected`` unless there are 2-5 images and known dimensions."""
+    if not 2 <= len(images) <= 5:
+        raise Rejected(f"A blend takes 2 to 5 images, got {len(images)}.")
+    if dimensions not in BLEND_ASPECTS:
+        choices = ", ".join(BLEND_ASPECTS)
+        raise Rejected(f"Blend dimensions must be one of {choices}, got {dimensions!r}.")
 
 
 def blend_prompt(images: tuple[str, ...], dimensions: str) -> str:
@@ -176,11 +191,7 @@ def blend_prompt(images: tuple[str, ...], dimensions: str) -> str:
     Midjourney reads a prompt of two or more image links and no text as a blend; Ace
     Data Cloud documents no blend endpoint, and this is how its prompt field takes one.
     """
-    if not 2 <= len(images) <= 5:
-        raise Rejected(f"A blend takes 2 to 5 images, got {len(images)}.")
-    if dimensions not in BLEND_ASPECTS:
-        choices = ", ".join(BLEND_ASPECTS)
-        raise Rejected(f"Blend dimensions must be one of {choices}, got {dimensions!r}.")
+    check_blend(images, dimensions)
     if any(is_data_url(url) for url in images):
         raise Rejected(
             "This provider blends image links, not inline data: URLs; upload the images "

@@ -1,0 +1,296 @@
+"""The image cache under ``$MJNB_HOME/images`` and the local image operations.
+
+:class:`ImageStore` keeps every downloaded image once, named by the SHA-256 of its bytes
+(``images/ab/abcdef....png``), refuses anything that is not a whole, reasonably sized
+PNG, JPEG, WebP or GIF, makes each thumbnail once (``images/thumbs/<sha>-<size>.jpg``)
+and prunes old files. Files are written to a temporary name and renamed into place, so
+two processes sharing the folder never see half a file.
+
+The plain functions split a 2x2 grid into its tiles, compose four separate images into
+a grid (Youchuan returns four images per job), make thumbnails and encode images.
+
+Pillow is imported inside the functions, so ``import mjnb.images`` stays fast.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tempfile
+import time
+import warnings
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mjnb.errors import ProviderError
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+__all__ = [
+    "MAX_IMAGE_BYTES",
+    "MAX_PIXELS",
+    "ImageStore",
+    "compose_grid",
+    "encode",
+    "fit_thumbnail",
+    "open_image",
+    "split_grid",
+]
+
+MAX_IMAGE_BYTES = 40 * 1024 * 1024
+MAX_PIXELS = 64_000_000
+
+# Pillow format name -> file extension; nothing else is accepted.
+_EXTENSIONS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp", "GIF": "gif"}
+_THUMB_EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
+_THUMBS = "thumbs"
+_PLACEHOLDER = (128, 128, 128)
+
+
+class ImageStore:
+    """Content-addressed image files under ``root`` (normally ``$MJNB_HOME/images``)."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root).expanduser().absolute()
+
+    def __repr__(self) -> str:
+        return f"ImageStore({str(self.root)!r})"
+
+    def path_for(self, digest: str, ext: str) -> Path:
+        """Where the image with SHA-256 ``digest`` and extension ``ext`` lives."""
+        return self.root / digest[:2] / f"{digest}.{ext}"
+
+    def save(self, data: bytes, *, content_type: str | None = None) -> Path:
+        """Check ``data`` is a whole image, store it once, and return its path.
+
+        Raises :class:`~mjnb.errors.ProviderError` for anything that is not a complete
+        PNG, JPEG, WebP or GIF, for more than ``MAX_IMAGE_BYTES`` bytes and for more than
+        ``MAX_PIXELS`` pixels (a decompression bomb). Saving the same bytes again
+        returns the same path and refreshes its modification time (for :meth:`prune`).
+        """
+        kind = f" ({content_type})" if content_type else ""
+        if len(data) > MAX_IMAGE_BYTES:
+            raise ProviderError(
+                f"The provider sent {len(data):,} bytes{kind}, more than the "
+                f"{MAX_IMAGE_BYTES:,}-byte limit for one image; it was not saved."
+            )
+        fmt = _check_image(data, kind)
+        digest = hashlib.sha256(data).hexdigest()
+        path = self.path_for(digest, _EXTENSIONS[fmt])
+        if path.exists() and path.stat().st_size == len(data):
+            os.utime(path)
+            return path
+        _write_atomic(path, data)
+        return path
+
+    def thumbnail(self, path: str | os.PathLike[str], size: int = 256, fmt: str = "JPEG") -> Path:
+        """The path of a thumbnail of ``path`` at most ``size`` pixels wide and high.
+
+        Made once and reused: ``thumbs/<sha>-<size>.jpg`` (``.png``/``.webp`` for
+        those formats), where ``<sha>`` names the source image's content.
+        """
+        fmt = fmt.upper()
+        if fmt not in _THUMB_EXTENSIONS:
+            raise ValueError(f"fmt must be one of {', '.join(_THUMB_EXTENSIONS)}, got {fmt!r}.")
+        if size < 1:
+            raise ValueError(f"size must be a positive number of pixels, got {size}.")
+        source = Path(path)
+        digest = _digest_of(source)
+        target = self.root / _THUMBS / f"{digest}-{size}.{_THUMB_EXTENSIONS[fmt]}"
+        if target.exists():
+            return target
+        _write_atomic(target, encode(fit_thumbnail(open_image(source), size), fmt))
+        return target
+
+    def thumbnail_bytes(self, path: str | os.PathLike[str], size: int = 256) -> bytes:
+        """The JPEG bytes of :meth:`thumbnail` (made once, then read from disk)."""
+        return self.thumbnail(path, size).read_bytes()
+
+    def prune(self, *, older_than: timedelta | None = None, keep: Iterable[Path] = ()) -> int:
+        """Delete cached images (and their thumbnails) not used for ``older_than``.
+
+        With ``older_than=None`` every image not in ``keep`` goes. Images listed in
+        ``keep`` stay whatever their age. The task log keeps its rows; their
+        ``image_path`` then names a file that is gone. Returns the number of images
+        deleted.
+        """
+        if not self.root.is_dir():
+            return 0
+        cutoff = None if older_than is None else time.time() - older_than.total_seconds()
+        kept = {Path(p).expanduser().absolute() for p in keep}
+        kept_digests = {p.name.partition(".")[0] for p in kept}
+        removed = 0
+        gone: set[str] = set()
+        for folder in self.root.iterdir():
+            if len(folder.name) != 2 or not folder.is_dir():
+                continue
+            for image in folder.iterdir():
+                if image in kept or image.name.startswith("."):
+                    continue
+                try:
+                    if cutoff is not None and image.stat().st_mtime >= cutoff:
+                        continue
+                    image.unlink()
+                except FileNotFoundError:
+                    continue
+                removed += 1
+                gone.add(image.name.partition(".")[0])
+        thumbs = self.root / _THUMBS
+        if thumbs.is_dir():
+            for thumb in thumbs.iterdir():
+                digest = thumb.name.partition("-")[0]
+                if digest in gone and digest not in kept_digests:
+                    thumb.unlink(missing_ok=True)
+        return removed
+
+
+def _check_image(data: bytes, kind: str) -> str:
+    """The Pillow format of ``data`` after checking it decodes whole; else ProviderError."""
+    from PIL import Image, UnidentifiedImageError
+
+    formats = tuple(_EXTENSIONS)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=formats) as probe:
+                fmt = str(probe.format)
+                width, height = probe.size
+                if width * height > MAX_PIXELS:
+                    raise _bomb(width, height, kind)
+                probe.verify()
+            with Image.open(io.BytesIO(data), formats=formats) as image:
+                image.load()
+    except ProviderError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ProviderError(
+            f"The provider sent an image{kind} too large to decode safely ({exc}); it was "
+            "not saved."
+        ) from exc
+    except UnidentifiedImageError as exc:
+        raise ProviderError(
+            f"The provider sent {len(data):,} bytes{kind} that are not a PNG, JPEG, WebP or "
+            "GIF image; the image URL may have expired or need a login. Try the task's "
+            "image URL in a browser, or run the task again."
+        ) from exc
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise ProviderError(
+            f"The provider sent a damaged or truncated image{kind} ({exc}); it was not "
+            "saved. Download it again, or run the task again."
+        ) from exc
+    return fmt
+
+
+def _bomb(width: int, height: int, kind: str) -> ProviderError:
+    return ProviderError(
+        f"The provider sent an image{kind} of {width}x{height} pixels, more than the "
+        f"{MAX_PIXELS:,}-pixel limit (a possible decompression bomb); it was not saved."
+    )
+
+
+def _digest_of(path: Path) -> str:
+    """The SHA-256 naming ``path``: its stem for cache files, else hashed from its bytes."""
+    stem = path.name.partition(".")[0]
+    if len(stem) == 64 and all(c in "0123456789abcdef" for c in stem):
+        return stem
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# ---------------------------------------------------------------- plain image functions
+
+
+def open_image(path: str | os.PathLike[str] | bytes) -> Image.Image:
+    """The image at ``path`` (or in these bytes), fully loaded, in RGB.
+
+    Transparent pixels are laid over white.
+    """
+    from PIL import Image
+
+    source = io.BytesIO(path) if isinstance(path, bytes) else path
+    with Image.open(source) as image:
+        image.load()
+        if image.mode in ("RGBA", "LA", "PA") or (
+            image.mode == "P" and "transparency" in image.info
+        ):
+            rgba = image.convert("RGBA")
+            background = Image.new("RGB", rgba.size, (255, 255, 255))
+            background.paste(rgba, mask=rgba.getchannel("A"))
+            return background
+        return image.convert("RGB")
+
+
+def split_grid(image: Image.Image) -> list[Image.Image]:
+    """The 4 tiles of a 2x2 grid: 1 top-left, 2 top-right, 3 bottom-left, 4 bottom-right.
+
+    Tiles have equal sizes; with an odd width or height the middle pixel line is dropped.
+    """
+    width, height = image.size
+    if width < 2 or height < 2:
+        raise ValueError(f"A grid must be at least 2x2 pixels, got {width}x{height}.")
+    w, h = width // 2, height // 2
+    boxes = [
+        (0, 0, w, h),
+        (width - w, 0, width, h),
+        (0, height - h, w, height),
+        (width - w, height - h, width, height),
+    ]
+    return [image.crop(box) for box in boxes]
+
+
+def compose_grid(images: Sequence[Image.Image]) -> Image.Image:
+    """A 2x2 grid of up to 4 images in reading order (1 2 / 3 4).
+
+    Every cell takes the first image's size (others are resized to it); missing cells
+    (fewer than 4 images, e.g. one withheld by moderation) are plain grey.
+    """
+    from PIL import Image
+
+    if not 1 <= len(images) <= 4:
+        raise ValueError(f"compose_grid() takes 1 to 4 images, got {len(images)}.")
+    w, h = images[0].size
+    grid = Image.new("RGB", (2 * w, 2 * h), _PLACEHOLDER)
+    for index, tile in enumerate(images):
+        cell = tile if tile.size == (w, h) else tile.resize((w, h), Image.Resampling.LANCZOS)
+        grid.paste(cell.convert("RGB"), ((index % 2) * w, (index // 2) * h))
+    return grid
+
+
+def fit_thumbnail(image: Image.Image, size: int) -> Image.Image:
+    """A copy of ``image`` fitting in ``size`` x ``size``, aspect kept, never enlarged."""
+    from PIL import Image
+
+    if size < 1:
+        raise ValueError(f"size must be a positive number of pixels, got {size}.")
+    copy = image.copy()
+    copy.thumbnail((size, size), Image.Resampling.LANCZOS)
+    return copy
+
+
+def encode(image: Image.Image, fmt: str = "JPEG", quality: int = 80) -> bytes:
+    """``image`` encoded as ``fmt`` (JPEG, PNG, WEBP...); JPEG drops any alpha."""
+    fmt = fmt.upper()
+    if fmt == "JPEG" and image.mode not in ("RGB", "L"):
+        image = image.convert("RGB")
+    out = io.BytesIO()
+    if fmt in ("JPEG", "WEBP"):
+        image.save(out, fmt, quality=quality)
+    else:
+        image.save(out, fmt)
+    return out.getvalue()

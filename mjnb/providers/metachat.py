@@ -1,0 +1,254 @@
+"""MetaChat open platform (``metachat``): ``/open/v1/midjourney/*``.
+
+One endpoint per action (``/separate`` for U1-U4, ``/variation``, ``/upscale`` ...),
+each answering ``{"status": "Success", "data": {"id": ...}}``, and
+``GET /midjourney/result/{id}`` to poll, no faster than every 5 s. API errors come
+as HTTP 200 ``{"status": "Fail", "message": ...}``; service errors as bare 4xx/5xx.
+
+Mapping choices (MetaChat documents neither way):
+- Parameters stay in the prompt text, where they override ``params``; only ``model``
+  is sent besides, read from the prompt's ``--v``/``--niji`` (``mj-v6`` otherwise).
+- Image links that open the prompt move to ``images`` (as image prompts, at most 3).
+- A result lists no actions, so a snapshot offers what its kind of task allows: a grid
+  U/V/reroll, a separated image vary/zoom/pan/upscale, an upscaled image vary. Upscale
+  types follow the model: subtle/creative on V6+, 2x/4x on V5, all four when unknown.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from ..errors import AuthError, ProviderError, RateLimited, Rejected
+from .base import Job, Snapshot, Status
+from .common import (
+    METACHAT_STATUSES,
+    check_blend,
+    map_status,
+    mime_type,
+    progress_percent,
+    read_json,
+    retry_after,
+    scrub,
+    split_descriptions,
+    split_image_prompts,
+    with_mode,
+)
+
+CREDENTIALS = "MJNB_METACHAT_APP_ID and MJNB_METACHAT_API_KEY"
+GRID_WIRE: Mapping[str, str] = {
+    **{f"U{n}": f"separate {n}" for n in range(1, 5)},
+    **{f"V{n}": f"variation {n}" for n in range(1, 5)},
+    "reroll": "reroll",
+}
+SINGLE_WIRE: Mapping[str, str] = {
+    "vary subtle": "vary subtle",
+    "vary strong": "vary strong",
+    "zoom 2x": "zoomout 2x",
+    "zoom 1.5x": "zoomout 1.5x",
+    **{f"pan {way}": f"pan {way}" for way in ("left", "right", "up", "down")},
+    **{f"upscale {kind}": f"upscale {kind}" for kind in ("subtle", "creative", "2x", "4x")},
+}
+UPSCALED_WIRE: Mapping[str, str] = {"vary subtle": "vary subtle", "vary strong": "vary strong"}
+#: what a task made by each endpoint is: its result decides the actions it offers
+RESULT_KIND = {"separate": "single", "upscale": "upscaled"}  # every other one: "grid"
+
+_VERSION = re.compile(r"(?:--|—)(?:v|version)\s+(\d+(?:\.\d+)?)")
+_NIJI = re.compile(r"(?:--|—)niji(?:\s+(\d+(?:\.\d+)?))?(?!\S)")
+MODELS = {"6": "mj-v6", "6.0": "mj-v6", "6.1": "mj-v61", "7": "mj-v7", "7.0": "mj-v7"}
+
+
+def model_for(prompt: str) -> str:
+    """MetaChat's ``model`` for a prompt; versions it does not name stay in the prompt."""
+    niji = _NIJI.search(prompt)
+    if niji:
+        return "mj-niji-v6"  # the only niji MetaChat names; ``--niji 5`` still overrides
+    version = _VERSION.search(prompt)
+    return MODELS.get(version.group(1), "mj-v6") if version else "mj-v6"
+
+
+def offered(kind: str | None, model: str | None) -> dict[str, str]:
+    """``{label: wire}`` for a finished task of that kind (see the module notes)."""
+    if kind == "grid":
+        return dict(GRID_WIRE)
+    if kind == "upscaled":
+        return dict(UPSCALED_WIRE)
+    if kind != "single":
+        return {}
+    wire = dict(SINGLE_WIRE)
+    if model:
+        old = re.search(r"v5|niji-?v?5", model) is not None
+        for kind_ in ("2x", "4x") if not old else ("subtle", "creative"):
+            del wire[f"upscale {kind_}"]
+    return wire
+
+
+class MetaChatAdapter:
+    """Maps jobs onto MetaChat's Midjourney API (``X-App-ID`` + bearer API key)."""
+
+    name = "metachat"
+    title = "MetaChat"
+    default_base_url = "https://api.mmchat.xyz/open/v1"
+    poll_interval = 5.0
+    min_poll_interval = 5.0
+
+    def __init__(
+        self, base_url: str | None = None, app_id: str | None = None, token: str | None = None
+    ) -> None:
+        base = (base_url or self.default_base_url).rstrip("/")
+        if not httpx.URL(base).path.strip("/"):  # a bare host (a reseller, the simulator)
+            base += "/open/v1"
+        self.base_url = base
+        self._app_id = app_id
+        self._token = token
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, base_url={self.base_url!r})"
+
+    def _request(self, method: str, path: str, body: Any = None) -> httpx.Request:
+        headers = {"accept": "application/json"}
+        if self._app_id:
+            headers["X-App-ID"] = self._app_id
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
+        return httpx.Request(method, self.base_url + path, json=body, headers=headers)
+
+    def submit(self, job: Job) -> httpx.Request:
+        endpoint, body = self._build(job)
+        return self._request("POST", f"/midjourney/{endpoint}", body)
+
+    def _build(self, job: Job) -> tuple[str, dict[str, Any]]:
+        if job.kind == "imagine":
+            images, text = split_image_prompts(job.prompt)
+            if len(images) > 3:
+                raise Rejected(f"MetaChat takes at most 3 image prompts, got {len(images)}.")
+            body: dict[str, Any] = {"prompt": with_mode(text, job.mode)}
+            body["model"] = model_for(text)
+            if images:
+                body["images"] = [_image(url) | {"image_prompt": True} for url in images]
+            return "imagine", body
+        if job.kind == "describe":
+            if len(job.images) != 1:
+                raise Rejected(f"Describe takes exactly one image, got {len(job.images)}.")
+            return "describe", {"image": _image(job.images[0])}
+        if job.kind == "blend":
+            check_blend(job.images, job.dimensions)
+            blended = [_image(url) for url in job.images]
+            return "blend", {"images": blended, "dimension": job.dimensions}
+        parent = job.parent
+        wire = parent.wire.get(job.label or "") if parent else None
+        if parent is None or wire is None or not parent.remote_id:
+            choices = ", ".join(parent.actions) if parent and parent.actions else "none"
+            raise Rejected(
+                f"MetaChat does not offer {job.label!r} on this task; "
+                f"the actions offered are: {choices}."
+            )
+        endpoint, _, argument = wire.partition(" ")
+        body = {"id": parent.remote_id}
+        if endpoint in ("separate", "variation"):
+            body["index"] = int(argument)
+        elif argument:
+            body["type"] = argument
+        return endpoint, body
+
+    def parse_submit(self, job: Job, response: httpx.Response) -> Snapshot:
+        data = self._data(response, None)
+        if not data.get("id"):
+            raise ProviderError("MetaChat accepted the job but sent no task id; try again.")
+        if job.kind == "action" and job.parent:
+            endpoint = job.parent.wire.get(job.label or "", "").partition(" ")[0]
+            kind, model = RESULT_KIND.get(endpoint, "grid"), job.parent.extra.get("model")
+        else:
+            kind = {"imagine": "grid", "blend": "grid"}.get(job.kind, job.kind)
+            model = data.get("model") or (model_for(job.prompt) if job.kind == "imagine" else None)
+        extra = {"kind": kind, "model": model} if model else {"kind": kind}
+        return Snapshot("queued", remote_id=str(data["id"]), extra=extra)
+
+    def poll(self, snapshot: Snapshot) -> httpx.Request:
+        if not snapshot.remote_id:
+            raise ProviderError("Cannot poll a MetaChat job that has no task id.")
+        return self._request("GET", f"/midjourney/result/{snapshot.remote_id}")
+
+    def parse_poll(self, snapshot: Snapshot, response: httpx.Response) -> Snapshot:
+        data = self._data(response, snapshot.remote_id)
+        extra = dict(snapshot.extra)
+        if data.get("model"):
+            extra["model"] = str(data["model"])
+        progress = progress_percent(data.get("progress"))
+        url = data.get("image_url") or data.get("image_url_mirror") or None
+        status = map_status(METACHAT_STATUSES, data.get("status"))
+        descriptions = split_descriptions(data.get("image_description"))
+        if status == "failed":
+            reason = scrub(str(data.get("fail_reason") or ""), self._token, self._app_id)
+            error = reason or "MetaChat reported the task failed without a reason."
+            return Snapshot("failed", progress, snapshot.remote_id, error=error, extra=extra)
+        if status == "succeeded" and (url or descriptions):
+            return Snapshot(
+                "succeeded",
+                100,
+                snapshot.remote_id,
+                image_url=url,
+                wire=offered(extra.get("kind"), extra.get("model")),
+                descriptions=descriptions,
+                extra=extra,
+            )
+        # a success without its image yet is read as still running: poll again
+        waiting: Status = "queued" if status == "queued" else "running"
+        if status is None and progress == 0:
+            waiting = "queued"  # a status this adapter does not know
+        return Snapshot(waiting, progress, snapshot.remote_id, preview_url=url, extra=extra)
+
+    def stream(self, job: Job) -> httpx.Request | None:
+        return None
+
+    def parse_line(self, job: Job, line: bytes) -> Snapshot | None:
+        return None
+
+    def download(self, url: str) -> httpx.Request:
+        return httpx.Request("GET", url)
+
+    def _data(self, response: httpx.Response, task: str | None) -> dict[str, Any]:
+        """``data`` of a Success envelope; raises for service and API errors."""
+        code, body = response.status_code, read_json(response)
+        envelope = body if isinstance(body, dict) else {}
+        said = scrub(str(envelope.get("message") or ""), self._token, self._app_id)
+        if code in (401, 403):
+            why = "are wrong or missing" if code == 401 else "have expired or are disabled"
+            raise AuthError(
+                f"MetaChat refused the credentials (HTTP {code}): the app id or API key "
+                f"{why}. Check {CREDENTIALS}.",
+                status=code,
+            )
+        if code == 429:
+            raise RateLimited(
+                "MetaChat is rate-limiting requests (HTTP 429). The job was not created; "
+                "submit it again in a moment.",
+                status=code,
+                retry_after=retry_after(response),
+            )
+        if task and code == 500 and "not found" in said.lower():
+            raise ProviderError(f"MetaChat does not know task {task}: {said}.", status=code)
+        if response.is_error:
+            where = "the API path was not found; check base_url" if code == 404 else said
+            raise ProviderError(
+                f"MetaChat answered HTTP {code} ({where or 'service error'}). Try again later.",
+                status=code,
+            )
+        if envelope.get("status") == "Fail":
+            if task:
+                raise ProviderError(f"MetaChat could not read task {task}: {said}", status=code)
+            raise Rejected(f"MetaChat refused the job: {said}", status=code)
+        data = envelope.get("data")
+        if envelope.get("status") != "Success" or not isinstance(data, dict):
+            raise ProviderError(
+                f"MetaChat answered HTTP {code} without a Success envelope; try again later.",
+                status=code,
+            )
+        return data
+
+
+def _image(url: str) -> dict[str, Any]:
+    return {"url": url, "type": mime_type(url)}

@@ -1,0 +1,293 @@
+"""midjourney-proxy (``mjproxy``): the ``/mj/submit/*`` + ``/mj/task/*`` protocol.
+
+Spoken by novicezk/midjourney-proxy, its forks and the gateways that re-expose them, on
+a server the user names (``MJNB_MJPROXY_URL``); ``mj-api-secret`` carries the secret.
+
+Mapping choices:
+- Actions use the Discord buttons a fork lists on a task (``/mj/submit/action`` with
+  the button's ``customId``); a task without buttons offers U/V/reroll on a grid through
+  the original ``/mj/submit/change``.
+- ``mode`` becomes a ``--fast``/``--relax``/``--turbo`` flag at the end of the prompt,
+  unless the prompt names a speed already (``accountFilter`` is a fork's field).
+- describe sends ``base64`` for a ``data:`` URL and a fork's ``link`` otherwise. blend
+  sends ``base64Array`` when every image is a ``data:`` URL; links are blended as an
+  image-only imagine prompt (``"url1 url2 --ar 2:3"``), which Midjourney reads as a blend.
+- A MODAL task (waiting for a form mjnb never fills) reads as running.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from ..errors import AuthError, ConfigError, ProviderError, RateLimited, Rejected
+from .base import Job, Snapshot, Status
+from .common import (
+    MJPROXY_STATUSES,
+    blend_prompt,
+    check_blend,
+    is_data_url,
+    map_status,
+    progress_percent,
+    read_json,
+    retry_after,
+    scrub,
+    split_descriptions,
+    with_mode,
+)
+
+GRID_TASKS = frozenset({"IMAGINE", "VARIATION", "REROLL", "BLEND"})
+#: without buttons, a grid's actions go through /mj/submit/change as "<ACTION> <index>"
+CHANGE_WIRE: Mapping[str, str] = {
+    **{f"U{n}": f"UPSCALE {n}" for n in range(1, 5)},
+    **{f"V{n}": f"VARIATION {n}" for n in range(1, 5)},
+    "reroll": "REROLL",
+}
+#: Discord button labels, for a customId this adapter does not recognize
+BUTTON_LABELS: Mapping[str, str] = {
+    "Vary (Subtle)": "vary subtle",
+    "Vary (Strong)": "vary strong",
+    "Zoom Out 2x": "zoom 2x",
+    "Zoom Out 1.5x": "zoom 1.5x",
+    "Make Square": "square",
+    "Upscale (Subtle)": "upscale subtle",
+    "Upscale (Creative)": "upscale creative",
+    "Upscale (2x)": "upscale 2x",
+    "Upscale (4x)": "upscale 4x",
+}
+_JOB_OPS = {"reroll": "reroll", "low_variation": "vary subtle", "high_variation": "vary strong"}
+_OUTPAINT = {"50": "zoom 2x", "75": "zoom 1.5x", "100": "square"}
+_UPSAMPLE = re.compile(r"^upsample_v\w*?_(?:2x_(subtle|creative)|(2x|4x))$")
+
+
+def button_label(custom_id: str) -> str | None:
+    """The action label of a Discord button ``customId``, or None for one mjnb skips."""
+    parts = custom_id.split("::")
+    if len(parts) < 3 or parts[0] != "MJ":
+        return None
+    if parts[1] == "Outpaint":
+        return _OUTPAINT.get(parts[2])
+    if parts[1] != "JOB":
+        return None  # Inpaint (vary region), CustomZoom, ... need a form
+    op, index = parts[2], parts[3] if len(parts) > 3 else ""
+    if op in ("upsample", "variation") and index in ("1", "2", "3", "4"):
+        return f"{'U' if op == 'upsample' else 'V'}{index}"
+    if op.startswith("pan_") and op[4:] in ("left", "right", "up", "down"):
+        return f"pan {op[4:]}"
+    upscale = _UPSAMPLE.match(op)
+    if upscale:
+        return f"upscale {upscale.group(1) or upscale.group(2)}"
+    return _JOB_OPS.get(op)
+
+
+def wire_from_buttons(buttons: Any) -> dict[str, str]:
+    """``{label: customId}`` for the buttons mjnb can press (the first of each label)."""
+    wire: dict[str, str] = {}
+    for button in buttons if isinstance(buttons, list) else ():
+        if not isinstance(button, dict) or not isinstance(button.get("customId"), str):
+            continue
+        custom_id = button["customId"]
+        label = button_label(custom_id) or BUTTON_LABELS.get(str(button.get("label", "")))
+        if label:
+            wire.setdefault(label, custom_id)
+    return wire
+
+
+class MJProxyAdapter:
+    """Maps jobs onto a midjourney-proxy server; ``base_url`` is required."""
+
+    name = "mjproxy"
+    title = "midjourney-proxy"
+    poll_interval = 3.0
+    min_poll_interval = 1.0
+
+    def __init__(self, base_url: str | None = None, token: str | None = None) -> None:
+        if not base_url:
+            raise ConfigError(
+                "midjourney-proxy has no public host: pass base_url=... or set "
+                "MJNB_MJPROXY_URL to your server's address (e.g. http://127.0.0.1:8080)."
+            )
+        base = base_url.rstrip("/")
+        self.base_url = base[:-3] if base.endswith("/mj") else base  # paths add /mj
+        self._token = token
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, base_url={self.base_url!r})"
+
+    def _request(self, method: str, path: str, body: Any = None) -> httpx.Request:
+        headers = {"accept": "application/json"}
+        if self._token:
+            headers["mj-api-secret"] = self._token
+        return httpx.Request(method, self.base_url + path, json=body, headers=headers)
+
+    def submit(self, job: Job) -> httpx.Request:
+        path, body = self._build(job)
+        if job.callback_url:
+            body["notifyHook"] = job.callback_url
+        return self._request("POST", path, body)
+
+    def _build(self, job: Job) -> tuple[str, dict[str, Any]]:
+        if job.kind == "imagine":
+            prompt = with_mode(job.prompt, job.mode)
+            return "/mj/submit/imagine", {"prompt": prompt, "base64Array": []}
+        if job.kind == "describe":
+            if len(job.images) != 1:
+                raise Rejected(f"Describe takes exactly one image, got {len(job.images)}.")
+            url = job.images[0]
+            return "/mj/submit/describe", {"base64": url} if is_data_url(url) else {"link": url}
+        if job.kind == "blend":
+            if job.images and all(is_data_url(url) for url in job.images):
+                check_blend(job.images, job.dimensions)
+                body = {"base64Array": list(job.images), "dimensions": job.dimensions.upper()}
+                return "/mj/submit/blend", body
+            prompt = with_mode(blend_prompt(job.images, job.dimensions), job.mode)
+            return "/mj/submit/imagine", {"prompt": prompt, "base64Array": []}
+        parent = job.parent
+        wire = parent.wire.get(job.label or "") if parent else None
+        if parent is None or wire is None or not parent.remote_id:
+            choices = ", ".join(parent.actions) if parent and parent.actions else "none"
+            raise Rejected(
+                f"midjourney-proxy does not offer {job.label!r} on this task; "
+                f"the actions offered are: {choices}."
+            )
+        if wire.startswith("MJ::"):
+            return "/mj/submit/action", {"taskId": parent.remote_id, "customId": wire}
+        action, _, index = wire.partition(" ")
+        change: dict[str, Any] = {"taskId": parent.remote_id, "action": action}
+        if index:
+            change["index"] = int(index)
+        return "/mj/submit/change", change
+
+    def parse_submit(self, job: Job, response: httpx.Response) -> Snapshot:
+        body = self._check(response, None)
+        if not isinstance(body, dict):
+            raise ProviderError(
+                f"midjourney-proxy answered HTTP {response.status_code} without a JSON "
+                "object; check that MJNB_MJPROXY_URL points at a midjourney-proxy server."
+            )
+        code, result = body.get("code"), body.get("result")
+        if isinstance(code, str) and code.isdigit():
+            code = int(code)
+        properties = body.get("properties")
+        if not isinstance(properties, dict):
+            properties = {}
+        said = scrub(str(body.get("description") or ""), self._token)
+        if code in (1, 21, 22) and result:
+            return Snapshot("queued", remote_id=str(result))
+        if code == 23:
+            raise RateLimited(
+                f"midjourney-proxy's queue is full ({said or 'code 23'}). The job was not "
+                "created; submit it again in a moment.",
+                code="23",
+            )
+        if code == 24:
+            word, sent = properties.get("bannedWord"), properties.get("promptEn")
+            which = f"the banned word {word!r}" if word else "a banned word"
+            as_sent = f" (prompt as sent: {sent!r})" if sent else ""
+            raise Rejected(
+                f"midjourney-proxy refused the prompt: it contains {which}{as_sent}. "
+                "Remove the word and submit again.",
+                code="24",
+            )
+        if code == 4:
+            raise Rejected(f"midjourney-proxy rejected the request: {said}", code="4")
+        if code == 3:
+            raise Rejected(f"midjourney-proxy did not find the task to act on: {said}", code="3")
+        raise ProviderError(
+            f"midjourney-proxy could not submit the job (code {code}): {said or 'no reason'}. "
+            "Try again later.",
+            code=None if code is None else str(code),
+        )
+
+    def poll(self, snapshot: Snapshot) -> httpx.Request:
+        if not snapshot.remote_id:
+            raise ProviderError("Cannot poll a midjourney-proxy job that has no task id.")
+        return self._request("GET", f"/mj/task/{snapshot.remote_id}/fetch")
+
+    def parse_poll(self, snapshot: Snapshot, response: httpx.Response) -> Snapshot:
+        task = self._check(response, snapshot.remote_id)
+        if not isinstance(task, dict) or not task:
+            raise ProviderError(
+                f"midjourney-proxy does not know task {snapshot.remote_id} (empty answer); "
+                "the server may have restarted and lost it.",
+                status=response.status_code,
+            )
+        status = map_status(MJPROXY_STATUSES, task.get("status"))
+        progress = progress_percent(task.get("progress"))
+        url = task.get("imageUrl") or None
+        if status in ("failed", "cancelled"):
+            reason = scrub(str(task.get("failReason") or ""), self._token)
+            error = reason or f"midjourney-proxy reported the task {status}."
+            return Snapshot(status, progress, snapshot.remote_id, error=error)
+        if status == "succeeded":
+            return Snapshot(
+                "succeeded",
+                100,
+                snapshot.remote_id,
+                image_url=url,
+                wire=self._offered(task),
+                descriptions=_descriptions(task),
+            )
+        waiting: Status = status or ("running" if progress else "queued")
+        return Snapshot(waiting, progress, snapshot.remote_id, preview_url=url)
+
+    @staticmethod
+    def _offered(task: Mapping[str, Any]) -> dict[str, str]:
+        if task.get("buttons"):
+            return wire_from_buttons(task["buttons"])
+        return dict(CHANGE_WIRE) if task.get("action") in GRID_TASKS else {}
+
+    def stream(self, job: Job) -> httpx.Request | None:
+        return None
+
+    def parse_line(self, job: Job, line: bytes) -> Snapshot | None:
+        return None
+
+    def download(self, url: str) -> httpx.Request:
+        return httpx.Request("GET", url)
+
+    def _check(self, response: httpx.Response, task: str | None) -> Any:
+        """The JSON body; raises for the HTTP statuses the protocol gives a meaning."""
+        code = response.status_code
+        if code in (401, 403):
+            raise AuthError(
+                f"midjourney-proxy refused the secret (HTTP {code}). Check "
+                "MJNB_MJPROXY_SECRET: it must equal the server's mj.api-secret.",
+                status=code,
+            )
+        if code == 429:
+            raise RateLimited(
+                "midjourney-proxy is rate-limiting requests (HTTP 429). The job was not "
+                "created; submit it again in a moment.",
+                status=code,
+                retry_after=retry_after(response),
+            )
+        if code == 404:
+            if task:
+                raise ProviderError(f"midjourney-proxy does not know task {task}.", status=404)
+            raise Rejected(
+                "midjourney-proxy did not find the task to act on (HTTP 404); "
+                "it may have expired on the server. Run the parent task again.",
+                status=404,
+            )
+        if response.is_error:
+            said = scrub(response.text[:200], self._token).strip()
+            raise ProviderError(
+                f"midjourney-proxy answered HTTP {code}{f': {said}' if said else ''}. "
+                "Try again later.",
+                status=code,
+            )
+        return read_json(response)
+
+
+def _descriptions(task: Mapping[str, Any]) -> tuple[str, ...]:
+    if task.get("action") != "DESCRIBE":
+        return ()
+    text = task.get("prompt") or task.get("promptEn")
+    description = task.get("description")
+    if not text and isinstance(description, str) and not description.startswith("/describe"):
+        text = description
+    return split_descriptions(text)

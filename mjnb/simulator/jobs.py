@@ -1,0 +1,849 @@
+"""The simulator's job model, shared by every protocol module.
+
+A job's whole life is planned when it is submitted: the scheduler gives it the first
+of ``concurrency`` slots to come free (first come, first served), so its start, its
+progress steps, and its end (or the moment it fails, for the ``fail_rate`` share) are
+known at once. Every read computes the state from the clock, so a poll costs a
+bisect and nothing runs in the background. Images are rendered only when first asked
+for (in a worker thread, once per job) through :mod:`mjnb.simulator.art`.
+
+Besides the table, :class:`Simulator` holds what the protocol modules share: counters
+for ``/_sim/stats``, the rate limiter, signed image URLs, uploaded images, the
+banned-word check and webhook delivery (loopback addresses only). Each protocol module
+only translates between its wire format and these objects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import bisect
+import hashlib
+import hmac
+import io
+import json
+import logging
+import math
+import random
+import re
+import secrets
+import threading
+import time
+import uuid
+import zlib
+from collections import Counter, deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import parse_qs, urlsplit
+
+import anyio
+import httpx
+from PIL import Image
+from starlette.requests import Request
+
+from mjnb.errors import PromptError
+from mjnb.prompt import Prompt, parse_prompt
+from mjnb.simulator import art
+from mjnb.simulator.config import SimConfig
+
+__all__ = [
+    "ACTION_LABELS",
+    "BadRequest",
+    "ImageSource",
+    "Job",
+    "JobTable",
+    "QueueFull",
+    "Simulator",
+    "State",
+]
+
+log = logging.getLogger("mjnb.simulator")
+
+Status = Literal["queued", "running", "succeeded", "failed"]
+Kind = Literal["grid", "single", "text"]
+TERMINAL: frozenset[str] = frozenset({"succeeded", "failed"})
+
+#: Action labels, as the rest of mjnb names them; each protocol maps them to its wire form.
+ACTION_LABELS: tuple[str, ...] = (
+    "U1", "U2", "U3", "U4",
+    "V1", "V2", "V3", "V4",
+    "reroll",
+    "vary subtle", "vary strong",
+    "zoom 2x", "zoom 1.5x", "square",
+    "pan left", "pan right", "pan up", "pan down",
+    "upscale subtle", "upscale creative", "upscale 2x", "upscale 4x",
+)  # fmt: skip
+GRID_LABELS: tuple[str, ...] = ACTION_LABELS[:9]
+
+#: Multiplier on ``latency`` for each speed mode.
+SPEEDS: dict[str, float] = {"fast": 1.0, "relax": 2.0, "turbo": 0.5}
+
+#: What a job that fails while running says, like the proxies relay Midjourney's words.
+FAILURE_REASONS: tuple[str, ...] = (
+    "The job timed out: the Midjourney bot did not answer in time. Submit it again.",
+    "Midjourney reported an internal error while rendering this job. Submit it again.",
+    "The Midjourney account serving this job ran out of fast hours. Submit it again later.",
+)
+
+BLEND_ASPECTS: dict[str, float] = {"square": 1.0, "portrait": 2 / 3, "landscape": 3 / 2}
+LOOPBACK_HOSTS: frozenset[str] = frozenset({"127.0.0.1", "localhost", "::1"})
+IMAGE_PATH = re.compile(r"^/_sim/images/(?P<job>\d+)/(?P<name>[a-z0-9-]+)\.(?P<ext>png|webp)$")
+UPLOAD_PATH = re.compile(r"^/_sim/uploads/(?P<key>[0-9a-f]+)\.(?P<ext>png|webp)$")
+MAX_PIXELS = 40_000_000
+
+
+class QueueFull(Exception):
+    """The waiting queue is full; the job was not created."""
+
+    def __init__(self, waiting: int) -> None:
+        super().__init__(f"The queue is full ({waiting} jobs waiting); try again later.")
+        self.waiting = waiting
+
+
+class BadRequest(Exception):
+    """A request the simulator cannot take; each protocol renders it in its own shape.
+
+    ``status`` is the HTTP status a plain API would use (400, 413, ...).
+    """
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+@dataclass(frozen=True)
+class State:
+    """A job's state from ``at`` (epoch seconds) until the next change."""
+
+    status: Status
+    progress: int
+    at: float
+
+    @property
+    def done(self) -> bool:
+        return self.status in TERMINAL
+
+
+# ---------------------------------------------------------------------------- images
+
+
+@dataclass(frozen=True)
+class ImageSource:
+    """An input image for blend/describe: one of our own jobs, uploaded bytes, or a
+    foreign URL (never fetched: painted deterministically from its text)."""
+
+    job: Job | None = None
+    name: str = "image"
+    data: bytes | None = None
+    url: str = ""
+
+    def load(self, long_side: int) -> Image.Image:
+        if self.job is not None:
+            return self.job.picture(self.name)
+        if self.data is not None:
+            return decode_image(self.data)
+        words = " ".join(w for w in re.split(r"[^A-Za-z]+", urlsplit(self.url).path) if w)
+        seed = zlib.crc32(self.url.encode())
+        return art.paint_grid(words or "image", {}, seed, long_side=long_side)
+
+
+def decode_image(data: bytes) -> Image.Image:
+    """Open uploaded bytes as an RGB image; raises BadRequest if they are not one."""
+    try:
+        with Image.open(io.BytesIO(data)) as probe:
+            width, height = probe.size
+            if width * height > MAX_PIXELS:
+                raise BadRequest(
+                    f"The image is {width}x{height} pixels, more than the {MAX_PIXELS} "
+                    "allowed; send a smaller one."
+                )
+            return probe.convert("RGB")
+    except BadRequest:
+        raise
+    except Exception as exc:  # Pillow raises many kinds for garbage input
+        raise BadRequest(
+            "The image data could not be decoded; send a PNG, JPEG or WebP file."
+        ) from exc
+
+
+def decode_data_url(text: str) -> bytes:
+    """The bytes of a ``data:image/...;base64,`` URL (or bare base64); raises BadRequest."""
+    payload = text.split(",", 1)[1] if text.startswith("data:") and "," in text else text
+    try:
+        return base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise BadRequest(
+            "An image is not valid base64; send data URLs like 'data:image/png;base64,...'."
+        ) from exc
+
+
+def crop_tile(grid: Image.Image, index: int) -> Image.Image:
+    """Tile ``index`` (1-4, row by row) of a 2x2 grid, at its own size."""
+    w, h = grid.size
+    col, row = (index - 1) % 2, (index - 1) // 2
+    return grid.crop((col * w // 2, row * h // 2, (col + 1) * w // 2, (row + 1) * h // 2))
+
+
+def encode(img: Image.Image, ext: str) -> bytes:
+    return art.to_webp(img) if ext == "webp" else art.to_png(img)
+
+
+# ---------------------------------------------------------------------------- jobs
+
+
+@dataclass(eq=False)
+class Job:
+    """One simulated Midjourney job.
+
+    ``action`` is what was asked ("imagine", "describe", "blend" or an action label);
+    ``recipe`` and ``base`` say how the picture is made (a reroll repeats its parent's
+    recipe on the parent's base with a new seed). ``meta`` holds whatever the protocol
+    that created the job needs later (request body, webhook, state ...).
+    """
+
+    number: int
+    id: str
+    uuid: str
+    hash: str
+    protocol: str
+    action: str
+    recipe: str
+    kind: Kind
+    prompt: str
+    text: str
+    params: dict[str, Any]
+    seed: int
+    parent: Job | None
+    base: Job | None
+    index: int
+    aspect: float | None
+    pan_axis: str | None
+    inputs: tuple[ImageSource, ...]
+    dimensions: str
+    speed: str
+    submitted_at: float
+    started_at: float | None
+    timeline: list[State]
+    fail_reason: str | None
+    long_side: int
+    meta: dict[str, Any] = field(default_factory=dict)
+    _times: list[float] = field(default_factory=list, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _image: Image.Image | None = field(default=None, repr=False)
+    _descriptions: list[str] | None = field(default=None, repr=False)
+    _bytes: dict[tuple[str, str], bytes] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self._times = [s.at for s in self.timeline]
+
+    # -- state, computed from the clock
+
+    def state(self, now: float) -> State:
+        """The state at ``now``; before the first change, the first state."""
+        i = bisect.bisect_right(self._times, now) - 1
+        return self.timeline[max(i, 0)]
+
+    def next_change(self, now: float) -> float | None:
+        i = bisect.bisect_right(self._times, now)
+        return self._times[i] if i < len(self._times) else None
+
+    @property
+    def finished_at(self) -> float:
+        return self.timeline[-1].at
+
+    @property
+    def final(self) -> State:
+        return self.timeline[-1]
+
+    def preview_progresses(self) -> list[int]:
+        return [s.progress for s in self.timeline if s.status == "running" and s.progress > 0]
+
+    # -- actions
+
+    def offered(self) -> list[str]:
+        """Action labels this job offers once it has succeeded."""
+        if self.kind == "grid":
+            return list(GRID_LABELS)
+        if self.kind != "single":
+            return []
+        labels = ["vary subtle", "vary strong", "zoom 2x", "zoom 1.5x"]
+        if self.aspect is None or abs(self.aspect - 1.0) > 1e-6:
+            labels.append("square")
+        if self.pan_axis != "v":
+            labels += ["pan left", "pan right"]
+        if self.pan_axis != "h":
+            labels += ["pan up", "pan down"]
+        if not self.action.startswith("upscale "):
+            if version_family(self.params) == "5":
+                labels += ["upscale 2x", "upscale 4x"]
+            else:
+                labels += ["upscale subtle", "upscale creative"]
+        return [label for label in ACTION_LABELS if label in labels]
+
+    # -- pictures (blocking; call through a worker thread)
+
+    def render(self) -> Image.Image:
+        """The final picture, rendered once and cached."""
+        with self._lock:
+            if self._image is None:
+                self._image = self._paint()
+            return self._image
+
+    def picture(self, name: str) -> Image.Image:
+        """A named picture: ``image`` (or ``raw``, the same), ``thumb`` (half size), ``tile1``-``tile4``,
+        ``preview-<progress>``."""
+        final = self.render()
+        if name in ("image", "raw"):
+            return final
+        if name == "thumb":
+            w, h = final.size
+            return final.resize((max(1, w // 2), max(1, h // 2)), Image.Resampling.LANCZOS)
+        if name.startswith("tile") and name[4:] in {"1", "2", "3", "4"}:
+            return crop_tile(final, int(name[4:]))
+        if name.startswith("preview-") and name[8:].isdigit():
+            return art.preview(final, int(name[8:]))
+        raise KeyError(name)
+
+    def image_bytes(self, name: str, ext: str) -> bytes:
+        key = (name, ext)
+        cached = self._bytes.get(key)
+        if cached is None:
+            cached = encode(self.picture(name), ext)
+            if not name.startswith("preview-"):
+                self._bytes[key] = cached
+        return cached
+
+    def descriptions(self) -> list[str]:
+        with self._lock:
+            if self._descriptions is None:
+                self._descriptions = [str(d) for d in art.describe(self.inputs[0].load(256))]
+        return self._descriptions
+
+    def _paint(self) -> Image.Image:
+        recipe, base, side = self.recipe, self.base, self.long_side
+        if recipe == "imagine":
+            return art.paint_grid(self.text, self.params, self.seed, long_side=side)
+        if recipe == "describe":
+            return self.inputs[0].load(side)
+        if recipe == "blend":
+            images = [source.load(side) for source in self.inputs]
+            return art.blend(images, self.dimensions, self.seed, long_side=side)
+        assert base is not None, f"{recipe} needs a base job"
+        source = base.render()
+        if recipe[0] == "U":
+            return art.upscale(source, self.index)
+        if recipe[0] == "V":
+            if base.recipe == "imagine" and self.seed == base.seed:
+                return art.variation_grid(
+                    base.text, base.params, base.seed, self.index, strength=0.25, long_side=side
+                )
+            return art.vary(crop_tile(source, self.index), "subtle", self.seed, long_side=side)
+        if recipe in ("vary subtle", "vary strong"):
+            strength: Literal["subtle", "strong"] = (
+                "strong" if recipe == "vary strong" else "subtle"
+            )
+            return art.vary(source, strength, self.seed, long_side=side)
+        if recipe.startswith("zoom ") or (recipe == "square" and source.width == source.height):
+            factor = {"zoom 2x": 2.0, "zoom 1.5x": 1.5}.get(recipe, 1.0)
+            return art.zoom_out(source, factor, self.seed, long_side=side)
+        if recipe == "square":
+            return art.make_square(source, self.seed, long_side=side)
+        if recipe in ("pan left", "pan right", "pan up", "pan down"):
+            direction: Literal["left", "right", "up", "down"] = recipe[4:]  # type: ignore[assignment]
+            return art.pan(source, direction, self.seed, long_side=side)
+        if recipe in ("upscale subtle", "upscale creative", "upscale 2x", "upscale 4x"):
+            kind: Literal["subtle", "creative", "2x", "4x"] = recipe[8:]  # type: ignore[assignment]
+            return art.upscale_image(source, kind)
+        raise ValueError(f"unknown recipe {recipe!r}")
+
+
+def version_family(params: Mapping[str, Any]) -> str:
+    """ "5" for V5.x / niji 5 and older (Upscale 2x/4x), else "6" (Upscale Subtle/Creative)."""
+    version, niji = params.get("version"), params.get("niji")
+    if version is not None and str(version).split(".")[0] in {"1", "2", "3", "4", "5"}:
+        return "5"
+    if niji is not None and str(niji) in {"4", "5"}:
+        return "5"
+    return "6"
+
+
+def aspect_of(ar: Any) -> float:
+    try:
+        w, h = str(ar).split(":")
+        return int(w) / int(h)
+    except (ValueError, ZeroDivisionError):
+        return 1.0
+
+
+class JobTable:
+    """Every job, and the scheduler that plans them onto ``concurrency`` slots."""
+
+    def __init__(self, config: SimConfig, clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self.clock = clock
+        self.jobs: dict[str, Job] = {}
+        self.by_uuid: dict[str, Job] = {}
+        self._counter = 0
+        self._slots = [0.0] * config.concurrency
+        self._starts: deque[float] = deque()
+
+    def waiting(self, now: float) -> int:
+        """Jobs accepted that have not started yet."""
+        while self._starts and self._starts[0] <= now:
+            self._starts.popleft()
+        return len(self._starts)
+
+    def will_wait(self, now: float) -> bool:
+        return min(self._slots) > now
+
+    def submit(
+        self,
+        *,
+        protocol: str,
+        action: str = "imagine",
+        parent: Job | None = None,
+        prompt: Prompt | None = None,
+        prompt_text: str = "",
+        inputs: Iterable[ImageSource] = (),
+        dimensions: str = "square",
+        speed: str = "fast",
+        fail_reason: str | None = None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> Job:
+        """Create and plan a job. ``fail_reason`` makes it fail at once (Midjourney
+        refused it). Raises QueueFull when ``queue_size`` jobs already wait."""
+        config, now = self.config, self.clock()
+        if fail_reason is None and self.waiting(now) >= config.queue_size:
+            raise QueueFull(self.waiting(now))
+        self._counter += 1
+        number = self._counter
+        rng = random.Random(f"{config.seed}:job:{number}")
+        text, params = "", {}
+        if prompt is not None:
+            text, params = prompt.text, dict(prompt.params)
+        recipe, base, index, aspect, pan_axis = action, parent, 0, 1.0, None
+        seed = rng.randrange(2**32)
+        if action == "imagine":
+            if isinstance(params.get("seed"), int):
+                seed = params["seed"]
+            else:
+                seed = random.Random(f"{config.seed}:seed:{number}:{text}").randrange(2**32)
+            aspect = aspect_of(params.get("ar", "1:1"))
+        elif action == "blend":
+            aspect = BLEND_ASPECTS.get(dimensions, 1.0)
+        elif action == "describe":
+            aspect = None
+        if parent is not None:
+            text, params, prompt_text = parent.text, dict(parent.params), parent.prompt
+            aspect, pan_axis = parent.aspect, parent.pan_axis
+            if action == "reroll":
+                recipe, base, index = parent.recipe, parent.base, parent.index
+                inputs, dimensions = parent.inputs, parent.dimensions
+            elif action[0] in "UV" and action[1:].isdigit():
+                index = int(action[1:])
+                if action[0] == "V" and parent.recipe == "imagine":
+                    seed = parent.seed
+            elif action == "square":
+                aspect = 1.0
+            elif action.startswith("pan ") and aspect is not None:
+                aspect = aspect * 1.5 if action in ("pan left", "pan right") else aspect / 1.5
+                pan_axis = "h" if action in ("pan left", "pan right") else "v"
+            elif action.startswith("pan "):
+                pan_axis = "h" if action in ("pan left", "pan right") else "v"
+        kind: Kind = "text" if action == "describe" else "grid"
+        if recipe.startswith(("U", "upscale ")):
+            kind = "single"
+        duration = config.latency * SPEEDS.get(speed, 1.0)
+        timeline, started, reason = self._plan(now, duration, rng, fail_reason)
+        ms = int(now * 1000)
+        job = Job(
+            number=number,
+            id=str(((ms - 1_420_070_400_000) << 22) | (number & 0x3FFFFF)),
+            uuid=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            hash=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            protocol=protocol,
+            action=action,
+            recipe=recipe,
+            kind=kind,
+            prompt=prompt_text,
+            text=text,
+            params=params,
+            seed=seed,
+            parent=parent,
+            base=base,
+            index=index,
+            aspect=aspect,
+            pan_axis=pan_axis,
+            inputs=tuple(inputs),
+            dimensions=dimensions,
+            speed=speed,
+            submitted_at=now,
+            started_at=started,
+            timeline=timeline,
+            fail_reason=reason,
+            long_side=config.long_side,
+            meta=dict(meta or {}),
+        )
+        self.jobs[job.id] = job
+        self.by_uuid[job.uuid] = job
+        return job
+
+    def _plan(
+        self, now: float, duration: float, rng: random.Random, fail_reason: str | None
+    ) -> tuple[list[State], float | None, str | None]:
+        if fail_reason is not None:
+            return [State("failed", 0, now)], None, fail_reason
+        free = min(self._slots)
+        start = max(now, free)
+        fails = rng.random() < self.config.fail_rate
+        end = start + duration
+        fail_at = start + duration * rng.uniform(0.3, 0.9) if fails else None
+        self._slots[self._slots.index(free)] = fail_at if fail_at is not None else end
+        if start > now:
+            self._starts.append(start)
+        timeline: list[State] = []
+        if start > now:
+            timeline.append(State("queued", 0, now))
+        steps = self.config.progress_steps
+        progress = 0
+        for i in range(steps):
+            at = start + duration * i / steps
+            if fail_at is not None and at >= fail_at and i > 0:
+                break
+            progress = i * 100 // steps
+            timeline.append(State("running", progress, at))
+        if fail_at is not None:
+            reason = FAILURE_REASONS[rng.randrange(len(FAILURE_REASONS))]
+            timeline.append(State("failed", progress, fail_at))
+            return timeline, start, reason
+        timeline.append(State("succeeded", 100, end))
+        return timeline, start, None
+
+    def get(self, job_id: Any, protocol: str | None = None) -> Job | None:
+        job = self.jobs.get(job_id) if isinstance(job_id, str) else None
+        if job is None and isinstance(job_id, str):
+            job = self.by_uuid.get(job_id)
+        if job is not None and protocol is not None and job.protocol != protocol:
+            return None
+        return job
+
+    def of(self, protocol: str) -> list[Job]:
+        return [job for job in self.jobs.values() if job.protocol == protocol]
+
+    def tally(self, now: float) -> Counter[str]:
+        counts: Counter[str] = Counter()
+        for job in self.jobs.values():
+            counts[job.state(now).status] += 1
+        return counts
+
+
+async def watch(job: Job, clock: Callable[[], float] = time.time) -> AsyncIterator[State]:
+    """Yield each state of ``job`` from now on, as it happens, ending with the final one."""
+    last: State | None = None
+    while True:
+        now = clock()
+        state = job.state(now)
+        if state != last:
+            yield state
+            last = state
+        if state.done:
+            return
+        nxt = job.next_change(now)
+        await anyio.sleep(max(0.0, (nxt if nxt is not None else now) - clock()) + 0.001)
+
+
+# ---------------------------------------------------------------------------- shared state
+
+
+class Simulator:
+    """The state every protocol module shares: config, jobs, counters, limiter, URLs."""
+
+    def __init__(self, config: SimConfig, clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self.clock = clock
+        self.table = JobTable(config, clock)
+        self.counts: Counter[str] = Counter()
+        self.per_protocol: dict[str, Counter[str]] = {
+            p: Counter() for p in ("acedata", "metachat", "mjproxy")
+        }
+        self.uploads: dict[str, bytes] = {}
+        self.secret = secrets.token_bytes(16)
+        self._tokens = float(max(1.0, config.rate_limit or 1.0))
+        self._refilled = clock()
+        self._background: set[asyncio.Task[None]] = set()
+        self._banned = re.compile(
+            r"\b(" + "|".join(re.escape(w) for w in config.banned_words) + r")\b", re.I
+        ) if config.banned_words else None  # fmt: skip
+
+    def reset(self) -> None:
+        self.table = JobTable(self.config, self.clock)
+        self.counts.clear()
+        for counter in self.per_protocol.values():
+            counter.clear()
+        self.uploads.clear()
+
+    # -- counters
+
+    def count(self, protocol: str | None, key: str, n: int = 1) -> None:
+        self.counts[key] += n
+        if protocol is not None:
+            self.per_protocol[protocol][key] += n
+
+    def stats(self) -> dict[str, Any]:
+        now = self.clock()
+        tally = self.table.tally(now)
+        keys = ("requests", "submits", "polls", "rejected_429", "rejected_queue_full",
+                "rejected", "downloads", "callbacks", "callback_errors")  # fmt: skip
+        out: dict[str, Any] = {key: self.counts[key] for key in keys}
+        out.update(
+            jobs=len(self.table.jobs),
+            queued=tally["queued"],
+            running=tally["running"],
+            succeeded=tally["succeeded"],
+            failed=tally["failed"],
+            protocols={p: dict(c) for p, c in self.per_protocol.items()},
+        )
+        return out
+
+    # -- rate limiter (token bucket, bursts of one second's worth)
+
+    def allow(self) -> bool:
+        rate = self.config.rate_limit
+        if rate is None:
+            return True
+        now = self.clock()
+        capacity = max(1.0, rate)
+        self._tokens = min(capacity, self._tokens + (now - self._refilled) * rate)
+        self._refilled = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return True
+        return False
+
+    def retry_after(self) -> int:
+        rate = self.config.rate_limit or 1.0
+        return max(1, math.ceil((1.0 - self._tokens) / rate))
+
+    # -- prompts
+
+    def banned_word(self, text: str) -> str | None:
+        match = self._banned.search(text) if self._banned else None
+        return match.group(1).lower() if match else None
+
+    @staticmethod
+    def parse(text: str) -> Prompt:
+        """Parse a prompt as Midjourney would take it; raises PromptError."""
+        prompt = parse_prompt(text)
+        if prompt.is_permutation:
+            raise PromptError(
+                "Permutations like {a, b} are not supported through this API; "
+                "expand them into separate prompts and submit each."
+            )
+        return prompt
+
+    # -- image URLs
+
+    def image_path(self, job: Job, name: str, ext: str, issued: float | None = None) -> str:
+        """A path (with a signed query when ``url_ttl`` is set) for one of a job's images."""
+        path = f"/_sim/images/{job.id}/{name}.{ext}"
+        return self.sign(path, job.finished_at if issued is None else issued)
+
+    def image_url(
+        self, base: str, job: Job, name: str, ext: str = "png", issued: float | None = None
+    ) -> str:
+        return base.rstrip("/") + self.image_path(job, name, ext, issued)
+
+    def preview_url(self, base: str, job: Job, state: State) -> str | None:
+        if state.status != "running" or state.progress <= 0:
+            return None
+        return self.image_url(base, job, f"preview-{state.progress}", "webp", state.at)
+
+    def sign(self, path: str, issued: float) -> str:
+        ttl = self.config.url_ttl
+        if ttl is None:
+            return path
+        query = f"ex={math.ceil(issued + ttl):x}&is={int(issued):x}"
+        digest = hmac.new(self.secret, f"{path}?{query}".encode(), hashlib.sha256).hexdigest()
+        return f"{path}?{query}&hm={digest}"
+
+    def verify(self, path: str, query: str) -> bool:
+        """Whether a signed image URL is genuine and unexpired (always, without url_ttl)."""
+        if self.config.url_ttl is None:
+            return True
+        query_fields = parse_qs(query)
+        try:
+            ex, is_, hm = query_fields["ex"][0], query_fields["is"][0], query_fields["hm"][0]
+            expires = int(ex, 16)
+        except (KeyError, IndexError, ValueError):
+            return False
+        expected = hmac.new(
+            self.secret, f"{path}?ex={ex}&is={is_}".encode(), hashlib.sha256
+        ).hexdigest()
+        return hmac.compare_digest(expected, hm) and self.clock() < expires
+
+    def upload(self, data: bytes, base: str) -> str:
+        """Keep uploaded image bytes and return the URL they are served at."""
+        decode_image(data)  # validates
+        key = hashlib.sha256(data).hexdigest()[:24]
+        self.uploads[key] = data
+        return f"{base.rstrip('/')}/_sim/uploads/{key}.png"
+
+    def source(self, url: str, own_netloc: str) -> ImageSource:
+        """What an image URL points at: our own image when it is ours, else a stand-in."""
+        parts = urlsplit(url)
+        if parts.netloc == own_netloc:
+            found = IMAGE_PATH.match(parts.path)
+            if found:
+                job = self.table.get(found["job"])
+                if job is not None and job.final.status == "succeeded":
+                    name = found["name"]
+                    return ImageSource(job=job, name=name if "preview" not in name else "image")
+            uploaded = UPLOAD_PATH.match(parts.path)
+            if uploaded and uploaded["key"] in self.uploads:
+                return ImageSource(data=self.uploads[uploaded["key"]])
+        return ImageSource(url=url)
+
+    # -- background work (webhooks)
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    @staticmethod
+    def hook_allowed(url: str) -> bool:
+        """Webhooks go to loopback addresses only: the simulator never leaves the machine."""
+        parts = urlsplit(url)
+        return parts.scheme in ("http", "https") and (parts.hostname or "") in LOOPBACK_HOSTS
+
+    def deliver(
+        self,
+        protocol: str,
+        url: str,
+        job: Job,
+        payload: Callable[[State], Awaitable[dict[str, Any] | None]],
+    ) -> None:
+        """POST ``payload(state)`` to ``url`` on each state change of ``job`` (skipping
+        states for which it returns None). Non-loopback URLs are ignored with a warning."""
+        if not self.hook_allowed(url):
+            log.warning("Ignoring webhook %s: the simulator only calls loopback addresses.", url)
+            return
+
+        async def run() -> None:
+            async with httpx.AsyncClient(timeout=5.0) as client:
+                async for state in watch(job, self.clock):
+                    body = await payload(state)
+                    if body is None:
+                        continue
+                    try:
+                        await client.post(url, json=body)
+                        self.count(protocol, "callbacks")
+                    except httpx.HTTPError as exc:
+                        self.count(protocol, "callback_errors")
+                        log.warning("Webhook POST to %s failed: %s", url, exc)
+
+        self.spawn(run())
+
+
+# ---------------------------------------------------------------------------- request bodies
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    """The request's JSON body; BadRequest(413) past ``limit`` bytes, BadRequest(400) if
+    it is not JSON. An empty body reads as ``{}``."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BadRequest(too_large(limit), 413)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BadRequest(too_large(limit), 413)
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if not raw.strip():
+        return {}
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest("The request body is not valid JSON; send a JSON object.") from exc
+
+
+def too_large(limit: int) -> str:
+    return f"The request body is larger than {limit // (1024 * 1024)} MB; send smaller images."
+
+
+class Fields:
+    """Typed access to a JSON object's fields; wrong types raise BadRequest sentences."""
+
+    def __init__(self, body: Any) -> None:
+        if not isinstance(body, dict):
+            raise BadRequest("The request body must be a JSON object.")
+        self.body: dict[str, Any] = body
+
+    def get(self, name: str) -> Any:
+        return self.body.get(name)
+
+    def text(self, name: str, default: str | None = None, *, required: bool = False) -> str | None:
+        value = self.body.get(name)
+        if value is None or value == "":
+            if required:
+                raise BadRequest(f"The field '{name}' is required.")
+            return default
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+        if not isinstance(value, str):
+            raise BadRequest(f"The field '{name}' must be a string, got {type(value).__name__}.")
+        return value
+
+    def integer(
+        self, name: str, default: int | None = None, *, required: bool = False
+    ) -> int | None:
+        value = self.body.get(name)
+        if value is None:
+            if required:
+                raise BadRequest(f"The field '{name}' is required.")
+            return default
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            return int(value)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+            raise BadRequest(f"The field '{name}' must be a whole number, got {value!r}.")
+        return int(value)
+
+    def number(self, name: str) -> float | None:
+        value = self.body.get(name)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise BadRequest(f"The field '{name}' must be a number, got {value!r}.")
+        return float(value)
+
+    def flag(self, name: str, default: bool = False) -> bool:
+        value = self.body.get(name)
+        if value is None:
+            return default
+        if isinstance(value, bool):
+            return value
+        if value in (0, 1, "true", "false"):
+            return value in (1, "true")
+        raise BadRequest(f"The field '{name}' must be true or false, got {value!r}.")
+
+    def array(self, name: str) -> list[Any]:
+        value = self.body.get(name)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise BadRequest(f"The field '{name}' must be a list, got {type(value).__name__}.")
+        return value
+
+    def mapping(self, name: str) -> dict[str, Any]:
+        value = self.body.get(name)
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise BadRequest(f"The field '{name}' must be a JSON object.")
+        return value

@@ -1,0 +1,434 @@
+"""The midjourney-proxy protocol (novicezk/midjourney-proxy and its forks), simulated.
+
+Paths under ``/mj``: ``submit/imagine``, ``submit/change``, ``submit/simple-change``,
+``submit/action`` (a button's ``customId``), ``submit/blend``, ``submit/describe``;
+``task/{id}/fetch``, ``task/{id}/image-seed``, ``task/list``, ``task/queue``,
+``task/list-by-condition``. Submits answer HTTP 200 ``{code, description, result,
+properties}``: 1 accepted, 22 accepted but queued (``numberOfQueues``), 23 queue
+full, 24 banned prompt (``promptEn``, ``bannedWord``), 4 validation error, 3 target
+task not found. Task objects carry ``progress`` as a string ("45%"), millisecond
+times and Discord-style ``buttons``. ``notifyHook`` receives the full task on every
+change. A wrong or missing ``mj-api-secret`` gets 401 with an empty body; an unknown
+task id fetches as an empty 200.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from mjnb.errors import PromptError
+from mjnb.simulator.jobs import (
+    BadRequest,
+    Fields,
+    Job,
+    QueueFull,
+    Simulator,
+    State,
+    decode_data_url,
+    read_json,
+)
+
+__all__ = ["PROTOCOL", "MJProxy", "routes", "too_many_requests"]
+
+PROTOCOL = "mjproxy"
+log = logging.getLogger("mjnb.simulator")
+
+STATUSES = {"queued": "NOT_START", "succeeded": "SUCCESS", "failed": "FAILURE"}
+CHANGE_ACTIONS = {"UPSCALE": "U", "VARIATION": "V"}
+DIMENSIONS = {"PORTRAIT": "portrait", "SQUARE": "square", "LANDSCAPE": "landscape"}
+SPEED_MODES = {"FAST": "fast", "RELAX": "relax", "TURBO": "turbo"}
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def task_action(job: Job) -> str:
+    """The proxy's ``action`` name for a job."""
+    action = job.action
+    if action in ("imagine", "describe", "blend", "reroll"):
+        return action.upper()
+    if action[0] == "U" or action.startswith("upscale "):
+        return "UPSCALE"
+    if action[0] == "V" or action.startswith("vary "):
+        return "VARIATION"
+    if action.startswith("pan "):
+        return "PAN"
+    return "ZOOM"  # zoom 2x, zoom 1.5x, square
+
+
+def button_specs(job: Job) -> list[tuple[str, str, str, str]]:
+    """(label, customId, emoji, button label) for each action a finished job offers,
+    in Discord's order: U1-U4, reroll, V1-V4 on a grid."""
+    h = job.hash
+    specs: dict[str, tuple[str, str, str]] = {
+        "reroll": (f"MJ::JOB::reroll::0::{h}::SOLO", "🔄", ""),
+        "vary subtle": (f"MJ::JOB::low_variation::1::{h}::SOLO", "🪄", "Vary (Subtle)"),
+        "vary strong": (f"MJ::JOB::high_variation::1::{h}::SOLO", "🪄", "Vary (Strong)"),
+        "zoom 2x": (f"MJ::Outpaint::50::1::{h}::SOLO", "🔍", "Zoom Out 2x"),
+        "zoom 1.5x": (f"MJ::Outpaint::75::1::{h}::SOLO", "🔍", "Zoom Out 1.5x"),
+        "square": (f"MJ::Outpaint::100::1::{h}::SOLO", "↔️", "Make Square"),
+        "pan left": (f"MJ::JOB::pan_left::1::{h}::SOLO", "⬅️", ""),
+        "pan right": (f"MJ::JOB::pan_right::1::{h}::SOLO", "➡️", ""),
+        "pan up": (f"MJ::JOB::pan_up::1::{h}::SOLO", "⬆️", ""),
+        "pan down": (f"MJ::JOB::pan_down::1::{h}::SOLO", "⬇️", ""),
+        "upscale subtle": (f"MJ::JOB::upsample_v6_2x_subtle::1::{h}::SOLO", "", "Upscale (Subtle)"),
+        "upscale creative": (
+            f"MJ::JOB::upsample_v6_2x_creative::1::{h}::SOLO", "", "Upscale (Creative)"
+        ),
+        "upscale 2x": (f"MJ::JOB::upsample_v5_2x::1::{h}::SOLO", "", "Upscale (2x)"),
+        "upscale 4x": (f"MJ::JOB::upsample_v5_4x::1::{h}::SOLO", "", "Upscale (4x)"),
+    }  # fmt: skip
+    for n in range(1, 5):
+        specs[f"U{n}"] = (f"MJ::JOB::upsample::{n}::{h}", "", f"U{n}")
+        specs[f"V{n}"] = (f"MJ::JOB::variation::{n}::{h}", "", f"V{n}")
+    offered = job.offered()
+    if job.kind == "grid":
+        offered = [*offered[:4], "reroll", *offered[4:8]]
+    return [(label, *specs[label]) for label in offered]
+
+
+def buttons(job: Job) -> list[dict[str, Any]]:
+    return [
+        {"customId": custom_id, "emoji": emoji, "label": text, "type": 2, "style": 2}
+        for _, custom_id, emoji, text in button_specs(job)
+    ]
+
+
+def description(job: Job) -> str:
+    parent = job.parent
+    if job.action == "imagine":
+        return f"/imagine {job.prompt}"
+    if job.action == "describe":
+        return f"/describe {job.id}.png"
+    if job.action == "blend":
+        return f"/blend {job.id} {len(job.inputs)}"
+    short = {"reroll": "R"}.get(job.action, job.action)
+    return f"/up {parent.id if parent else ''} {short}"
+
+
+def reply(
+    code: int,
+    description: str,
+    result: Any = None,
+    properties: dict[str, Any] | None = None,
+    status: int = 200,
+) -> JSONResponse:
+    body = {"code": code, "description": description, "result": result,
+            "properties": properties or {}}  # fmt: skip
+    return JSONResponse(body, status_code=status)
+
+
+def too_many_requests(sim: Simulator) -> Response:
+    """The fork's rate-limiter answer."""
+    return reply(429, "Too many requests; slow down and retry later.", status=429,
+                 properties={"retryAfter": sim.retry_after()})  # fmt: skip
+
+
+class MJProxy:
+    """The ``/mj`` endpoints over one :class:`Simulator`."""
+
+    def __init__(self, sim: Simulator) -> None:
+        self.sim = sim
+
+    # -- plumbing
+
+    def authorized(self, request: Request) -> bool:
+        token = self.sim.config.token
+        if token is None:
+            return True
+        given = request.headers.get("mj-api-secret")
+        if given is None:
+            auth = request.headers.get("authorization", "")
+            given = auth[7:] if auth.lower().startswith("bearer ") else auth
+        return given == token
+
+    def endpoint(self, handler: Handler) -> Handler:
+        async def run(request: Request) -> Response:
+            if not self.authorized(request):
+                return Response(status_code=401)
+            try:
+                return await handler(request)
+            except BadRequest as exc:
+                return reply(4, exc.message, status=413 if exc.status == 413 else 200)
+            except Exception:
+                log.exception("mjproxy simulator error on %s", request.url.path)
+                return reply(9, "Internal error in the simulator; see its log.", status=500)
+
+        return run
+
+    async def fields(self, request: Request) -> Fields:
+        return Fields(await read_json(request, self.sim.config.max_body))
+
+    @staticmethod
+    def base(request: Request) -> str:
+        return str(request.base_url)
+
+    def task(self, job: Job, base: str, state: State | None = None) -> dict[str, Any]:
+        """The task object, as ``/mj/task/{id}/fetch`` returns it."""
+        sim = self.sim
+        state = state or job.state(sim.clock())
+        status = STATUSES.get(state.status) or ("IN_PROGRESS" if state.progress else "SUBMITTED")
+        image_url = None
+        prompt = job.meta.get("prompt", job.prompt)
+        final_prompt = job.prompt
+        if state.status == "succeeded":
+            image_url = job.meta.get("image_url") or sim.image_url(base, job, "image")
+            if job.kind == "text":
+                prompt = final_prompt = "\n\n".join(job.meta.get("descriptions", []))
+        elif state.status == "running":
+            image_url = sim.preview_url(base, job, state)
+        return {
+            "id": job.id,
+            "action": task_action(job),
+            "status": status,
+            "prompt": prompt,
+            "promptEn": job.prompt if job.kind != "text" else prompt,
+            "description": description(job),
+            "state": job.meta.get("state"),
+            "submitTime": int(job.submitted_at * 1000),
+            "startTime": int(job.started_at * 1000)
+            if job.started_at is not None and state.status != "queued"
+            else None,
+            "finishTime": int(state.at * 1000) if state.done else None,
+            "imageUrl": image_url,
+            "progress": "" if state.status == "failed" else f"{state.progress}%",
+            "failReason": job.fail_reason if state.status == "failed" else None,
+            "properties": {"finalPrompt": final_prompt, "notifyHook": job.meta.get("notifyHook")},
+            "buttons": buttons(job) if state.status == "succeeded" else [],
+        }
+
+    async def ready(self, job: Job) -> None:
+        """Make sure a finished describe job has its text (computed once, off the loop)."""
+        if job.kind == "text" and "descriptions" not in job.meta:
+            if job.state(self.sim.clock()).status == "succeeded":
+                job.meta["descriptions"] = await anyio.to_thread.run_sync(job.descriptions)
+
+    def accept(self, request: Request, fields: Fields, submit: Callable[[], Job]) -> JSONResponse:
+        """Submit through ``submit``, answer 1 / 22 / 23, and start the notifyHook."""
+        sim = self.sim
+        now = sim.clock()
+        waiting, will_wait = sim.table.waiting(now), sim.table.will_wait(now)
+        try:
+            job = submit()
+        except QueueFull:
+            sim.count(PROTOCOL, "rejected_queue_full")
+            return reply(23, "The queue is full; try again later.")
+        job.meta["state"] = fields.get("state")
+        sim.count(PROTOCOL, "submits")
+        base = self.base(request)
+        hook = fields.text("notifyHook")
+        if hook:
+            job.meta["notifyHook"] = hook
+
+            async def payload(state: State) -> dict[str, Any]:
+                await self.ready(job)
+                return self.task(job, base, state)
+
+            sim.deliver(PROTOCOL, hook, job, payload)
+        if will_wait:
+            return reply(22, f"In queue, {waiting} tasks ahead.", job.id,
+                         {"numberOfQueues": waiting, "discordInstanceId": "sim"})  # fmt: skip
+        return reply(1, "Submit success", job.id, {"discordInstanceId": "sim"})
+
+    def uploads(self, request: Request, items: list[Any]) -> list[str]:
+        urls = []
+        for item in items:
+            if not isinstance(item, str):
+                raise BadRequest("base64Array must hold data URL strings.")
+            urls.append(self.sim.upload(decode_data_url(item), self.base(request)))
+        return urls
+
+    # -- submits
+
+    async def imagine(self, request: Request) -> Response:
+        sim, f = self.sim, await self.fields(request)
+        text = (f.text("prompt") or "").strip()
+        if not text:
+            return reply(4, "The prompt must not be empty.")
+        images = self.uploads(request, f.array("base64Array"))
+        if images:
+            text = " ".join([*images, text])
+        banned = sim.banned_word(text)
+        if banned:
+            sim.count(PROTOCOL, "rejected")
+            return reply(24, "The prompt may contain a banned word; change it and submit again.",
+                         properties={"promptEn": text, "bannedWord": banned})  # fmt: skip
+        bot = f.text("botType", "MID_JOURNEY")
+        if bot not in ("MID_JOURNEY", "NIJI_JOURNEY"):
+            return reply(4, f"botType must be MID_JOURNEY or NIJI_JOURNEY, got {bot!r}.")
+        try:
+            prompt = sim.parse(text)
+            if bot == "NIJI_JOURNEY" and prompt.version is None:
+                prompt = prompt.with_params(niji="6")
+        except PromptError as exc:
+            sim.count(PROTOCOL, "rejected")
+            return reply(4, str(exc))
+        speed = "fast"
+        modes = f.mapping("accountFilter").get("modes") or []
+        for mode in modes if isinstance(modes, list) else []:
+            speed = SPEED_MODES.get(str(mode).upper(), speed)
+        for flag in ("relax", "turbo", "fast"):
+            if prompt.params.get(flag):
+                speed = flag
+        return self.accept(
+            request,
+            f,
+            lambda: sim.table.submit(
+                protocol=PROTOCOL, prompt=prompt, prompt_text=str(prompt), speed=speed,
+                meta={"prompt": f.text("prompt")},
+            ),
+        )  # fmt: skip
+
+    def act(self, request: Request, f: Fields, task_id: Any, label: str | None) -> Response:
+        sim = self.sim
+        parent = sim.table.get(task_id, PROTOCOL) if isinstance(task_id, str) else None
+        if parent is None:
+            return reply(3, "The target task does not exist or has expired; check taskId.")
+        state = parent.state(sim.clock())
+        if state.status != "succeeded":
+            status = STATUSES.get(state.status, "IN_PROGRESS")
+            return reply(4, f"The target task is {status}; act on it once it is SUCCESS.")
+        if label is None or label not in parent.offered():
+            return reply(4, "That action is not offered by the target task; use one of its "
+                            "buttons.")  # fmt: skip
+        return self.accept(
+            request, f,
+            lambda: sim.table.submit(protocol=PROTOCOL, action=label, parent=parent,
+                                     speed=parent.speed),
+        )  # fmt: skip
+
+    async def change(self, request: Request) -> Response:
+        f = await self.fields(request)
+        action = (f.text("action") or "").upper()
+        if action == "REROLL":
+            return self.act(request, f, f.text("taskId"), "reroll")
+        index = f.integer("index")
+        if action not in CHANGE_ACTIONS:
+            return reply(4, "action must be UPSCALE, VARIATION or REROLL.")
+        if index is None or not 1 <= index <= 4:
+            return reply(4, "index must be 1-4.")
+        return self.act(request, f, f.text("taskId"), f"{CHANGE_ACTIONS[action]}{index}")
+
+    async def simple_change(self, request: Request) -> Response:
+        f = await self.fields(request)
+        found = re.fullmatch(r"\s*(\S+)\s+([UV][1-4]|R)\s*", f.text("content") or "", re.I)
+        if not found:
+            return reply(4, "content must look like '<taskId> U2' (U1-U4, V1-V4 or R).")
+        word = found[2].upper()
+        return self.act(request, f, found[1], "reroll" if word == "R" else word)
+
+    async def action(self, request: Request) -> Response:
+        f = await self.fields(request)
+        task_id, custom_id = f.text("taskId"), f.text("customId")
+        if not custom_id:
+            return reply(4, "customId is required: copy it from one of the task's buttons.")
+        parent = self.sim.table.get(task_id, PROTOCOL) if task_id else None
+        label = None
+        if parent is not None and parent.state(self.sim.clock()).status == "succeeded":
+            label = next((lbl for lbl, cid, _, _ in button_specs(parent) if cid == custom_id), None)
+        return self.act(request, f, task_id, label)
+
+    async def blend(self, request: Request) -> Response:
+        sim, f = self.sim, await self.fields(request)
+        items = f.array("base64Array")
+        if not 2 <= len(items) <= 5:
+            return reply(4, f"base64Array must hold 2-5 images, got {len(items)}.")
+        dims = DIMENSIONS.get((f.text("dimensions") or "SQUARE").upper())
+        if dims is None:
+            return reply(4, "dimensions must be PORTRAIT, SQUARE or LANDSCAPE.")
+        urls = self.uploads(request, items)
+        sources = [sim.source(url, request.url.netloc) for url in urls]
+        return self.accept(
+            request, f,
+            lambda: sim.table.submit(protocol=PROTOCOL, action="blend", inputs=sources,
+                                     dimensions=dims, prompt_text=" ".join(urls)),
+        )  # fmt: skip
+
+    async def describe(self, request: Request) -> Response:
+        sim, f = self.sim, await self.fields(request)
+        data, link = f.text("base64"), f.text("link")
+        if data:
+            url = self.uploads(request, [data])[0]
+        elif link:
+            url = link
+        else:
+            return reply(4, "Send the image as base64 (a data URL) or as link.")
+        source = sim.source(url, request.url.netloc)
+        return self.accept(
+            request, f,
+            lambda: sim.table.submit(protocol=PROTOCOL, action="describe", inputs=[source],
+                                     meta={"image_url": url, "prompt": ""}),
+        )  # fmt: skip
+
+    # -- tasks
+
+    async def fetch(self, request: Request) -> Response:
+        self.sim.count(PROTOCOL, "polls")
+        job = self.sim.table.get(request.path_params["id"], PROTOCOL)
+        if job is None:
+            return Response(status_code=200)
+        await self.ready(job)
+        return JSONResponse(self.task(job, self.base(request)))
+
+    async def image_seed(self, request: Request) -> Response:
+        job = self.sim.table.get(request.path_params["id"], PROTOCOL)
+        if job is None:
+            return reply(3, "The task does not exist or has expired; check the id.")
+        if job.state(self.sim.clock()).status != "succeeded":
+            return reply(4, "The task has not finished; ask for its seed once it is SUCCESS.")
+        return reply(1, "Success", str(job.seed))
+
+    async def listing(self, request: Request) -> Response:
+        self.sim.count(PROTOCOL, "polls")
+        jobs = self.sim.table.of(PROTOCOL)
+        if request.url.path.endswith("/queue"):
+            now = self.sim.clock()
+            jobs = [job for job in jobs if not job.state(now).done]
+        for job in jobs:
+            await self.ready(job)
+        base = self.base(request)
+        return JSONResponse([self.task(job, base) for job in jobs])
+
+    async def by_condition(self, request: Request) -> Response:
+        self.sim.count(PROTOCOL, "polls")
+        f = await self.fields(request)
+        ids = f.array("ids")
+        base, jobs = self.base(request), []
+        for task_id in ids:
+            job = self.sim.table.get(task_id, PROTOCOL) if isinstance(task_id, str) else None
+            if job is not None:
+                await self.ready(job)
+                jobs.append(self.task(job, base))
+        return JSONResponse(jobs)
+
+    async def not_found(self, request: Request) -> Response:
+        body = {"timestamp": int(self.sim.clock() * 1000), "status": 404,
+                "error": "Not Found", "path": request.url.path}  # fmt: skip
+        return JSONResponse(body, status_code=404)
+
+
+def routes(sim: Simulator) -> list[BaseRoute]:
+    api = MJProxy(sim)
+    e = api.endpoint
+    post, get = ["POST"], ["GET"]
+    return [
+        Route("/mj/submit/imagine", e(api.imagine), methods=post),
+        Route("/mj/submit/change", e(api.change), methods=post),
+        Route("/mj/submit/simple-change", e(api.simple_change), methods=post),
+        Route("/mj/submit/action", e(api.action), methods=post),
+        Route("/mj/submit/blend", e(api.blend), methods=post),
+        Route("/mj/submit/describe", e(api.describe), methods=post),
+        Route("/mj/task/list", e(api.listing), methods=get),
+        Route("/mj/task/queue", e(api.listing), methods=get),
+        Route("/mj/task/list-by-condition", e(api.by_condition), methods=post),
+        Route("/mj/task/{id}/fetch", e(api.fetch), methods=get),
+        Route("/mj/task/{id}/image-seed", e(api.image_seed), methods=get),
+        Route("/mj/{rest:path}", e(api.not_found), methods=["GET", "POST", "PUT", "DELETE"]),
+    ]
