@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
@@ -44,28 +43,6 @@ def normalize_label(label: str) -> str:
     if text not in ACTION_LABELS:
         raise MJError(f"Unknown action {label!r}; the actions are: {', '.join(ACTION_LABELS)}.")
     return text
-
-
-def _owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def _owner_alive(owner: str | None) -> bool:
-    """Whether the process that ran a task is still alive (so we must not resume it)."""
-    if not owner or ":" not in owner:
-        return False
-    host, _, pid = owner.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False  # another machine: treat as gone; at worst both poll
-    if int(pid) == os.getpid():
-        return True
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class Client:
@@ -253,7 +230,6 @@ class Client:
             axes=axes,
             submitted_at=task.submitted_at,
             base_url=self.base_url,
-            owner=_owner(),
         )
         self._tasks[task.id] = task
         self._engine.spawn(self._runner.run(task))
@@ -338,12 +314,13 @@ class Client:
         """Re-attach to tasks a dead kernel left queued or running: poll, never resubmit."""
         resumed = []
         for row in self._log.pending():
-            if row.get("provider") != self.provider or _owner_alive(row.get("owner")):
+            if row.get("provider") != self.provider or row.get("owner_alive"):
                 continue
             if (row.get("base_url") or "") != (self.base_url or ""):
                 continue
+            if not self._log.claim(row["task_id"]):
+                continue  # another kernel took it first
             task = self._from_row(row)
-            self._log.update_task(task.id, owner=_owner())
             if not task.snapshot.remote_id:
                 task._fail(
                     "interrupted before the provider confirmed the job; mjnb did not "

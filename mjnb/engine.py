@@ -61,6 +61,17 @@ class Engine:
         )
         self._thread.start()
         self._limits: dict[tuple[str, str], asyncio.Semaphore] = {}
+        self._http: httpx.AsyncClient | None = None
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The one connection pool of the process; used only on the engine loop."""
+        if self._http is None:
+            self._http = httpx.AsyncClient(
+                timeout=REQUEST_TIMEOUT,
+                limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
+            )
+        return self._http
 
     @classmethod
     def get(cls) -> Engine:
@@ -149,22 +160,11 @@ class Runner:
         self.stall_timeout = stall_timeout
         self.thumbnail_size = thumbnail_size
         self.stream = stream
-        self._http: httpx.AsyncClient | None = None
         self._background: set[asyncio.Future[None]] = set()
 
     @property
     def http(self) -> httpx.AsyncClient:
-        if self._http is None:  # created on the engine loop, used only there
-            self._http = httpx.AsyncClient(
-                timeout=REQUEST_TIMEOUT,
-                limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
-            )
-        return self._http
-
-    async def aclose(self) -> None:
-        if self._http is not None:
-            await self._http.aclose()
-            self._http = None
+        return self.engine.http
 
     # -- one task, start to end ---------------------------------------------------------
     async def run(self, task: Task, *, resume: bool = False) -> None:

@@ -409,6 +409,24 @@ def _owner_alive(owner: str | None, updated_at: datetime | int | None) -> bool:
     return True
 
 
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    """Switch to WAL (persistent in the file), waiting out a concurrent opener.
+
+    Changing the journal mode does not go through the busy handler when another
+    process holds the file (e.g. two kernels creating it at once), so retry here.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 # ------------------------------------------------------------------ errors
 
 
@@ -595,7 +613,7 @@ class TaskLog:
         )
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-            conn.execute("PRAGMA journal_mode = WAL")
+            _enable_wal(conn)
             conn.execute("PRAGMA synchronous = NORMAL")
         except BaseException:
             conn.close()

@@ -221,15 +221,15 @@ _MARK = re.compile(r"(?:--|-?[—–]-?)(?=[A-Za-z])")  # --name, or a phone's e
 _DASHES = re.compile(r"--|-?[—–]-?")
 _LONE_DASHES = re.compile(r"-{2,}|-*[—–]-+|-+[—–]-*")
 _MARKER_WORD = re.compile(r"(?<!\S)(?:--|-?[—–]-?)([A-Za-z]+)(?!\S)")
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
-_RATIO = re.compile(r"(\d{1,9}):(\d{1,9})")
-_WEIGHT = re.compile(r"::(-?(?:\d+(?:\.\d*)?|\.\d+))?")
-_REF_WEIGHT = re.compile(r"::[+-]?(?:\d+(?:\.\d*)?|\.\d+)$")
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)", re.ASCII)
+_RATIO = re.compile(r"(\d{1,9}):(\d{1,9})", re.ASCII)
+_WEIGHT = re.compile(r"::(-?(?:\d+(?:\.\d*)?|\.\d+))?", re.ASCII)
+_REF_WEIGHT = re.compile(r"::[+-]?(?:\d+(?:\.\d*)?|\.\d+)$", re.ASCII)
 _CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
-_VERSION_TEXT = re.compile(r"0*(\d{1,3})(?:\.(\d{1,3}))?")
+_VERSION_TEXT = re.compile(r"0*(\d{1,3})(?:\.(\d{1,3}))?", re.ASCII)
 
 Params = dict[str, Any]
-Model = tuple[str, "float | None"] | None  # ("mj", 6.1), ("niji", 6.0), ("niji", None), None
+Model = tuple[str, float | None] | None  # ("mj", 6.1), ("niji", 6.0), ("niji", None), None
 
 
 # --------------------------------------------------------------------------- Prompt
@@ -709,7 +709,7 @@ def _is_url(word: str) -> bool:
 def _check_item(long: str, item: str, here: _Seen, col: int) -> None:
     bare = _REF_WEIGHT.sub("", item) if long in ("sref", "cref") else item
     if long == "sref":
-        ok = _is_url(bare) or bare.isdigit() or bare.lower() == "random"
+        ok = _is_url(bare) or (bare.isascii() and bare.isdigit()) or bare.lower() == "random"
         what = "image URLs, numeric style codes or random"
     elif long == "cref":
         ok = _is_url(bare)

@@ -16,7 +16,8 @@ Axes come from three places, and multiply:
   ``tile=[False, True]`` for a switch;
 - range shorthand, as a string, for numbers: ``"0..1000 step 250"`` (0, 250, ..., 1000,
   both ends included) or ``"0..1000/5"`` (5 evenly spaced values, both ends included;
-  whole-number ends at least 1 apart per step give whole numbers, rounded). ``"0, 250, 750"`` is a plain list.
+  whole-number ends give whole numbers, rounded, when the values are at least 1 apart).
+  ``"0, 250, 750"`` is a plain list.
 
 Every cell's prompt is validated by the prompt parser before anything is sent, so a
 value Midjourney would refuse raises :class:`~mjnb.errors.PromptError`. Unless ``seed``
@@ -93,6 +94,10 @@ _ALIASES: dict[str, str] = {
 _RANGE_STEP = re.compile(r"^\s*(?P<a>[^.\s][^\s]*?)\s*\.\.\s*(?P<b>\S+?)\s+step\s+(?P<s>\S+)\s*$")
 _RANGE_COUNT = re.compile(r"^\s*(?P<a>[^.\s][^\s]*?)\s*\.\.\s*(?P<b>\S+?)\s*/\s*(?P<n>\d+)\s*$")
 _RANGE_SYNTAX = '"0..1000 step 250" or "0..1000/5"'
+_NO_REPEAT = (
+    "--repeat makes several jobs from one cell, which a sweep's grid cannot show; "
+    "sweep seed instead (seed=[1, 2, 3]) to see several runs of one prompt."
+)
 
 
 # --------------------------------------------------------------------------- values
@@ -319,6 +324,8 @@ def _axis_name(name: str) -> str:
             f"{name!r} is not something a sweep can vary; use a Midjourney parameter "
             f"name or alias, or one of: {known}."
         )
+    if long == "repeat":
+        raise PromptError(_NO_REPEAT)
     if long in ("fast", "relax", "turbo"):
         raise PromptError(
             f"{name!r} is a speed mode, not an axis; pass mode={name!r} to run the whole "
@@ -398,6 +405,8 @@ def plan_sweep(
     """
     base = prompt if isinstance(prompt, Prompt) else parse_prompt(prompt)
     variants = base.expand()
+    if any("repeat" in v.params for v in variants):
+        raise PromptError(_NO_REPEAT)
     prompt_axes = list(variants[0].choices) if base.is_permutation else []
     for variant in variants[1:]:
         prompt_axes.extend(a for a in variant.choices if a not in prompt_axes)

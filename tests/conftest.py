@@ -20,3 +20,81 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     home = tmp_path / "mjnb-home"
     monkeypatch.setenv("MJNB_HOME", str(home))
     yield home
+
+
+# --- simulator fixtures: sim_config -> sim_app (in-process) / sim (real port) -------------
+
+
+@pytest.fixture
+def sim_config() -> object:
+    """A fast simulator: 0.3 s jobs, small pictures. Override it in a module to change it."""
+    from mjnb.simulator import SimConfig
+
+    return SimConfig(latency=0.3, long_side=256, progress_steps=3)
+
+
+@pytest.fixture
+def sim_app(sim_config: object) -> object:
+    """The simulator as an ASGI app, for ``httpx.ASGITransport``."""
+    from mjnb.simulator import create_app
+
+    return create_app(sim_config)
+
+
+@pytest.fixture
+def sim(sim_config: object) -> Iterator[object]:
+    """A simulator serving on a free loopback port (``sim.url``), stopped afterwards."""
+    from mjnb.simulator import serve
+
+    with serve(sim_config) as running:
+        yield running
+
+
+class WebhookReceiver:
+    """A tiny loopback HTTP server that records the JSON bodies POSTed to it."""
+
+    def __init__(self) -> None:
+        import json
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.bodies: list[object] = []
+        self._cond = threading.Condition()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("content-length") or 0))
+                with receiver._cond:
+                    receiver.bodies.append(json.loads(raw or b"null"))
+                    receiver._cond.notify_all()
+                self.send_response(200)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hook"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def wait_for(self, predicate: object, timeout: float = 10.0) -> list[object]:
+        """Wait until ``predicate(bodies)`` is true; return the bodies (fails on timeout)."""
+        with self._cond:
+            ok = self._cond.wait_for(lambda: predicate(self.bodies), timeout)
+        assert ok, f"webhook condition not met; received {self.bodies!r}"
+        return list(self.bodies)
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture
+def webhook() -> Iterator[WebhookReceiver]:
+    """A loopback webhook receiver (``webhook.url``, ``webhook.bodies``, ``wait_for``)."""
+    receiver = WebhookReceiver()
+    yield receiver
+    receiver.close()

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -366,11 +367,14 @@ def test_readers_in_other_threads_while_the_engine_writes(log: TaskLog) -> None:
 
 
 WRITER = """
-import sys
+import os, sys, time
 from datetime import datetime, timezone
 from mjnb.log import TaskLog
 path, name, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
 log = TaskLog(path)
+go = sys.argv[4] if len(sys.argv) > 4 else None
+while go and not os.path.exists(go):  # start together, to collide as much as possible
+    time.sleep(0.001)
 for i in range(count):
     log.add_task(f"{name}-{i}", provider="local", action="imagine", prompt="p", text="p",
                  params={"seed": i}, parent_id=None, sweep_id=None,
@@ -384,15 +388,18 @@ log.close()
 
 def test_two_processes_share_one_log(isolated_env: Path) -> None:
     path = isolated_env / "history.sqlite"
+    go = isolated_env / "go"
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", WRITER, str(path), name, "500"],
+            [sys.executable, "-c", WRITER, str(path), name, "500", str(go)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
         for name in ("a", "b")
     ]
+    time.sleep(0.5)  # both open the new file at once, then wait for the go
+    go.touch()
     for proc in procs:
         _out, err = proc.communicate(timeout=90)
         assert proc.returncode == 0, err

@@ -134,9 +134,7 @@ CANONICAL = [
     ),
     (
         "a fox --stealth --turbo --p --draft --exp 5 --ow 9 --oref http://o/x.png --seed 1",
-        "a fox --seed 1 --exp 5 --p --draft --turbo --stealth --oref http://o/x.png --ow 9"
-        if False
-        else "a fox --seed 1 --oref http://o/x.png --ow 9 --exp 5 --p --draft --turbo --stealth",
+        "a fox --seed 1 --oref http://o/x.png --ow 9 --exp 5 --p --draft --turbo --stealth",
     ),
     ("a fox --no a,b,  c d", "a fox --no a, b, c d"),
     ("a fox —w 7 --iw 0.50 --stylize 250.0", "a fox --stylize 250 --weird 7 --iw 0.5"),
@@ -210,8 +208,8 @@ INVALID: list[tuple[str, list[str], int | None]] = [
     ("a fox --raw --niji 5", ["--raw", "niji 6"], 7),
     ("a fox --style raww", ["style must be raw", "raww"], 7),
     ("a fox --iw 3.5", ["iw must be 0-3", "3.5"], 7),
-    (f"{A} a fox --iw 2.5 --v 5.2", ["iw must be 0-2 with --version 5.2", "2.5"], 32),
-    (f"{A} a fox --iw 2.5 --niji 5", ["iw must be 0-2 with --niji 5"], 32),
+    (f"{A} a fox --iw 2.5 --v 5.2", ["iw must be 0-2 with --version 5.2", "2.5"], 33),
+    (f"{A} a fox --iw 2.5 --niji 5", ["iw must be 0-2 with --niji 5"], 33),
     ("a fox --sref foo", ["sref", "foo", "column 14"], 14),
     ("a fox --sref 123 --v 5.2", ["--sref 123", "version 6 or later", "--version 5.2"], 7),
     ("a fox --sw 1001", ["sw", "0-1000"], 7),
@@ -238,7 +236,11 @@ INVALID: list[tuple[str, list[str], int | None]] = [
     ("a fox --fast --relax", ["Choose one speed", "--fast", "--relax"], 14),
     ("a fox --turbo --fast --relax", ["Choose one speed"], 15),
     ("a fox --public --stealth", ["public or stealth"], 16),
-    ("a fox --ar 3:2 in the snow", ["Parameters must come last", "'in' at column 16", "--ar 3:2"], 16),
+    (
+        "a fox --ar 3:2 in the snow",
+        ["Parameters must come last", "'in' at column 16", "--ar 3:2"],
+        16,
+    ),
     ("a fox --s 250 cat", ["Parameters must come last", "'cat'"], 15),
     ("a fox --v 6 extra --s 5", ["Parameters must come last", "'extra'"], 13),
     ("a fox --niji 6 cute", ["Parameters must come last", "'cute'"], 16),
@@ -275,14 +277,22 @@ INVALID: list[tuple[str, list[str], int | None]] = [
     ("a fox red}", ["Unbalanced brace", "'}' at column 10"], 10),
     ("a {b {c, d} fox", ["Unbalanced brace", "column 3"], 3),
     ("a {} fox", ["group at column 3 has no options"], 3),
-    ("a {red, blue} fox --s {0, 5000}", ["stylize must be 0-1000, got 5000", "permutation 2 of 4"], 20),
+    (
+        "a {red, blue} fox --s {0, 5000}",
+        ["stylize must be 0-1000, got 5000", "permutation 2 of 4"],
+        19,
+    ),
     ("a fox --ar {1:1, 1:20}", ["ar", "1:20", "permutation 2 of 2", "ar = '1:20'"], 7),
     ("a fox --{v 6, niji 6} --v 7", ["--version is given twice", "permutation 1 of 2"], 23),
-    ("a fox --{s 5, foo 3}", ["Unrecognized parameter --foo at column 15", "permutation 2"], 15),
+    ("a fox --{s 5, foo 3}", ["Unrecognized parameter --foo at column 7", "permutation 2"], 7),
     ("a {, }", ["has no options"], 3),
-    ("{a,b} {c,}", ["empty", "permutation 2 of 4"], None),
+    ("{a,} {c,}", ["empty", "permutation 4 of 4"], None),
     ("{" * 12 + "a" + "}" * 12, ["nest more than"], 9),
-    ("{a,b,c,d,e,f,g,h,i,j} " * 3 + "x --s {1,2}", ["expands to 2000 prompts", "at most 1000"], None),
+    (
+        "{a,b,c,d,e,f,g,h,i,j} " * 3 + "x --s {1,2}",
+        ["expands to 2000 prompts", "at most 1000"],
+        None,
+    ),
 ]
 
 
@@ -294,7 +304,7 @@ def test_invalid_prompts(source: str, fragments: list[str], column: int | None) 
     for fragment in fragments:
         assert fragment in message, (fragment, message)
     assert caught.value.column == column, message
-    assert message[0].isupper() or message.startswith(("-", "'", "ar ", "iw ", "sv ", "sw "))
+    assert len(message.split()) >= 6, message  # a sentence, not a code
     assert message.rstrip(")").endswith("."), message
     assert isinstance(caught.value, MJError) and isinstance(caught.value, ValueError)
 
@@ -305,10 +315,11 @@ def test_corpus_sizes() -> None:
 
 
 def test_every_parameter_is_in_the_table() -> None:
-    names = (
-        "ar chaos stylize weird seed quality no stop tile repeat version niji style iw sref sw "
-        "sv cref cw oref ow exp p draft fast relax turbo public stealth"
-    ).split()
+    names = [
+        "ar", "chaos", "stylize", "weird", "seed", "quality", "no", "stop", "tile", "repeat",
+        "version", "niji", "style", "iw", "sref", "sw", "sv", "cref", "cw", "oref", "ow", "exp",
+        "p", "draft", "fast", "relax", "turbo", "public", "stealth",
+    ]  # fmt: skip
     assert list(PARAMETERS) == names
     aliases = {alias: spec.name for spec in PARAMETERS.values() for alias in spec.aliases}
     for alias, name in {
@@ -461,7 +472,7 @@ def test_permutation_error_columns_point_into_the_original() -> None:
     source = "a {red, blue} fox --ar 3:2 --seed {1, 2} --s {10, 2000}"
     with pytest.raises(PromptError) as caught:
         parse_prompt(source)
-    assert caught.value.column == source.index("--s") + 1
+    assert caught.value.column == source.index("--s {") + 1
     assert "permutation 2 of 8" in str(caught.value)
     source = "a fox --ar {3:2, 5:0}"
     with pytest.raises(PromptError) as caught:

@@ -39,7 +39,7 @@ MODELS: list[tuple[str, Any] | None] = [
     ("niji", "6"),
     ("niji", True),
 ]
-QUALITY = {
+QUALITY: dict[str | None, list[float]] = {
     None: [0.25, 0.5, 1, 2, 4],
     "5.2": [0.25, 0.5, 1],
     "6": [0.25, 0.5, 1],
@@ -158,7 +158,8 @@ def valid_prompts(draw: st.DrawFn) -> tuple[str, list[str], str, dict[str, Any]]
 
     images = draw(st.lists(URLS, max_size=2))
     words = draw(st.lists(WORDS, min_size=0 if len(images) >= 2 else 1, max_size=5))
-    if words and draw(st.booleans()):
+    weighted = draw(st.booleans())
+    if words and weighted:
         words[0] += f"::{draw(st.sampled_from(['2', '0.5', '1.5', '3']))}"
     text = " ".join(words)
 

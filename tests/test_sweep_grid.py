@@ -151,9 +151,13 @@ def test_a_keyword_axis_overrides_the_prompts_fixed_value() -> None:
         ("a fox --s {0, 250}", {"s": [1]}, "both a {} group in the prompt and the keyword"),
         ("a fox", {"s": [0], "stylize": [1]}, "given twice"),
         ("a fox", {"model": ["v 6"], "version": ["7"]}, "either model or version"),
-        ("a fox", {"model": ["banana"]}, ""),
+        ("a fox", {"model": ["banana"]}, "banana"),
         ("a fox", {"text": ["a fox --s 50"]}, "contains parameters"),
-        ("a fox", {"cw": [50]}, ""),  # --cw needs --cref: every cell is validated whole
+        # every cell is validated whole: --cref needs version 6
+        ("a fox --v 7", {"cref": ["https://x.com/a.png"]}, "works only with version 6"),
+        ("a fox --v 7", {"q": [1, 0.25]}, "quality must be 1, 2 or 4"),
+        ("a fox", {"r": [2, 4]}, "--repeat"),
+        ("a fox --repeat 2", {"seed": [1, 2]}, "--repeat"),
     ],
 )
 def test_bad_axes_raise_prompt_error_before_anything(
@@ -176,8 +180,17 @@ def test_cost_depends_on_the_speed_mode() -> None:
 
 # --------------------------------------------------------------------------- grid rendering
 
-COLOURS = [(230, 30, 30), (30, 200, 30), (30, 30, 230), (230, 230, 30), (30, 230, 230)]
+# nine saturated colours, far from each other and from the greys of text and placeholders
+PALETTE = [
+    (250, 110, 0), (40, 170, 40), (40, 40, 220),
+    (230, 160, 0), (160, 0, 200), (0, 170, 190),
+    (240, 100, 180), (120, 80, 20), (110, 210, 120),
+]  # fmt: skip
 SEEDS, STYLES = [1, 2, 3], [0, 250, 750]
+
+
+def colour_of(i: int, j: int) -> tuple[int, int, int]:
+    return PALETTE[3 * i + j]
 
 
 def solid(colour: tuple[int, int, int], size: tuple[int, int] = (200, 200)) -> Image.Image:
@@ -187,7 +200,7 @@ def solid(colour: tuple[int, int, int], size: tuple[int, int] = (200, 200)) -> I
 def bbox_of(image: Image.Image, colour: tuple[int, int, int]) -> tuple[int, int, int, int] | None:
     """The box of pixels within a few levels of ``colour`` (JPEG-safe)."""
     array = np.asarray(image).astype(int)
-    mask = (np.abs(array - np.array(colour)).sum(axis=2) < 30)
+    mask = np.abs(array - np.array(colour)).sum(axis=2) < 30
     if not mask.any():
         return None
     ys, xs = np.nonzero(mask)
@@ -198,7 +211,7 @@ def nine_views(failed: tuple[int, int] | None = None) -> list[CellView]:
     views = []
     for i, seed in enumerate(SEEDS):
         for j, s in enumerate(STYLES):
-            colour = (40 + 80 * i, 40 + 80 * j, 200)
+            colour = colour_of(i, j)
             if (seed, s) == failed:
                 views.append(
                     CellView({"seed": seed, "stylize": s}, None, "failed", 40, "the job was banned")
@@ -215,7 +228,7 @@ def test_grid_places_every_cell_in_its_row_and_column() -> None:
     boxes = {}
     for i in range(3):
         for j in range(3):
-            box = bbox_of(image, (40 + 80 * i, 40 + 80 * j, 200))
+            box = bbox_of(image, colour_of(i, j))
             assert box is not None
             assert (box[2] - box[0], box[3] - box[1]) == (128, 128)  # fitted to cell_size
             boxes[i, j] = box
@@ -239,7 +252,7 @@ def test_swapping_axes_transposes_the_grid() -> None:
     axes = {"seed": SEEDS, "stylize": STYLES}
     a = render_grid(nine_views(), axes, x="stylize", y="seed", cell_size=64)
     b = render_grid(nine_views(), axes, x="seed", y="stylize", cell_size=64)
-    colour = (40 + 80 * 0, 40 + 80 * 2, 200)  # seed 1, stylize 750: top right, then bottom left
+    colour = colour_of(0, 2)  # seed 1, stylize 750: top right, then bottom left
     box_a, box_b = bbox_of(a, colour), bbox_of(b, colour)
     assert box_a is not None and box_b is not None
     assert box_a[0] > a.width / 2 and box_a[1] < a.height / 2
@@ -251,7 +264,7 @@ def test_a_failed_cell_is_a_placeholder_of_the_same_size() -> None:
     whole = render_grid(nine_views(), axes, cell_size=96)
     holed = render_grid(nine_views(failed=(2, 250)), axes, cell_size=96)
     assert whole.size == holed.size  # nothing shifts
-    failed_colour = (40 + 80 * 1, 40 + 80 * 1, 200)
+    failed_colour = colour_of(1, 1)
     box = bbox_of(whole, failed_colour)
     assert box is not None
     assert bbox_of(holed, failed_colour) is None
@@ -260,7 +273,7 @@ def test_a_failed_cell_is_a_placeholder_of_the_same_size() -> None:
     assert grey > 0.5  # a grey placeholder ...
     assert (region.sum(axis=2) > 700).sum() > 20  # ... with white text
     assert (np.abs(region - [200, 40, 40]).sum(axis=2) < 10).sum() > 50  # and a red bar
-    for colour in [(40, 40, 200), (200, 200, 200)]:  # the other cells are unchanged
+    for colour in [colour_of(0, 0), colour_of(2, 2)]:  # the other cells are unchanged
         assert bbox_of(holed, colour) == bbox_of(whole, colour)
 
 
@@ -279,7 +292,9 @@ def test_pending_cells_show_progress_and_a_missing_cell_is_marked() -> None:
 def test_z_makes_panels_side_by_side_and_too_many_axes_need_where() -> None:
     axes = {"seed": [1, 2], "stylize": [0, 1], "chaos": [0, 50]}
     views = [
-        CellView({"seed": a, "stylize": b, "chaos": c}, solid(COLOURS[(a + b + c) % 5], (50, 50)))
+        CellView(
+            {"seed": a, "stylize": b, "chaos": c}, solid(PALETTE[a + 2 * b + 4 * (c > 0)], (50, 50))
+        )
         for a in axes["seed"]
         for b in axes["stylize"]
         for c in axes["chaos"]
@@ -332,6 +347,7 @@ class _Collector(HTMLParser):
             self.rows.append([])
         if self._params and tag in ("th", "td"):
             self._in = tag
+            (self.headers if tag == "th" else self.rows[-1]).append("")
 
     def handle_endtag(self, tag: str) -> None:
         if tag in ("th", "td"):
@@ -341,9 +357,9 @@ class _Collector(HTMLParser):
 
     def handle_data(self, data: str) -> None:
         if self._in == "th":
-            self.headers.append(data)
+            self.headers[-1] += data
         elif self._in == "td":
-            self.rows[-1].append(data)
+            self.rows[-1][-1] += data
 
 
 def test_html_report_embeds_images_and_a_sortable_table() -> None:

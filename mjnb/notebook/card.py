@@ -198,7 +198,10 @@ def task_summary(task: Task, limit: int = 80) -> str:
         status = f"{status} {task.progress}%"
     elif status == "succeeded" and not _finished(task):
         status = "succeeded, fetching the image"
-    line = f"[{status}] {task.id} {task.action} on {task.provider}, {task.elapsed:.1f} s"
+    action = task.action
+    if task.job.kind == "action" and task.parent_id:
+        action = f"{action} of {task.parent_id}"
+    line = f"[{status}] {task.id} {action} on {task.provider}, {task.elapsed:.1f} s"
     what = _what(task) if task.job.kind != "action" else ""
     if what:
         line += f": {_shorten(what, limit)}"
@@ -350,6 +353,11 @@ class TaskCard(widgets.VBox):
     def finished(self) -> bool:
         """True once the task has ended and its result (if any) is on disk."""
         return _finished(self.task)
+
+    @property
+    def settled(self) -> bool:
+        """True once the final state has been rendered (nothing more will change)."""
+        return self._published
 
     @property
     def summary(self) -> str:

@@ -258,7 +258,7 @@ class AceData:
     # -- endpoints
 
     async def imagine(self, request: Request) -> Response:
-        sim, f = self.sim, await self.fields(request)
+        f = await self.fields(request)
         suffix = request.url.path.rsplit("/", 1)[-1]
         mode = suffix if suffix in SPEEDS else (f.text("mode") or "fast")
         if mode not in SPEEDS:
@@ -295,8 +295,9 @@ class AceData:
             if version and prompt.version is None:
                 prompt = prompt.with_params(version=version)
         except PromptError as exc:
+            reason = str(exc)
             return self.create(
-                lambda: sim.table.submit(protocol=PROTOCOL, prompt_text=text, fail_reason=str(exc),
+                lambda: sim.table.submit(protocol=PROTOCOL, prompt_text=text, fail_reason=reason,
                                          meta={**meta, "refused": True})
             )  # fmt: skip
         for flag in ("relax", "turbo", "fast"):

@@ -117,9 +117,11 @@ def create_app(config: SimConfig | None = None) -> Starlette:
             if not (state.status == "running" and wanted.isdigit() and
                     0 < int(wanted) <= state.progress):  # fmt: skip
                 return PlainTextResponse("This preview is gone.", status_code=404)
-        elif name not in ("image", "raw", "thumb", "tile1", "tile2", "tile3", "tile4"):
-            return PlainTextResponse("Not found.", status_code=404)
-        elif state.status != "succeeded" or (job.kind != "grid" and name.startswith("tile")):
+        elif (
+            name not in ("image", "raw", "thumb", "tile1", "tile2", "tile3", "tile4")
+            or state.status != "succeeded"
+            or (job.kind != "grid" and name.startswith("tile"))
+        ):
             return PlainTextResponse("Not found.", status_code=404)
         data = await anyio.to_thread.run_sync(job.image_bytes, name, ext)
         sim.count(None, "downloads")

@@ -91,7 +91,7 @@ COLOURS: dict[str, tuple[int, int, int]] = {
     "purple": (122, 48, 164),
     "violet": (142, 88, 222),
     "indigo": (74, 38, 142),
-    "pink": (242, 128, 172),
+    "pink": (238, 100, 160),
     "magenta": (212, 36, 164),
     "brown": (122, 74, 38),
     "black": (16, 16, 20),
@@ -675,7 +675,7 @@ class _Scene:
 
 
 def _streams(look: _Look, label: str, index: int, variation: tuple[int, float] | None) -> _Stream:
-    c = 0.12 + 0.88 * look.chaos
+    c = 0.05 + 0.95 * look.chaos
     parts = [(_gen(look.key, label), 1.0 - c), (_gen(look.key, label, index), c)]
     if variation is not None:
         j, strength = variation
@@ -1099,7 +1099,7 @@ def _exclude(img: Arr, banned: Sequence[str]) -> Arr:
     for name in banned:
         c = _rgb(name)
         hb, sb, vb = _hsv(c)
-        if sb >= 0.15:
+        if sb >= 0.15 and vb >= 0.2:
             diff = (h - hb + 0.5) % 1.0 - 0.5
             dist = np.abs(diff)
             near, keep = 0.2, 0.11
@@ -1108,7 +1108,7 @@ def _exclude(img: Arr, banned: Sequence[str]) -> Arr:
             hit = (dist < near) & (s > 0.12) & (v > 0.1)
             h = np.where(hit, (hb + side * moved) % 1.0, h)
         elif vb < 0.2:
-            v = np.maximum(v, 0.3)
+            v = np.maximum(v, 0.32)
         elif vb > 0.85:
             hit = (s < 0.25) & (v > 0.75)
             s = np.where(hit, np.maximum(s, 0.35), s)
@@ -1505,20 +1505,50 @@ def _cover(image: Image.Image, size: tuple[int, int]) -> Image.Image:
 
 DESCRIBE_COLOURS = (
     "red", "orange", "yellow", "green", "teal", "cyan", "blue", "navy", "purple", "pink",
-    "magenta", "brown", "black", "white", "gray", "gold", "beige", "lime", "maroon",
+    "magenta", "brown", "black", "white", "gray", "gold", "beige", "lime", "maroon", "olive",
 )  # fmt: skip
 COMMON_RATIOS = ("1:1", "3:2", "2:3", "4:3", "3:4", "16:9", "9:16", "2:1", "1:2", "8:3", "3:8")
 
 
+def _colour_name(h: float, s: float, v: float) -> str:
+    """The everyday name of one HSV colour (h in turns)."""
+    deg = h * 360.0
+    if v < 0.18:
+        return "black"
+    if s < 0.16:
+        return "white" if v > 0.85 else "gray"
+    if deg < 14 or deg >= 345:
+        return "maroon" if v < 0.4 else "pink" if s < 0.45 and v > 0.75 else "red"
+    if deg < 40:
+        return "brown" if v < 0.55 else "beige" if s < 0.35 else "orange"
+    if deg < 65:
+        return "olive" if v < 0.5 else "gold" if s < 0.75 and deg < 52 else "yellow"
+    if deg < 85:
+        return "lime"
+    if deg < 165:
+        return "green"
+    if deg < 195:
+        return "teal" if v < 0.65 else "cyan"
+    if deg < 255:
+        return "navy" if v < 0.4 else "blue"
+    if deg < 290:
+        return "purple"
+    if deg < 320:
+        return "magenta"
+    return "pink"
+
+
 def _colour_names(arr: Arr, count: int) -> list[str]:
-    table = np.stack([_rgb(n) for n in DESCRIBE_COLOURS])
-    pixels = arr.reshape(-1, 3)
-    # weight hue differences over brightness so a dim red is still "red"
-    w = np.array([1.0, 1.3, 0.8], F32)
-    d = (((pixels[:, None, :] - table[None, :, :]) * w) ** 2).sum(-1)
-    votes = np.bincount(d.argmin(axis=1), minlength=len(DESCRIBE_COLOURS))
-    order = np.argsort(-votes, kind="stable")
-    return [DESCRIBE_COLOURS[i] for i in order[:count]]
+    """The ``count`` most common colour names among the pixels, most common first."""
+    h, s, v = _rgb_to_hsv(arr.reshape(-1, 3))
+    votes: dict[str, int] = {}
+    for hh, ss, vv in zip(np.round(h, 2), np.round(s, 1), np.round(v, 1)):
+        name = _colour_name(float(hh), float(ss), float(vv))
+        votes[name] = votes.get(name, 0) + 1
+    ranked = sorted(votes, key=lambda n: (-votes[n], DESCRIBE_COLOURS.index(n)))
+    while len(ranked) < count:  # a flat image: fill with neighbours of its one colour
+        ranked.append(next(n for n in ("gray", "white", "black", "blue") if n not in ranked))
+    return ranked[:count]
 
 
 def _aspect(w: int, h: int) -> str:

@@ -293,8 +293,8 @@ class Job:
             return self._image
 
     def picture(self, name: str) -> Image.Image:
-        """A named picture: ``image`` (or ``raw``, the same), ``thumb`` (half size), ``tile1``-``tile4``,
-        ``preview-<progress>``."""
+        """A named picture: ``image`` (or ``raw``, the same), ``thumb`` (half size),
+        ``tile1``-``tile4``, ``preview-<progress>``."""
         final = self.render()
         if name in ("image", "raw"):
             return final
@@ -330,7 +330,8 @@ class Job:
             return self.inputs[0].load(side)
         if recipe == "blend":
             images = [source.load(side) for source in self.inputs]
-            return art.blend(images, self.dimensions, self.seed, long_side=side)
+            dims: Literal["square", "portrait", "landscape"] = self.dimensions  # type: ignore[assignment]
+            return art.blend(images, dims, self.seed, long_side=side)
         assert base is not None, f"{recipe} needs a base job"
         source = base.render()
         if recipe[0] == "U":
@@ -424,7 +425,8 @@ class JobTable:
         text, params = "", {}
         if prompt is not None:
             text, params = prompt.text, dict(prompt.params)
-        recipe, base, index, aspect, pan_axis = action, parent, 0, 1.0, None
+        recipe, base, index, pan_axis = action, parent, 0, None
+        aspect: float | None = 1.0
         seed = rng.randrange(2**32)
         if action == "imagine":
             if isinstance(params.get("seed"), int):

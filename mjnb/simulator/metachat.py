@@ -201,7 +201,8 @@ class MetaChat:
         """The prompt Midjourney runs: images first, the text, then parameters, where the
         prompt's own ``--params`` win over ``params`` and ``model``."""
         prompt = self.sim.parse(text)
-        links, refs = [], {}
+        links: list[str] = []
+        refs: dict[str, Any] = {}
         if not 0 <= len(images) <= 3:
             raise BadRequest(f"images takes 1-3 reference images, got {len(images)}.")
         for image in images:
@@ -238,12 +239,12 @@ class MetaChat:
             changes["style"] = params.text("style")
         if "no" not in prompt.params and params.array("no"):
             changes["no"] = [str(word) for word in params.array("no")]
-        for name, value in refs.items():
+        for name, ref in refs.items():
             if name not in prompt.params:
-                changes[name] = value
+                changes[name] = ref
         if prompt.version is None:
-            name, value = MODELS[model]
-            changes[name] = value
+            key, version = MODELS[model]
+            changes[key] = version
         if links or color:
             extra = [*links, *prompt.images, prompt.text]
             if color:

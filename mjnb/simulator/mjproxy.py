@@ -206,9 +206,9 @@ class MJProxy:
 
     async def ready(self, job: Job) -> None:
         """Make sure a finished describe job has its text (computed once, off the loop)."""
-        if job.kind == "text" and "descriptions" not in job.meta:
-            if job.state(self.sim.clock()).status == "succeeded":
-                job.meta["descriptions"] = await anyio.to_thread.run_sync(job.descriptions)
+        done = job.state(self.sim.clock()).status == "succeeded"
+        if done and job.kind == "text" and "descriptions" not in job.meta:
+            job.meta["descriptions"] = await anyio.to_thread.run_sync(job.descriptions)
 
     def accept(self, request: Request, fields: Fields, submit: Callable[[], Job]) -> JSONResponse:
         """Submit through ``submit``, answer 1 / 22 / 23, and start the notifyHook."""

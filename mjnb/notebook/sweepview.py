@@ -1,0 +1,206 @@
+"""``SweepView``: the live grid of a sweep in a notebook.
+
+    >>> view = SweepView(mj.sweep("a red fox --seed {1, 2, 3} --s {0, 250, 750}"))
+    >>> view.show()
+
+A header (the sweep's summary, ``"7/9 done, 1 failed"``), a progress bar counting
+ended cells, and the labelled comparison grid (:meth:`mjnb.sweep.Sweep.grid`) as a
+JPEG that fills in as cells finish; unfinished and failed cells are placeholders, so
+the grid never shifts. Like :class:`~mjnb.notebook.card.TaskCard` it only renders
+state: the sweep's listener (engine thread) requests a throttled render on the shared
+render thread, and a displayed view leaves a summary line and the final grid as a
+static JPEG for saved notebooks.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import logging
+import threading
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as widgets
+
+from .card import DEFAULT_QUALITY, Throttle, _image_size, thumbnail_jpeg
+
+if TYPE_CHECKING:
+    from IPython.display import DisplayHandle
+
+    from ..sweep import Sweep
+
+__all__ = ["SweepView", "sweep_summary"]
+
+logger = logging.getLogger("mjnb")
+
+#: the grid is recomposed at most this often while cells change
+DEFAULT_UPDATES_PER_SECOND = 1.0
+#: longest side of the grid image sent to the browser and saved in the notebook
+DEFAULT_GRID_SIZE = 1024
+
+
+def _finished(sweep: Sweep) -> bool:
+    """Every cell has a task and every task is finished (results fetched)."""
+    items = sweep.items()
+    return all(task is not None and task.finished_at is not None for _, task in items)
+
+
+def _ended(sweep: Sweep) -> int:
+    return sum(1 for t in sweep.tasks if t.done)
+
+
+def sweep_summary(sweep: Sweep, limit: int = 80) -> str:
+    """One line: ``[sweep 7/9 done, 1 failed] 0a1b2c3d4e5f seed × stylize: a red fox``."""
+    axes = " × ".join(sweep.axes) or "no axes"
+    prompt = " ".join(sweep.prompt.split())
+    if len(prompt) > limit:
+        prompt = prompt[: limit - 1] + "…"
+    return f"[sweep {sweep.summary}] {sweep.id} {axes}: {prompt}"
+
+
+class SweepView(widgets.VBox):
+    """A live view of one sweep: summary, progress, and the labelled grid."""
+
+    def __init__(
+        self,
+        sweep: Sweep,
+        *,
+        cell_size: int = 128,
+        grid_size: int = DEFAULT_GRID_SIZE,
+        updates_per_second: float = DEFAULT_UPDATES_PER_SECOND,
+        quality: int = DEFAULT_QUALITY,
+    ) -> None:
+        if updates_per_second <= 0:
+            raise ValueError(f"updates_per_second must be positive, got {updates_per_second}.")
+        self.sweep = sweep
+        self.cell_size = cell_size
+        self.grid_size = grid_size
+        self.quality = quality
+        self.renders = 0
+        self.header = widgets.HTML()
+        self.bar = widgets.IntProgress(min=0, max=max(1, len(sweep.cells)))
+        self.image = widgets.Image(format="jpeg")
+        super().__init__(
+            children=[self.header, self.bar, self.image],
+            layout=widgets.Layout(border="1px solid #ddd", padding="6px", margin="4px 0"),
+        )
+        self._lock = threading.RLock()
+        self._grid_key: tuple[Any, ...] | None = None
+        self._grid: bytes | None = None
+        self._published = False
+        self._display_handle: DisplayHandle | None = None
+        self._live_static = False
+        self._throttle = Throttle(self._render, 1.0 / updates_per_second)
+        sweep.add_listener(self._on_change)
+        self._render()
+
+    def __repr__(self) -> str:
+        return f"<SweepView {sweep_summary(self.sweep)}>"
+
+    @property
+    def finished(self) -> bool:
+        return _finished(self.sweep)
+
+    @property
+    def settled(self) -> bool:
+        """True once the final state has been rendered (nothing more will change)."""
+        return self._published
+
+    @property
+    def summary(self) -> str:
+        return sweep_summary(self.sweep)
+
+    @property
+    def grid_jpeg(self) -> bytes | None:
+        """The grid as last rendered (JPEG bytes)."""
+        return self._grid
+
+    # -- updates -------------------------------------------------------------------------
+    def _on_change(self, sweep: Sweep) -> None:
+        self._throttle.request(urgent=_finished(sweep))
+
+    def flush(self) -> None:
+        self._throttle.flush()
+        self._render()
+
+    def _render(self) -> None:
+        sweep = self.sweep
+        with self._lock:
+            finished = _finished(sweep)
+            with self.header.hold_sync(), self.bar.hold_sync():
+                self.header.value = (
+                    "<div style='font-family:sans-serif;font-size:13px'>"
+                    f"<b>Sweep</b> <code>{html.escape(sweep.id)}</code> · "
+                    f"{html.escape(' × '.join(sweep.axes) or 'no axes')} · "
+                    f"{html.escape(sweep.summary)}<br>"
+                    f"<span style='color:#555'>{html.escape(sweep.prompt)}</span></div>"
+                )
+                self.bar.value = _ended(sweep)
+                failed = any(t.status in ("failed", "cancelled") for t in sweep.tasks)
+                self.bar.bar_style = ("warning" if failed else "success") if finished else "info"
+            # recompose the grid only when what it shows changed (not on every percent)
+            key = tuple(
+                (t.id, t.status, t.finished_at is not None) if t is not None else None
+                for _, t in sweep.items()
+            )
+            if key != self._grid_key:
+                self._grid_key = key
+                image = sweep.grid(cell_size=self.cell_size)
+                self._grid = thumbnail_jpeg(image, self.grid_size, self.quality)
+                width, height = _image_size(self._grid)
+                with self.image.hold_sync():
+                    self.image.value = self._grid
+                    self.image.width = str(width)
+                    self.image.height = str(height)
+            self.renders += 1
+            final = finished and not self._published
+            if final:
+                self._published = True
+                sweep.remove_listener(self._on_change)
+        if final and self._live_static:
+            self._update_display()
+
+    # -- static output for saved notebooks -------------------------------------------------
+    def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        data: dict[str, Any] = dict(super()._repr_mimebundle_(**kwargs) or {})
+        metadata: dict[str, Any] = {}
+        with self._lock:
+            summary = sweep_summary(self.sweep)
+            grid = self._grid if _finished(self.sweep) else None
+        data["text/plain"] = summary
+        if grid is not None:
+            width, height = _image_size(grid)
+            encoded = base64.b64encode(grid).decode("ascii")
+            data["image/jpeg"] = encoded
+            metadata["image/jpeg"] = {"width": width, "height": height}
+            data["text/html"] = (
+                f"<figure style='margin:4px 0'><img src='data:image/jpeg;base64,{encoded}' "
+                f"width='{width}' height='{height}' alt='sweep {html.escape(self.sweep.id)}'>"
+                f"<figcaption><code>{html.escape(summary)}</code></figcaption></figure>"
+            )
+        return data, metadata
+
+    def show(self, *, live_static: bool = False) -> DisplayHandle | None:
+        """Display the view with a display id; see ``TaskCard.show``."""
+        from IPython.display import display
+
+        handle = display(self, display_id=True)
+        self._display_handle = handle if handle is not None else None
+        self._live_static = live_static and self._display_handle is not None
+        return self._display_handle
+
+    def publish_static(self) -> bool:
+        """Replace the displayed output with the current state (kernel main thread)."""
+        self.flush()
+        return self._update_display()
+
+    def _update_display(self) -> bool:
+        handle = self._display_handle
+        if handle is None:
+            return False
+        try:
+            handle.update(self)
+        except Exception:
+            logger.debug("mjnb: could not update the output of sweep %s", self.sweep.id)
+            return False
+        return True
