@@ -121,10 +121,10 @@ def _convert(name: str, value: Any) -> Any:
                 raise ValueError
             return number
         if name in ("poll_interval", "stall_timeout", "sim_latency"):
-            number = float(value)
-            if number < 0:
+            seconds = float(value)
+            if seconds < 0:
                 raise ValueError
-            return number
+            return seconds
     except (TypeError, ValueError):
         raise ConfigError(f"Setting {name} must be a positive number, got {value!r}.") from None
     return value

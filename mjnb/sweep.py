@@ -554,7 +554,7 @@ class Sweep:
         if rows.empty:
             raise MJError(f"No sweep {sweep_id!r} in {client._log.path}; see mj.sweeps().")
         row = rows.iloc[0]
-        stored = dict(row["axes"] or {})
+        stored = dict(_column(row, "axis_values", "axes") or {})
         if CELLS_KEY not in stored:
             raise MJError(
                 f"Sweep {sweep_id} was logged without its cells (by an older mjnb), so it "
@@ -576,7 +576,8 @@ class Sweep:
         sweep = cls(client, sweep_id, plan, created_at=created.to_pydatetime())
         by_cell = {_key(c.coords): c.index for c in cells}
         frame = client._log.dataframe(sweep=sweep_id)
-        for task_id, axes in zip(frame["task_id"], frame["axes"], strict=True):
+        coords = _column(frame, "sweep_axes", "axes")
+        for task_id, axes in zip(frame["task_id"], coords, strict=True):
             index = by_cell.get(_key(axes or {}))
             if index is not None:  # later rows (a retry) replace earlier ones
                 sweep._attach(index, client.task(str(task_id)))
@@ -817,6 +818,14 @@ class Sweep:
             table=self.df,
             quality=quality,
         )
+
+
+def _column(table: Any, *names: str) -> Any:
+    """The first of ``names`` that ``table`` has (DataFrame columns, or a row's labels)."""
+    for name in names:
+        if name in table:
+            return table[name]
+    raise MJError(f"The task log has none of the columns {', '.join(names)}; upgrade mjnb.")
 
 
 def _task_fields(task: Task | None) -> tuple[Any, ...]:

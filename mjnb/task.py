@@ -163,9 +163,13 @@ class Task:
         loop = asyncio.get_running_loop()
         ended: asyncio.Future[None] = loop.create_future()
 
+        def settle() -> None:
+            if not ended.done():
+                ended.set_result(None)
+
         def wake(task: Task) -> None:  # on the engine thread
             if task._done.is_set():
-                loop.call_soon_threadsafe(lambda: ended.done() or ended.set_result(None))
+                loop.call_soon_threadsafe(settle)
 
         self.add_listener(wake)
         try:
@@ -198,7 +202,7 @@ class Task:
                 self._listeners.remove(listener)
 
     def _apply(self, snapshot: Snapshot) -> bool:
-        """Take a new reading; returns True if anything a user sees changed."""
+        """Take a new reading; True if anything worth logging or showing changed."""
         old = self.snapshot
         # a provider may send progress backwards (preview restarts); never show that
         if snapshot.progress < old.progress and snapshot.status == old.status:
@@ -208,12 +212,8 @@ class Task:
         self.snapshot = snapshot
         if snapshot.status == "running" and self.started_at is None:
             self.started_at = datetime.now(timezone.utc)
-        return (old.status, old.progress, old.image_url, old.preview_url) != (
-            snapshot.status,
-            snapshot.progress,
-            snapshot.image_url,
-            snapshot.preview_url,
-        )
+        seen = ("status", "progress", "image_url", "preview_url", "remote_id", "error")
+        return any(getattr(old, name) != getattr(snapshot, name) for name in seen)
 
     def _fail(self, reason: str) -> None:
         self._error = reason

@@ -196,8 +196,9 @@ def test_card_static_bundle_for_saved_notebooks(mj: mjnb.Client) -> None:
     data, metadata = card._repr_mimebundle_()
     assert "image/png" not in data
     jpeg = base64.b64decode(data["image/jpeg"])
-    assert jpeg == card.thumbnail and decode(jpeg).size == (200, 112)
-    assert metadata["image/jpeg"] == {"width": 200, "height": 112}
+    width, height = decode(jpeg).size
+    assert jpeg == card.thumbnail and width == 200 and height in (112, 113)  # 16:9
+    assert metadata["image/jpeg"] == {"width": width, "height": height}
     assert len(jpeg) < 30_000
     assert data["text/plain"] == task_summary(card.task)
     assert data["text/plain"].startswith(f"[succeeded] {card.task.id} imagine on local")
@@ -217,16 +218,20 @@ def test_card_update_rate_is_throttled(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MJNB_SIM_LATENCY", "1.5")
     mj = mjnb.Client(poll_interval=0.02, stream=False)
     task = mj.imagine("a red fox --seed 8")
-    changes: list[float] = []
-    task.add_listener(lambda t: changes.append(time.monotonic()))
     card = TaskCard(task, updates_per_second=4)
+    renders = card.renders
+    # the engine tells listeners of every change; flood the card like a chatty provider
     start = time.monotonic()
+    calls = 0
+    while time.monotonic() - start < 1.0:
+        card._on_change(task)
+        calls += 1
+        time.sleep(0.001)
+    flooded = card.renders - renders
+    assert calls > 300
+    assert 2 <= flooded <= 6  # about 4 per second, however many changes came
     finished_card(card)
-    seconds = time.monotonic() - start
-    # at most 4 per second plus the first and the final one, however many changes came
-    assert card.renders <= 2 + 4 * seconds + 1
-    assert card.bar.value == 100 and card.thumbnail is not None
-    assert len(changes) >= 3
+    assert card.bar.value == 100 and card.thumbnail is not None  # the final state arrives
 
 
 # ---------------------------------------------------------------------------- sweep view

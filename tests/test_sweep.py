@@ -182,9 +182,7 @@ def test_failed_cells_are_placeholders_and_retry_replaces_them(
     assert sweep.summary == f"6/6 done, {len(failed)} failed"
 
     grid = sweep.grid(cell_size=96)
-    stand_in = [
-        CellView(v.coords, Image.new("RGB", (96, 96), "black")) for v in sweep.views(96)
-    ]
+    stand_in = [CellView(v.coords, Image.new("RGB", (96, 96), "black")) for v in sweep.views(96)]
     assert grid.size == render_grid(stand_in, sweep.axes, cell_size=96).size  # no holes
     grey = (np.abs(np.asarray(grid).astype(int) - 88).sum(axis=2) < 10).sum()
     assert grey > len(failed) * 96 * 96 * 0.4  # one grey placeholder per failed cell
@@ -214,8 +212,7 @@ def test_a_sweep_resumes_after_a_restart_without_resubmitting(
     plan = plan_sweep("a red fox", axes={"seed": [1, 2, 3], "chaos": [0, 50]}, provider="acedata")
     crashed = Sweep.record(first, plan)
     sent = [
-        first.imagine(cell.prompt, sweep_id=crashed.id, axes=cell.coords)
-        for cell in plan.cells[:2]
+        first.imagine(cell.prompt, sweep_id=crashed.id, axes=cell.coords) for cell in plan.cells[:2]
     ]
     for task in sent:
         task.wait(timeout=WAIT)

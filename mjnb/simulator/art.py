@@ -237,21 +237,34 @@ class _Stream:
     A tile's numbers mix the grid's shared generator with the tile's own one in
     proportion to chaos, so chaos 0 gives siblings and chaos 100 unrelated tiles.
     Normals are mixed (weights normalised) and mapped back to uniform, so every mix
-    stays uniformly distributed.
+    stays uniformly distributed. Discrete choices (which shape, which colour) use
+    their own weights, so small chaos moves things without swapping them.
     """
 
-    def __init__(self, parts: Sequence[tuple[np.random.Generator, float]]) -> None:
-        norm = math.sqrt(sum(w * w for _, w in parts)) or 1.0
-        self._parts = [(g, w / norm) for g, w in parts if w > 0]
+    def __init__(
+        self, gens: Sequence[np.random.Generator], weights: Sequence[float],
+        discrete: Sequence[float],
+    ) -> None:  # fmt: skip
+        self._gens = list(gens)
+        self._w = self._normalise(weights)
+        self._d = self._normalise(discrete)
 
-    def normal(self, n: int) -> Arr:
-        total = np.zeros(n)
-        for g, w in self._parts:
-            total += w * g.standard_normal(n)
-        return total
+    @staticmethod
+    def _normalise(weights: Sequence[float]) -> Arr:
+        w = np.array(weights, np.float64)
+        return w / (math.sqrt(float((w * w).sum())) or 1.0)
+
+    def _mix(self, n: int, discrete: bool) -> Arr:
+        draws = np.stack([g.standard_normal(n) for g in self._gens])
+        return _phi((self._d if discrete else self._w) @ draws)
 
     def uniform(self, n: int) -> Arr:
-        return _phi(self.normal(n))
+        """``n`` uniform numbers for continuous quantities (positions, sizes)."""
+        return self._mix(n, False)
+
+    def choice(self, n: int) -> Arr:
+        """``n`` uniform numbers for discrete decisions (kinds, colour indexes, flags)."""
+        return self._mix(n, True)
 
     def u(self) -> float:
         return float(self.uniform(1)[0])
@@ -260,7 +273,7 @@ class _Stream:
         return lo + (hi - lo) * self.u()
 
     def pick(self, k: int) -> int:
-        return min(k - 1, int(self.u() * k))
+        return min(k - 1, int(float(self.choice(1)[0]) * k))
 
 
 # ---------------------------------------------------------------------------- sizes
@@ -424,7 +437,7 @@ class _Palette:
 
 def _palette(look: _Look, st: _Stream) -> _Palette:
     jitter = st.u() - 0.5
-    role = st.u()
+    role = float(st.choice(1)[0])
     scheme = st.pick(4)
     spin = st.u()
     sats = st.uniform(4)
@@ -676,12 +689,16 @@ class _Scene:
 
 def _streams(look: _Look, label: str, index: int, variation: tuple[int, float] | None) -> _Stream:
     c = 0.05 + 0.95 * look.chaos
-    parts = [(_gen(look.key, label), 1.0 - c), (_gen(look.key, label, index), c)]
+    cd = max(0.0, look.chaos - 0.3) / 0.7  # below chaos 30 the tiles make the same choices
+    gens = [_gen(look.key, label), _gen(look.key, label, index)]
+    weights, discrete = [1.0 - c, c], [1.0 - cd, cd]
     if variation is not None:
         j, strength = variation
-        parts = [(g, w * (1.0 - strength)) for g, w in parts]
-        parts.append((_gen(look.key, label, index, "v", j), strength))
-    return _Stream(parts)
+        sd = max(0.0, strength - 0.3) / 0.7
+        gens.append(_gen(look.key, label, index, "v", j))
+        weights = [w * (1.0 - strength) for w in weights] + [strength]
+        discrete = [w * (1.0 - sd) for w in discrete] + [sd]
+    return _Stream(gens, weights, discrete)
 
 
 def _background(sc: _Scene) -> None:
@@ -743,9 +760,10 @@ def _shapes(sc: _Scene) -> None:
     total = 24
     n = 3 + round(19 * ts * (0.85 + 0.15 * sc.detail))
     xs, ys = st.uniform(total), st.uniform(total)
-    kinds, sizes, angles = st.uniform(total), st.uniform(total), st.uniform(total)
-    cols, opac = st.uniform(total), st.uniform(total)
-    pat, pkind, pfreq, pang, rims = (orn.uniform(total) for _ in range(5))
+    kinds, sizes, angles = st.choice(total), st.uniform(total), st.uniform(total)
+    cols, opac = st.choice(total), st.uniform(total)
+    pat, pkind, rims = orn.choice(total), orn.choice(total), orn.choice(total)
+    pfreq, pang = orn.uniform(total), orn.uniform(total)
     palette = [*pal.mains, pal.accent]
     top = sc.horizon if sc.look.motifs and not cv.wrap else cv.H
     for i in range(min(n, total)):
@@ -916,7 +934,7 @@ def _motif_animal(sc: _Scene) -> None:
     cy = sc.horizon + 0.0 * k if not cv.wrap else cv.H * st.u()
     if not cv.wrap:
         cy = min(cy, cv.H - 0.2 * k)
-    facing = st.u() - 0.5
+    facing = st.pick(2) - 0.5
     behind = float(_lum(np.stack([pal.ground, pal.sky_bottom])).mean())
     colour = _shade(pal.mains[0], 0.6) if behind > 0.42 else _tint(pal.mains[0], 0.5)
     alpha = _animal(k, facing, cv.s)
@@ -964,7 +982,7 @@ def _ornaments(sc: _Scene) -> None:
     cv, st, ts, pal = sc.cv, sc.orn, sc.look.stylize, sc.pal
     f1, f2 = st.between(30, 60) * sc.detail, st.between(4, 10)
     a1, a2, ph = st.between(0, math.pi), st.between(0, math.pi), st.between(0, 6.28)
-    horizontal = st.u() < 0.5
+    horizontal = st.pick(2) == 0
     if cv.wrap:  # whole cycles across the tile keep the filigree seamless
         f1 = 2 * math.pi * max(1, round(f1 * cv.W / (2 * math.pi))) / cv.W
         f2 = 2 * math.pi * max(1, round(f2 * cv.W / (2 * math.pi))) / cv.W
@@ -980,7 +998,7 @@ def _ornaments(sc: _Scene) -> None:
         streak = _noise(sc.tex, cv.rw, cv.rh, *cells) - 0.5
         cv.img *= 1.0 + (0.3 * ts) * streak[..., None]
     count = 40
-    xs, ys, rs, cs = st.uniform(count), st.uniform(count), st.uniform(count), st.uniform(count)
+    xs, ys, rs, cs = st.uniform(count), st.uniform(count), st.uniform(count), st.choice(count)
     n = min(count, round(32 * ts**1.2 * sc.detail))
     for i in range(n):
         r = 0.006 + 0.016 * float(rs[i])
@@ -996,7 +1014,7 @@ def _weird(sc: _Scene) -> None:
         return
     count = 8
     xs, ys, rs, hs = st.uniform(count), st.uniform(count), st.uniform(count), st.uniform(count)
-    inv_x, inv_y, inv_r, inv_k = st.uniform(4), st.uniform(4), st.uniform(4), st.uniform(4)
+    inv_x, inv_y, inv_r, inv_k = st.uniform(4), st.uniform(4), st.uniform(4), st.choice(4)
     neon_x, neon_y, neon_r = st.uniform(6), st.uniform(6), st.uniform(6)
     # inverted patches and channel-rotated (neon) blobs
     for i in range(min(4, math.floor(4 * tw + 0.5))):
@@ -1472,7 +1490,7 @@ def blend(
     arrays = [_array(_cover(im, (ww, wh))) for im in images]
     tiles = []
     for i in (1, 2, 3, 4):
-        st = _Stream([(_gen("blend", seed, len(images), i), 1.0)])
+        st = _Stream([_gen("blend", seed, len(images), i)], [1.0], [1.0])
         fields = np.stack(
             [_noise(st, ww, wh, 3, 3) * (1.0 + st.u()) for _ in arrays], axis=0
         )
@@ -1480,7 +1498,7 @@ def blend(
         weights /= weights.sum(axis=0, keepdims=True)
         mix = np.zeros_like(arrays[0])
         for k, arr in enumerate(arrays):
-            src = arr[:, ::-1] if st.u() < 0.3 else arr
+            src = arr[:, ::-1] if st.pick(10) < 3 else arr
             mix += src * weights[k][..., None]
         mean = np.mean([a.mean(axis=(0, 1)) for a in arrays], axis=0)
         mix = mix + (mean - mix) * 0.15

@@ -1,0 +1,96 @@
+"""A kernel that dies mid-job leaves a row the next client polls to the end, never resubmits."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import mjnb
+from mjnb.simulator import RunningSimulator, SimConfig, serve
+
+
+@pytest.fixture
+def slow_sim() -> Iterator[RunningSimulator]:
+    running = serve(SimConfig(latency=2.5, long_side=256, progress_steps=5))
+    yield running
+    running.stop()
+
+
+SUBMIT_AND_HANG = """
+import sys, time, mjnb
+mj = mjnb.Client({provider!r}, base_url={url!r}, poll_interval=0.05, **{creds!r})
+task = mj.imagine("a lighthouse at dusk --seed 11")
+while not task.snapshot.remote_id:
+    time.sleep(0.02)
+print(task.id, flush=True)
+time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize(("provider", "creds"), [("mjproxy", {}), ("acedata", {"token": "t"})])
+def test_killed_kernel_is_resumed_without_resubmitting(
+    slow_sim: RunningSimulator, tmp_path: Path, provider: str, creds: dict[str, str]
+) -> None:
+    script = textwrap.dedent(SUBMIT_AND_HANG).format(
+        provider=provider, url=slow_sim.url, creds=creds
+    )
+    with subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=os.environ.copy(),
+    ) as child:
+        assert child.stdout is not None and child.stderr is not None
+        task_id = child.stdout.readline().strip()
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=10)
+        assert task_id, child.stderr.read()
+
+    mj = mjnb.Client(provider, base_url=slow_sim.url, poll_interval=0.05, **creds)
+    resumed = {task.id: task for task in mj.resumed}
+    assert task_id in resumed
+    task = resumed[task_id].wait(timeout=30)
+    assert task.status == "succeeded", task.error
+    assert task.image_path is not None and task.image_path.exists()
+    assert slow_sim.stats()["submits"] == 1
+    frame = mj.log()
+    assert frame.loc[frame.task_id == task_id, "status"].item() == "succeeded"
+    # a third client finds nothing left to resume
+    assert mjnb.Client(provider, base_url=slow_sim.url, **creds).resumed == []
+
+
+def test_task_interrupted_before_the_provider_answered_is_not_resent(
+    slow_sim: RunningSimulator,
+) -> None:
+    from mjnb.log import TaskLog
+
+    home = Path(os.environ["MJNB_HOME"])
+    log = TaskLog(home / "history.sqlite")
+    from datetime import datetime, timezone
+
+    log.add_task(
+        "deadbeef0001",
+        provider="mjproxy",
+        action="imagine",
+        prompt="a fox",
+        text="a fox",
+        params={},
+        parent_id=None,
+        sweep_id=None,
+        submitted_at=datetime.now(timezone.utc),
+        base_url=slow_sim.url,
+    )
+    log.close()
+    mj = mjnb.Client("mjproxy", base_url=slow_sim.url)
+    task = mj.task("deadbeef0001")
+    assert task.status == "failed"
+    assert "did not submit it again" in (task.error or "")
+    assert slow_sim.stats()["submits"] == 0
