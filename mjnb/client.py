@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from .sweep import Sweep, SweepPlan
 
 BLEND_DIMENSIONS = ("square", "portrait", "landscape")
+#: a sweep younger than this may still be being submitted by a live kernel
+SWEEP_GRACE = timedelta(seconds=30)
 MODES = ("fast", "relax", "turbo")
 
 
@@ -106,7 +108,10 @@ class Client:
             stream=stream,
         )
         self._tasks: dict[str, Task] = {}
+        #: tasks a dead kernel left unfinished, now followed (or sent) by this client
         self.resumed: list[Task] = self._resume()
+        #: sweeps a dead kernel left with cells never sent, now completed by this client
+        self.resumed_sweeps: list[Sweep] = self._resume_sweeps()
 
     def __repr__(self) -> str:
         return f"<mjnb.Client provider={self.provider!r} base_url={self.base_url!r}>"
@@ -322,6 +327,11 @@ class Client:
                 continue  # another kernel took it first
             task = self._from_row(row)
             if not task.snapshot.remote_id:
+                if task.action == "imagine" and not (row.get("remote_state") or {}).get("sending"):
+                    # it was still waiting for a slot here: it never left this machine
+                    self._engine.spawn(self._runner.run(task))
+                    resumed.append(task)
+                    continue
                 task._fail(
                     "interrupted before the provider confirmed the job; mjnb did not "
                     "submit it again (it may have been created: check the provider)."
@@ -332,6 +342,12 @@ class Client:
             self._engine.spawn(self._runner.run(task, resume=True))
             resumed.append(task)
         return resumed
+
+
+    def _resume_sweeps(self) -> list[Sweep]:
+        from .sweep import resume_sweeps
+
+        return resume_sweeps(self, older_than=SWEEP_GRACE)
 
 
 class AsyncClient:
@@ -355,6 +371,17 @@ class AsyncClient:
 
     async def blend(self, image_urls: Sequence[str], **options: Any) -> Task:
         return self._client.blend(image_urls, **options)
+
+    async def sweep(self, prompt: str, **options: Any) -> Sweep:
+        return self._client.sweep(prompt, **options)
+
+    def plan_sweep(self, prompt: str, **axes: Any) -> SweepPlan:
+        return self._client.plan_sweep(prompt, **axes)
+
+    async def compare(self, *tasks: Task | str) -> Image:
+        import asyncio
+
+        return await asyncio.to_thread(self._client.compare, *tasks)
 
     async def wait_all(self) -> list[Task]:
         for task in self._client.tasks:

@@ -194,6 +194,8 @@ class Runner:
             self._update(task, finished)
             return
         streaming = self.stream and self.adapter.stream(job) is not None
+        # from here on the job may exist remotely: a restart must not send it again
+        self.log.update_task(task.id, remote_state={"sending": True})
         delay, attempts, started = 1.0, 0, time.monotonic()
         while True:
             attempts += 1

@@ -806,6 +806,22 @@ class TaskLog:
 
         self._write(f"adding sweep {sweep_id}", work)
 
+    def unfinished_sweeps(self, provider: str, *, older_than: timedelta) -> list[str]:
+        """Ids of ``provider``'s sweeps with fewer task rows than planned cells.
+
+        Only sweeps created more than ``older_than`` ago: a live kernel may still be
+        submitting a newer one. Answered in SQL, without pandas.
+        """
+        cutoff = _now_us() - older_than // _US
+        rows = self._read(
+            "SELECT s.sweep_id FROM sweeps s WHERE s.provider = ? AND s.created_at < ?"
+            " AND json_array_length(s.axes_json, '$._cells') >"
+            " (SELECT COUNT(DISTINCT t.axes_json) FROM tasks t WHERE t.sweep_id = s.sweep_id)"
+            " ORDER BY s.created_at",
+            (provider, cutoff),
+        )
+        return [row[0] for row in rows]
+
     def claim(self, task_id: str) -> bool:
         """Take over an orphaned task for this log's engine; False if someone has it.
 

@@ -12,6 +12,9 @@ names, aliases, values and their ranges, the version a parameter needs, duplicat
 text after parameters, multi-prompt weights. Anything wrong raises
 :class:`~mjnb.errors.PromptError` (and nothing else, whatever the string) with a
 full-sentence message and the 1-based ``column`` where the problem starts.
+Parameters come last: only ``--no`` (a comma list), ``--sref``/``--cref`` (several
+references) and ``--p`` (several codes) take more than one word; a word after any
+other parameter is an error. A phone's em-dash (``—ar``) or en-dash counts as ``--``.
 
 Values in ``Prompt.params`` (keys are the long names of :data:`PARAMETERS`):
 

@@ -46,7 +46,7 @@ import time
 import uuid
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
@@ -403,6 +403,8 @@ def plan_sweep(
     to use when neither the prompt nor an axis sets one (default: a random one).
     Raises PromptError for a bad axis or for any cell Midjourney would refuse.
     """
+    if mode is not None and mode not in GPU_MINUTES:
+        raise MJError(f"mode must be one of {', '.join(GPU_MINUTES)}, got {mode!r}.")
     base = prompt if isinstance(prompt, Prompt) else parse_prompt(prompt)
     variants = base.expand()
     if any("repeat" in v.params for v in variants):
@@ -592,7 +594,9 @@ class Sweep:
         """Submit the cells that have no task yet, in order; returns the new tasks.
 
         A cell with a task in the log (even a failed one) is never sent again here; use
-        :meth:`retry_failed` for those.
+        :meth:`retry_failed` for those. After a restart, cells that were still waiting
+        for a slot come back failed ("interrupted before the provider confirmed the
+        job"), because mjnb cannot prove they were never sent: retry them explicitly.
         """
         started = []
         for cell in self.missing:
@@ -852,22 +856,18 @@ def _typed(pd: Any, values: list[Any]) -> Any:
     return pd.array([None if v is None else str(v) for v in values], dtype="string")
 
 
-def resume_sweeps(client: Client) -> list[Sweep]:
+def resume_sweeps(client: Client, *, older_than: timedelta = timedelta(0)) -> list[Sweep]:
     """Finish every logged sweep of this client's provider that has cells never sent.
 
     Submits only cells without a task row (matched by their coordinates), so nothing
     is sent twice; tasks already in the log are left to ``Client``'s own resume.
+    ``older_than`` skips sweeps a live kernel may still be submitting.
     """
-    resumed = []
-    sweeps = client._log.sweeps()
-    for sweep_id, provider in zip(sweeps["sweep_id"], sweeps["provider"], strict=True):
-        if provider != client.provider:
-            continue
-        sweep = Sweep.from_log(client, str(sweep_id))
-        if sweep.missing:
-            sweep.resume()
-            resumed.append(sweep)
-    return resumed
+    unfinished = client._log.unfinished_sweeps(client.provider, older_than=older_than)
+    sweeps = [Sweep.from_log(client, sweep_id) for sweep_id in unfinished]
+    for sweep in sweeps:
+        sweep.resume()
+    return sweeps
 
 
 # --------------------------------------------------------------------------- rendering

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import io
 import itertools
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -132,6 +135,21 @@ def test_same_inputs_give_byte_identical_png(params: dict[str, Any]) -> None:
     assert first.startswith(b"\x89PNG\r\n\x1a\n")
 
 
+def test_pictures_do_not_depend_on_the_process(tmp_path: Path) -> None:
+    code = (
+        "import sys; from mjnb.simulator import art; "
+        "g = art.paint_grid('a red fox in snow', {'no': ['blue'], 'weird': 900}, 5, 256); "
+        "sys.stdout.buffer.write(art.to_png(g))"
+    )
+    outputs = set()
+    for hash_seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        run = subprocess.run([sys.executable, "-c", code], capture_output=True, env=env, check=True)
+        outputs.add(run.stdout)
+    here = art.to_png(art.paint_grid("a red fox in snow", {"no": ["blue"], "weird": 900}, 5, 256))
+    assert outputs == {here}
+
+
 def test_another_seed_gives_another_picture() -> None:
     a, b = grid(seed=1), grid(seed=2)
     assert art.to_png(a) != art.to_png(b)
@@ -184,11 +202,10 @@ def test_no_removes_a_named_colour(seed: int) -> None:
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
 def test_no_removes_a_colour_from_a_hashed_palette(seed: int) -> None:
-    for text, hue in (("a sunset", 28), ("an abstract dream", 224)):
+    for text in ("a sunset", "an abstract dream", "the blue sea"):
         image = grid(text, seed=seed, no="orange, blue", stylize=1000, weird=1000)
         assert hue_fraction(image, 28) < 0.005, (text, seed)
         assert hue_fraction(image, 224) < 0.005, (text, seed)
-        assert hue is not None
 
 
 def test_no_black_lifts_the_darks() -> None:
@@ -275,16 +292,14 @@ def test_lower_stop_is_less_finished() -> None:
     assert coarse[1] < coarse[0]
 
 
-def test_niji_draws_dark_outlines_on_flat_colour() -> None:
+@pytest.mark.parametrize("seed", [1, 3, 7])
+def test_niji_draws_dark_outlines(seed: int) -> None:
     def ink(image: Image.Image) -> float:
         return float((hsv(image)[..., 2] < 0.2).mean())
 
-    anime, plain = grid(niji=6, long_side=512), grid()
-    anime = art.paint_grid("a fox by the sea", {"niji": 6}, 7, long_side=512)
-    plain = art.paint_grid("a fox by the sea", {}, 7, long_side=512)
+    anime = art.paint_grid("a fox by the sea", {"niji": 6}, seed, long_side=512)
+    plain = art.paint_grid("a fox by the sea", {}, seed, long_side=512)
     assert ink(anime) > ink(plain) + 0.01
-    colours = len(anime.quantize(64).getcolors() or [])
-    assert colours > 0
 
 
 def test_version_changes_the_picture_only_subtly() -> None:
@@ -460,6 +475,8 @@ def test_blend_refuses_bad_input() -> None:
     red = Image.new("RGB", (64, 64), (220, 30, 30))
     with pytest.raises(ValueError, match="2 to 5"):
         art.blend([red] * 6, "square", 1)
+    with pytest.raises(ValueError, match="2 to 5"):
+        art.blend([], "square", 1)
     with pytest.raises(ValueError, match="square, portrait or landscape"):
         art.blend([red, red], "wide", 1)  # type: ignore[arg-type]
 

@@ -46,9 +46,7 @@ def finished_card(card: TaskCard) -> TaskCard:
 
 def state(widget: Any) -> dict[str, Any]:
     """The widget's state as ipywidgets would sync it (bytes for binary traits)."""
-    return {
-        k: bytes(v) if isinstance(v, memoryview) else v for k, v in widget.get_state().items()
-    }
+    return {k: bytes(v) if isinstance(v, memoryview) else v for k, v in widget.get_state().items()}
 
 
 def decode(data: bytes) -> Image.Image:
@@ -138,6 +136,20 @@ def test_card_follows_a_task_to_its_grid(mj: mjnb.Client) -> None:
     assert abs(thumb.size[0] / thumb.size[1] - 1.5) < 0.05
     assert [b.description for b in card.buttons.children] == task.actions
     assert task.actions[:4] == ["U1", "U2", "U3", "U4"]
+
+
+def test_card_shows_the_preview_while_running(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MJNB_SIM_LATENCY", "1.5")
+    mj = mjnb.Client(poll_interval=0.05)
+    task = mj.imagine("a red fox --ar 3:2 --seed 11")
+    card = TaskCard(task, thumbnail_size=128)
+    eventually(lambda: card._image_kind == "preview" or task.done)
+    assert not task.done, "the preview never arrived while the task ran"
+    preview = decode(state(card.image)["value"])
+    assert preview.format == "JPEG" and max(preview.size) <= 128
+    assert task.preview is not None  # what the engine fetched, shrunk before sending
+    finished_card(card)
+    assert card._image_kind == "final" and state(card.image)["value"] == card.thumbnail
 
 
 def test_card_button_starts_the_child_and_shows_its_card_below(mj: mjnb.Client) -> None:

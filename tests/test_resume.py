@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -67,30 +68,33 @@ def test_killed_kernel_is_resumed_without_resubmitting(
     assert mjnb.Client(provider, base_url=slow_sim.url, **creds).resumed == []
 
 
-def test_task_interrupted_before_the_provider_answered_is_not_resent(
+def test_unsent_tasks_are_sent_and_half_sent_ones_are_not(
     slow_sim: RunningSimulator,
 ) -> None:
     from mjnb.log import TaskLog
 
-    home = Path(os.environ["MJNB_HOME"])
-    log = TaskLog(home / "history.sqlite")
-    from datetime import datetime, timezone
-
-    log.add_task(
-        "deadbeef0001",
-        provider="mjproxy",
-        action="imagine",
-        prompt="a fox",
-        text="a fox",
-        params={},
-        parent_id=None,
-        sweep_id=None,
-        submitted_at=datetime.now(timezone.utc),
-        base_url=slow_sim.url,
-    )
+    log = TaskLog(Path(os.environ["MJNB_HOME"]) / "history.sqlite")
+    for task_id in ("waiting00001", "sending00001"):
+        log.add_task(
+            task_id,
+            provider="mjproxy",
+            action="imagine",
+            prompt="a fox --seed 5",
+            text="a fox",
+            params={"seed": 5},
+            parent_id=None,
+            sweep_id=None,
+            submitted_at=datetime.now(timezone.utc),
+            base_url=slow_sim.url,
+        )
+    # the dead kernel had started sending this one: the job may exist remotely
+    log.update_task("sending00001", remote_state={"sending": True})
     log.close()
-    mj = mjnb.Client("mjproxy", base_url=slow_sim.url)
-    task = mj.task("deadbeef0001")
-    assert task.status == "failed"
-    assert "did not submit it again" in (task.error or "")
-    assert slow_sim.stats()["submits"] == 0
+
+    mj = mjnb.Client("mjproxy", base_url=slow_sim.url, poll_interval=0.05)
+    half_sent = mj.task("sending00001")
+    assert half_sent.status == "failed"
+    assert "did not submit it again" in (half_sent.error or "")
+    waiting = mj.task("waiting00001").wait(timeout=30)  # never left the machine: sent now
+    assert waiting.status == "succeeded", waiting.error
+    assert slow_sim.stats()["submits"] == 1

@@ -13,11 +13,30 @@ from PIL import Image
 
 from mjnb.simulator import SimConfig, create_app
 
-RESPONSE_FIELDS = {"success", "task_id", "image_id", "image_url", "image_width", "image_height",
-                   "raw_image_url", "raw_image_width", "raw_image_height", "progress",
-                   "actions"}  # fmt: skip
-GRID_ACTIONS = ["upscale1", "upscale2", "upscale3", "upscale4", "reroll",
-                "variation1", "variation2", "variation3", "variation4"]  # fmt: skip
+RESPONSE_FIELDS = {
+    "success",
+    "task_id",
+    "image_id",
+    "image_url",
+    "image_width",
+    "image_height",
+    "raw_image_url",
+    "raw_image_width",
+    "raw_image_height",
+    "progress",
+    "actions",
+}
+GRID_ACTIONS = [
+    "upscale1",
+    "upscale2",
+    "upscale3",
+    "upscale4",
+    "reroll",
+    "variation1",
+    "variation2",
+    "variation3",
+    "variation4",
+]
 
 
 @pytest.fixture
@@ -54,12 +73,14 @@ def test_sync_imagine_upscale_and_vary(sim: Any, client: httpx.Client) -> None:
     grid = imagine(client, prompt="a red fox in snow --ar 3:2 --seed 7")
     assert grid.status_code == 200
     body = grid.json()
-    assert RESPONSE_FIELDS <= set(body) and body["success"] is True
+    assert set(body) >= RESPONSE_FIELDS and body["success"] is True
     assert body["image_id"].isdigit() and len(body["task_id"]) == 36
     assert body["actions"] == GRID_ACTIONS and body["progress"] == 100
     assert body["image_width"] / body["image_height"] == pytest.approx(1.5, abs=0.02)
-    assert png_size(client, body["raw_image_url"]) == (body["raw_image_width"],
-                                                       body["raw_image_height"])  # fmt: skip
+    assert png_size(client, body["raw_image_url"]) == (
+        body["raw_image_width"],
+        body["raw_image_height"],
+    )
     assert png_size(client, body["image_url"]) == (body["image_width"], body["image_height"])
 
     up = imagine(client, action="upscale2", image_id=body["image_id"]).json()
@@ -74,8 +95,9 @@ def test_sync_imagine_upscale_and_vary(sim: Any, client: httpx.Client) -> None:
     w, h = png_size(client, varied["image_url"])
     assert w / h == pytest.approx(1.5, abs=0.02)
 
-    retrieved = client.post("/midjourney/tasks", json={"action": "retrieve",
-                                                       "id": varied["task_id"]}).json()  # fmt: skip
+    retrieved = client.post(
+        "/midjourney/tasks", json={"action": "retrieve", "id": varied["task_id"]}
+    ).json()
     assert retrieved["state"] == "finished" and retrieved["type"] == "imagine"
     assert retrieved["request"] == {"action": "variation_subtle", "image_id": up["image_id"]}
     assert retrieved["response"]["image_id"] == varied["image_id"]
@@ -85,8 +107,9 @@ def test_sync_imagine_upscale_and_vary(sim: Any, client: httpx.Client) -> None:
 
 
 def test_zhishuyun_era_names_and_query_token(client: httpx.Client) -> None:
-    grid = client.post("/midjourney/imagine/relax?token=anything",
-                       json={"prompt": "a beautiful dress"}).json()  # fmt: skip
+    grid = client.post(
+        "/midjourney/imagine/relax?token=anything", json={"prompt": "a beautiful dress"}
+    ).json()
     assert grid["actions"][:4] == ["upsample1", "upsample2", "upsample3", "upsample4"]
     up = imagine(client, action="upsample4", image_id=grid["image_id"]).json()
     assert "low_variation" in up["actions"] and "high_variation" in up["actions"]
@@ -105,15 +128,18 @@ def test_async_then_retrieve(client: httpx.Client) -> None:
     assert states[-1] == "finished" and "generating" in states
     assert all("success" not in r["response"] for r in records[:-1])
     assert records[-1]["response"]["success"] is True and records[-1]["finished_at"]
-    batch = client.post("/midjourney/tasks", json={"action": "retrieve_batch",
-                                                   "ids": [reply.json()["task_id"], "x"]})  # fmt: skip
+    batch = client.post(
+        "/midjourney/tasks",
+        json={"action": "retrieve_batch", "ids": [reply.json()["task_id"], "x"]},
+    )
     assert batch.json()["count"] == 1 and batch.json()["items"][0]["state"] == "finished"
 
 
 def test_ndjson_stream(client: httpx.Client) -> None:
     headers = {"accept": "application/x-ndjson"}
-    with client.stream("POST", "/midjourney/imagine", json={"prompt": "a lantern --ar 2:3"},
-                       headers=headers) as response:  # fmt: skip
+    with client.stream(
+        "POST", "/midjourney/imagine", json={"prompt": "a lantern --ar 2:3"}, headers=headers
+    ) as response:
         assert response.headers["content-type"].startswith("application/x-ndjson")
         raw = b"".join(response.iter_bytes())
     assert raw.endswith(b"\r\n")
@@ -141,8 +167,11 @@ def test_callback(sim: Any, client: httpx.Client, webhook: Any) -> None:
 
 def test_callback_with_stream_posts_every_change(client: httpx.Client, webhook: Any) -> None:
     headers = {"accept": "application/x-ndjson"}
-    client.post("/midjourney/imagine", json={"prompt": "kites", "callback_url": webhook.url},
-                headers=headers)  # fmt: skip
+    client.post(
+        "/midjourney/imagine",
+        json={"prompt": "kites", "callback_url": webhook.url},
+        headers=headers,
+    )
     bodies = webhook.wait_for(lambda b: any(x.get("success") for x in b))
     assert len(bodies) >= 3 and [b["progress"] for b in bodies][-1] == 100
 
@@ -189,8 +218,9 @@ def test_errors(sim: Any, client: httpx.Client) -> None:
     invalid = imagine(client, prompt="a cat --s 5000")
     assert invalid.status_code == 400
     assert invalid.json()["error"]["code"] == "bad_request" and invalid.json()["task_id"]
-    record = client.post("/midjourney/tasks", json={"action": "retrieve",
-                                                    "id": invalid.json()["task_id"]}).json()  # fmt: skip
+    record = client.post(
+        "/midjourney/tasks", json={"action": "retrieve", "id": invalid.json()["task_id"]}
+    ).json()
     assert record["state"] == "failed" and record["response"]["success"] is False
     assert imagine(client, action="upscale1").status_code == 400
     assert imagine(client, action="upscale1", image_id="123").status_code == 400
@@ -223,8 +253,9 @@ def test_failing_job(sim: Any, client: httpx.Client) -> None:
     assert sim.stats()["failed"] == 1
 
 
-@pytest.mark.parametrize("sim_config", [SimConfig(latency=0.5, concurrency=1, queue_size=1,
-                                                  long_side=128)])  # fmt: skip
+@pytest.mark.parametrize(
+    "sim_config", [SimConfig(latency=0.5, concurrency=1, queue_size=1, long_side=128)]
+)
 def test_queue_full_is_429(sim: Any, client: httpx.Client) -> None:
     ok = [imagine(client, prompt=f"job {i}", **{"async": True}) for i in range(2)]
     assert all(r.status_code == 200 for r in ok)
@@ -242,8 +273,11 @@ def test_token_checks(sim: Any) -> None:
     assert none.status_code == 401 and none.json()["error"]["code"] == "no_token"
     wrong = httpx.post(url, json=body, headers={"authorization": "Bearer nope"})
     assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "invalid_token"
-    for headers, query in (({"authorization": "Bearer T0k"}, ""), ({"authorization": "T0k"}, ""),
-                           ({}, "?token=T0k")):  # fmt: skip
+    for headers, query in (
+        ({"authorization": "Bearer T0k"}, ""),
+        ({"authorization": "T0k"}, ""),
+        ({}, "?token=T0k"),
+    ):
         assert httpx.post(url + query, json=body, headers=headers).status_code == 200
 
 
@@ -277,8 +311,10 @@ async def test_malformed_inputs_get_ace_errors(sim_app: Any) -> None:
 async def test_rate_limited_429() -> None:
     app = create_app(SimConfig(latency=0.1, long_side=128, rate_limit=2))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://s") as c:
-        replies = [await c.post("/midjourney/tasks", json={"action": "retrieve", "id": "x"})
-                   for _ in range(6)]  # fmt: skip
+        replies = [
+            await c.post("/midjourney/tasks", json={"action": "retrieve", "id": "x"})
+            for _ in range(6)
+        ]
         limited = [r for r in replies if r.status_code == 429]
         assert len(limited) >= 3 and replies[0].status_code == 404
         assert limited[0].json()["error"]["code"] == "too_many_requests"

@@ -67,8 +67,9 @@ def client(sim: Any) -> Any:
 
 
 def test_imagine_upscale_vary_end_to_end(sim: Any, client: httpx.Client) -> None:
-    first = submit(client, "imagine", {"prompt": "a red fox in snow --ar 3:2 --seed 7",
-                                       "state": "mine"})  # fmt: skip
+    first = submit(
+        client, "imagine", {"prompt": "a red fox in snow --ar 3:2 --seed 7", "state": "mine"}
+    )
     assert first["code"] == 1 and first["result"].isdigit()
     readings = wait_task(client, first["result"])
     grid = readings[-1]
@@ -79,8 +80,9 @@ def test_imagine_upscale_vary_end_to_end(sim: Any, client: httpx.Client) -> None
     assert grid["description"].startswith("/imagine ")
     assert {"SUBMITTED", "IN_PROGRESS", "SUCCESS"} <= {r["status"] for r in readings}
     progresses = [int(r["progress"].rstrip("%")) for r in readings]
-    assert progresses == sorted(progresses) and all(isinstance(r["progress"], str)
-                                                    for r in readings)  # fmt: skip
+    assert progresses == sorted(progresses) and all(
+        isinstance(r["progress"], str) for r in readings
+    )
     running = [r for r in readings if r["status"] == "IN_PROGRESS"]
     assert running and all(".webp" in r["imageUrl"] for r in running)
     assert grid["submitTime"] <= grid["startTime"] <= grid["finishTime"]
@@ -98,13 +100,21 @@ def test_imagine_upscale_vary_end_to_end(sim: Any, client: httpx.Client) -> None
     uw, uh = image_size(client, single["imageUrl"])
     assert uw / uh == pytest.approx(1.5, abs=0.02)
     ids = [b["customId"] for b in single["buttons"]]
-    for fragment in ("low_variation", "high_variation", "Outpaint::50", "Outpaint::75",
-                     "Outpaint::100", "pan_left", "upsample_v6_2x_subtle",
-                     "upsample_v6_2x_creative"):  # fmt: skip
+    for fragment in (
+        "low_variation",
+        "high_variation",
+        "Outpaint::50",
+        "Outpaint::75",
+        "Outpaint::100",
+        "pan_left",
+        "upsample_v6_2x_subtle",
+        "upsample_v6_2x_creative",
+    ):
         assert any(fragment in cid for cid in ids), fragment
 
-    vary = submit(client, "action", {"taskId": single["id"],
-                                     "customId": button(single, "low_variation")})  # fmt: skip
+    vary = submit(
+        client, "action", {"taskId": single["id"], "customId": button(single, "low_variation")}
+    )
     assert vary["code"] == 1
     varied = wait_task(client, vary["result"])[-1]
     assert varied["action"] == "VARIATION" and varied["status"] == "SUCCESS"
@@ -133,14 +143,16 @@ def test_simple_change_reroll_and_variation(client: httpx.Client) -> None:
 def test_square_only_offered_on_non_square_and_pans_keep_axis(client: httpx.Client) -> None:
     grid = submit(client, "imagine", {"prompt": "a cube --seed 1"})["result"]
     wait_task(client, grid)
-    single = wait_task(client, submit(client, "simple-change", {"content": f"{grid} U1"})[
-        "result"])[-1]  # fmt: skip
+    single = wait_task(
+        client, submit(client, "simple-change", {"content": f"{grid} U1"})["result"]
+    )[-1]
     assert not any("Outpaint::100" in b["customId"] for b in single["buttons"])
     pan = submit(client, "action", {"taskId": single["id"], "customId": button(single, "pan_left")})
     panned = wait_task(client, pan["result"])[-1]
     assert panned["action"] == "PAN"
-    after = wait_task(client, submit(client, "simple-change", {"content": f"{panned['id']} U1"})[
-        "result"])[-1]  # fmt: skip
+    after = wait_task(
+        client, submit(client, "simple-change", {"content": f"{panned['id']} U1"})["result"]
+    )[-1]
     ids = " ".join(b["customId"] for b in after["buttons"])
     assert "pan_left" in ids and "pan_right" in ids and "pan_up" not in ids
     assert "Outpaint::100" in ids  # a panned picture is no longer square
@@ -149,14 +161,17 @@ def test_square_only_offered_on_non_square_and_pans_keep_axis(client: httpx.Clie
 def test_v5_upscaled_offers_2x_and_4x(client: httpx.Client) -> None:
     grid = submit(client, "imagine", {"prompt": "an old map --v 5.2"})["result"]
     wait_task(client, grid)
-    single = wait_task(client, submit(client, "simple-change", {"content": f"{grid} U4"})[
-        "result"])[-1]  # fmt: skip
+    single = wait_task(
+        client, submit(client, "simple-change", {"content": f"{grid} U4"})["result"]
+    )[-1]
     ids = " ".join(b["customId"] for b in single["buttons"])
     assert "upsample_v5_2x" in ids and "upsample_v5_4x" in ids and "v6_2x" not in ids
     up = submit(client, "action", {"taskId": single["id"], "customId": button(single, "v5_4x")})
     bigger = wait_task(client, up["result"])[-1]
     assert bigger["action"] == "UPSCALE"
-    assert image_size(client, bigger["imageUrl"])[0] == 4 * image_size(client, single["imageUrl"])[0]
+    assert (
+        image_size(client, bigger["imageUrl"])[0] == 4 * image_size(client, single["imageUrl"])[0]
+    )
 
 
 def test_action_errors(client: httpx.Client) -> None:
@@ -189,8 +204,9 @@ def test_banned_and_invalid_prompts(sim: Any, client: httpx.Client) -> None:
     assert sim.stats()["submits"] == 0
 
 
-@pytest.mark.parametrize("sim_config", [SimConfig(latency=0.6, concurrency=1, queue_size=2,
-                                                  long_side=128)])  # fmt: skip
+@pytest.mark.parametrize(
+    "sim_config", [SimConfig(latency=0.6, concurrency=1, queue_size=2, long_side=128)]
+)
 def test_queue_codes_22_and_23(sim: Any, client: httpx.Client) -> None:
     codes = [submit(client, "imagine", {"prompt": f"job {i}"}) for i in range(4)]
     assert codes[0]["code"] == 1
@@ -223,8 +239,11 @@ def test_describe_and_blend(client: httpx.Client) -> None:
     assert len(task["prompt"].split("\n\n")) == 4
     assert "/_sim/uploads/" in task["imageUrl"]
     assert client.get(task["imageUrl"]).status_code == 200
-    blend = submit(client, "blend", {"base64Array": [png_data_url("red"), png_data_url("blue")],
-                                     "dimensions": "LANDSCAPE"})  # fmt: skip
+    blend = submit(
+        client,
+        "blend",
+        {"base64Array": [png_data_url("red"), png_data_url("blue")], "dimensions": "LANDSCAPE"},
+    )
     grid = wait_task(client, blend["result"])[-1]
     assert grid["action"] == "BLEND" and grid["buttons"]
     w, h = image_size(client, grid["imageUrl"])
@@ -234,8 +253,7 @@ def test_describe_and_blend(client: httpx.Client) -> None:
     assert submit(client, "describe", {"base64": "data:image/png;base64,aGVsbG8="})["code"] == 4
 
 
-@pytest.mark.parametrize("sim_config", [SimConfig(latency=0.3, long_side=128,
-                                                  fail_rate=1.0)])  # fmt: skip
+@pytest.mark.parametrize("sim_config", [SimConfig(latency=0.3, long_side=128, fail_rate=1.0)])
 def test_failing_jobs(sim: Any, client: httpx.Client) -> None:
     task = wait_task(client, submit(client, "imagine", {"prompt": "doomed"})["result"])[-1]
     assert task["status"] == "FAILURE" and task["progress"] == ""
@@ -245,8 +263,9 @@ def test_failing_jobs(sim: Any, client: httpx.Client) -> None:
 
 
 def test_notify_hook_gets_every_change(sim: Any, client: httpx.Client, webhook: Any) -> None:
-    job = submit(client, "imagine", {"prompt": "a hooked fish", "notifyHook": webhook.url,
-                                     "state": "s1"})["result"]  # fmt: skip
+    job = submit(
+        client, "imagine", {"prompt": "a hooked fish", "notifyHook": webhook.url, "state": "s1"}
+    )["result"]
     bodies = webhook.wait_for(lambda b: any(t["status"] == "SUCCESS" for t in b))
     assert all(t["id"] == job and t["state"] == "s1" for t in bodies)
     progress = [int(t["progress"].rstrip("%")) for t in bodies]
@@ -269,8 +288,11 @@ def test_auth(sim: Any) -> None:
         refused = httpx.post(f"{sim.url}/mj/submit/imagine", json=body, headers=headers)
         assert refused.status_code == 401 and refused.content == b""
     assert httpx.get(f"{sim.url}/mj/task/1/fetch").status_code == 401
-    for headers in ({"mj-api-secret": "s3cret"}, {"Authorization": "s3cret"},
-                    {"Authorization": "Bearer s3cret"}):  # fmt: skip
+    for headers in (
+        {"mj-api-secret": "s3cret"},
+        {"Authorization": "s3cret"},
+        {"Authorization": "Bearer s3cret"},
+    ):
         ok = httpx.post(f"{sim.url}/mj/submit/imagine", json=body, headers=headers)
         assert ok.status_code == 200 and ok.json()["code"] == 1
 

@@ -173,6 +173,8 @@ def test_cost_depends_on_the_speed_mode() -> None:
     turbo = plan_sweep("a fox", axes=axes, mode="turbo")
     assert turbo.gpu_minutes == 8
     assert "turbo costs twice" in str(turbo)
+    with pytest.raises(MJError, match="mode must be one of fast, turbo, relax"):
+        plan_sweep("a fox", axes=axes, mode="slow")
     relax = plan_sweep("a fox --relax", axes=axes)
     assert relax.gpu_minutes == 0
     assert "relax mode" in str(relax)

@@ -9,10 +9,14 @@ task of every change, and the card only *requests* a render: renders run on one 
 is always rendered, at once), so the engine never waits on widget traffic and updates
 keep flowing while the user runs other cells.
 
-Images sent to the browser are small JPEG thumbnails (``thumbnail_size`` px on the
-longest side), never full-size PNGs. A displayed card also leaves a static output for
-places where no kernel runs (GitHub, nbviewer, HTML exports): a one-line text summary
-and, once the task has finished, the same JPEG thumbnail (see ``_repr_mimebundle_``).
+While the task runs the image is its latest preview (``task.preview``, which the
+engine fetches while a view listens), before that a grey placeholder of the prompt's
+aspect ratio, and at the end the result. Images sent to the browser are small JPEG
+thumbnails (``thumbnail_size`` px on the longest side), never full-size PNGs.
+
+A displayed card also leaves a static output for places where no kernel runs (GitHub,
+nbviewer, HTML exports): a one-line text summary and, once the task has finished, the
+same JPEG thumbnail (see ``_repr_mimebundle_``).
 ``show()`` displays the card with a display id so that :meth:`publish_static` can
 replace that output with the final state.
 """
@@ -193,7 +197,7 @@ def _finished(task: Task) -> bool:
 
 def task_summary(task: Task, limit: int = 80) -> str:
     """One line for the saved notebook: ``[succeeded] 3f2a9c1b77aa imagine on local, ...``."""
-    status = task.status
+    status: str = task.status
     if status in ("queued", "running"):
         status = f"{status} {task.progress}%"
     elif status == "succeeded" and not _finished(task):
@@ -308,14 +312,19 @@ class TaskCard(widgets.VBox):
         self.thumbnail_size = thumbnail_size
         self.quality = quality
         self.renders = 0
-        self.header = widgets.HTML()
+        # widgets with default looks share one Layout, and all buttons one Layout and
+        # one style: every model is kept in a saved notebook's widget state
+        plain = widgets.Layout()
+        self.header = widgets.HTML(layout=plain)
         self.bar = widgets.IntProgress(
             min=0, max=100, layout=widgets.Layout(width=f"{thumbnail_size}px")
         )
         self.image = widgets.Image(format="jpeg")
-        self.message = widgets.HTML()
+        self.message = widgets.HTML(layout=plain)
         self.buttons = widgets.HBox(layout=widgets.Layout(flex_flow="row wrap"))
-        self.child_cards = widgets.VBox()
+        self.child_cards = widgets.VBox(layout=plain)
+        self._button_layout = widgets.Layout(width="auto", min_width="44px")
+        self._button_style = widgets.ButtonStyle()
         super().__init__(
             children=[
                 self.header,
@@ -333,7 +342,7 @@ class TaskCard(widgets.VBox):
         self._lock = threading.RLock()
         self._thumb: bytes | None = None  # the final JPEG thumbnail, once made
         self._image_kind = ""  # "", "placeholder", "preview", "final", "none"
-        self._preview_id: int | None = None
+        self._preview: bytes | None = None  # the task's preview last shown
         self._action_error: str | None = None
         self._shown_actions: tuple[str, ...] = ()
         self._display_handle: DisplayHandle | None = None
@@ -400,7 +409,7 @@ class TaskCard(widgets.VBox):
 
     def _header_html(self, task: Task) -> str:
         colour = _STATUS_COLOURS.get(task.status, "#666")
-        status = task.status
+        status: str = task.status
         if status == "succeeded" and not _finished(task):
             status = "fetching image"
         what = "" if task.job.kind == "action" else _what(task)
@@ -432,28 +441,29 @@ class TaskCard(widgets.VBox):
                     return
             self._set_image("final", self._thumb)
             return
-        preview = getattr(task, "preview_image", None)  # if the engine fetches previews
-        if preview is not None and id(preview) != self._preview_id:
+        preview = task.preview  # the engine fetches previews while views watch a task
+        if preview is not None and preview is not self._preview:
+            self._preview = preview
             data = self._preview_bytes(preview)
             if data is not None:
-                self._preview_id = id(preview)
+                self._image_kind = ""  # every new preview is sent
                 self._set_image("preview", data)
                 return
         if self._image_kind in ("", "none"):
             width, height = _fit(_aspect(task), self.thumbnail_size)
             self._set_image("placeholder", _placeholder(width, height), (width, height))
 
-    def _preview_bytes(self, preview: Any) -> bytes | None:
+    def _preview_bytes(self, preview: bytes) -> bytes | None:
         try:
             from ..images import open_image
 
-            image = open_image(preview) if isinstance(preview, bytes) else preview
+            image = open_image(preview)
             return thumbnail_jpeg(image, self.thumbnail_size, max(30, self.quality - 20))
         except Exception:  # a damaged preview is not worth a failure; keep the placeholder
             return None
 
     def _set_image(self, kind: str, data: bytes, size: tuple[int, int] | None = None) -> None:
-        if kind == self._image_kind and kind in ("final", "none", "placeholder"):
+        if kind == self._image_kind:
             return
         self._image_kind = kind
         with self.image.hold_sync():
@@ -469,9 +479,8 @@ class TaskCard(widgets.VBox):
 
     def _render_message(self, task: Task) -> None:
         parts: list[str] = []
-        if task.status in ("failed", "cancelled") or (task.status == "succeeded" and task.error):
-            if task.error:
-                parts.append(f"<span style='color:#c62828'>{html.escape(task.error)}</span>")
+        if task.error and task.status in ("failed", "cancelled", "succeeded"):
+            parts.append(f"<span style='color:#c62828'>{html.escape(task.error)}</span>")
         if task.status == "succeeded" and task.descriptions:
             items = "".join(f"<li>{html.escape(d)}</li>" for d in task.descriptions)
             parts.append(f"<ol style='margin:2px 0;padding-left:20px'>{items}</ol>")
@@ -491,7 +500,8 @@ class TaskCard(widgets.VBox):
             button = widgets.Button(
                 description=label,
                 tooltip=_tooltip(label),
-                layout=widgets.Layout(width="auto", min_width="44px"),
+                layout=self._button_layout,
+                style=self._button_style,
             )
             button.on_click(partial(self._on_button, label))
             buttons.append(button)

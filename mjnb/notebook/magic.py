@@ -28,7 +28,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from traitlets import Bool, CaselessStrEnum, Float, Int, Unicode, observe
 from traitlets.config import Configurable
 
@@ -151,9 +151,9 @@ class MJMagic(Magics, Configurable):
         help="Most widget updates per second per card while a task runs "
         "(the final state is always shown at once).",
     ).tag(config=True)
-    jpeg_quality = Int(
-        70, min=20, max=95, help="JPEG quality of card thumbnails (20-95)."
-    ).tag(config=True)
+    jpeg_quality = Int(70, min=20, max=95, help="JPEG quality of card thumbnails (20-95).").tag(
+        config=True
+    )
     static_outputs = Bool(
         True,
         help="Replace each finished card's output with a summary line and a thumbnail, so "
@@ -166,7 +166,10 @@ class MJMagic(Magics, Configurable):
         Configurable.__init__(self, config=shell.config)
         Magics.__init__(self, shell=shell)
         given = set(shell.config.get("MJMagic", {}))
-        current = config.settings()
+        try:
+            current = config.settings()
+        except MJError:  # a bad MJNB_* value: say so when a task is started, not here
+            current = config.Settings()
         for name in SETTINGS:  # show the settings in force (environment included)
             if name not in given:
                 setattr(self, name, getattr(current, name))
@@ -177,7 +180,6 @@ class MJMagic(Magics, Configurable):
         self._last: Task | None = None
         self._cards: list[TaskCard] = []  # displayed, final state not yet published
         self._views: list[SweepView] = []
-        self._sweeps: list[Sweep] = []
         self._shown: set[int] = set()  # objects this cell's magic already displayed
 
     # -- settings ------------------------------------------------------------------------
@@ -231,6 +233,7 @@ class MJMagic(Magics, Configurable):
         return getattr(self.shell, "kernel", None) is not None
 
     # -- the magic -----------------------------------------------------------------------
+    @no_var_expand  # {a, b} are permutations, not Python expressions
     @line_cell_magic
     def mj(self, line: str, cell: str | None = None) -> Any:
         """Midjourney from a notebook: ``%mj <prompt>``, ``%mj U2``, ``%mj wait`` ...
@@ -325,7 +328,9 @@ class MJMagic(Magics, Configurable):
         found = _MAX_JOBS.search(text)
         if found:
             if not found.group(1).isdigit() or int(found.group(1)) < 1:
-                raise UsageError(f"--max-jobs takes a whole number of jobs, got {found.group(1)!r}.")
+                raise UsageError(
+                    f"--max-jobs takes a whole number of jobs, got {found.group(1)!r}."
+                )
             max_jobs = int(found.group(1))
             text = _MAX_JOBS.sub(" ", text)
         text = _one_line(text)
@@ -349,7 +354,6 @@ class MJMagic(Magics, Configurable):
                 f"Run it with %mj sweep --confirm {text}, or use fewer values."
             )
         sweep = client.sweep(text, confirm=True, max_jobs=max_jobs)
-        self._sweeps.append(sweep)
         view = SweepView(
             sweep,
             cell_size=max(64, self.thumbnail_size // 2),
@@ -446,7 +450,9 @@ class MJMagic(Magics, Configurable):
     def _describe(self, rest: str) -> Task:
         urls = rest.split()
         if len(urls) != 1:
-            raise UsageError("Write one image URL after %mj describe, e.g. %mj describe https://...")
+            raise UsageError(
+                "Write one image URL after %mj describe, e.g. %mj describe https://..."
+            )
         return self._show_task(self.client.describe(urls[0]))
 
     def _blend(self, rest: str) -> Task:
@@ -644,37 +650,35 @@ def providers_table() -> pd.DataFrame:
     import pandas as pd
 
     from ..providers import PROVIDERS
-    from ..providers import REQUIRED as ADAPTER_REQUIRED
 
     settings = config.settings()
     rows = []
     for name in config.PROVIDER_NAMES:
         variables = dict(config.CREDENTIAL_VARS[name])
-        url_var = config.BASE_URL_VARS.get(name)
-        if url_var:
-            variables["base_url"] = url_var
-        required = set(config.REQUIRED[name]) | set(ADAPTER_REQUIRED.get(name, ()))
-        own = replace(settings, provider=name)
-        url = config.base_url_for(name, own)
         missing = [
             var
             for argument, var in variables.items()
-            if argument in required
-            and not os.environ.get(var)
-            and not (argument == "base_url" and url)
+            if argument in config.REQUIRED[name] and not os.environ.get(var)
         ]
-        if not config.CREDENTIAL_VARS[name] and not missing:
-            credentials = "none needed"
-        elif missing:
+        url = config.base_url_for(name, replace(settings, provider=name))
+        default = getattr(PROVIDERS.get(name), "default_base_url", None)
+        url_var = config.BASE_URL_VARS.get(name)
+        if url_var:
+            variables["base_url"] = url_var
+            if url is None and not default:
+                missing.append(url_var)  # a self-hosted server has no address of its own
+        if missing:
             credentials = "missing " + ", ".join(missing)
-        else:
+        elif config.CREDENTIAL_VARS[name]:
             credentials = "set"
+        else:
+            credentials = "none needed"
         if url is None:
-            default = getattr(PROVIDERS.get(name), "default_base_url", None)
             url = default or ("embedded simulator" if name == "local" else "")
         rows.append(
             {
                 "provider": name,
+                "service": config.TITLES.get(name, name),
                 "current": name == settings.provider,
                 "credentials": credentials,
                 "variables": ", ".join(variables.values()),
@@ -693,9 +697,12 @@ def load_ipython_extension(ipython: InteractiveShell) -> None:
         return
     magic = MJMagic(ipython)
     ipython.register_magics(magic)
-    ipython.configurables.append(magic)
+    configurables: list[Any] = ipython.configurables
+    if magic not in configurables:  # recent IPythons append every Magics themselves
+        configurables.append(magic)
     ipython.events.register("pre_run_cell", magic._pre_run_cell)
     ipython.events.register("post_run_cell", magic._post_run_cell)
+    assert ipython.display_formatter is not None
     printers = ipython.display_formatter.ipython_display_formatter
     printers.for_type_by_name("mjnb.task", "Task", magic._display_task)
     printers.for_type_by_name("mjnb.sweep", "Sweep", magic._display_sweep)
@@ -710,15 +717,16 @@ def unload_ipython_extension(ipython: InteractiveShell) -> None:
         return
     ipython.events.unregister("pre_run_cell", magic._pre_run_cell)
     ipython.events.unregister("post_run_cell", magic._post_run_cell)
+    assert ipython.display_formatter is not None
     printers = ipython.display_formatter.ipython_display_formatter
     for name in ("mjnb.task.Task", "mjnb.sweep.Sweep"):
         printers.pop(name, None)
     printers.pop(TaskBatch, None)
-    if magic in ipython.configurables:
-        ipython.configurables.remove(magic)
+    configurables: list[Any] = ipython.configurables
+    while magic in configurables:
+        configurables.remove(magic)
     for kind in ("line", "cell"):
         ipython.magics_manager.magics[kind].pop("mj", None)
     ipython.magics_manager.registry.pop("MJMagic", None)
     magic.forget_settings()
     ipython._mjnb_magic = None  # type: ignore[attr-defined]
-

@@ -135,8 +135,11 @@ class AceData:
         given = header[7:].strip() if header.lower().startswith("bearer ") else header
         given = given or request.query_params.get("token", "")
         if not given:
-            return error(401, "no_token", "No token was sent; pass 'authorization: Bearer "
-                                          "<token>' or '?token=<token>'.")  # fmt: skip
+            return error(
+                401,
+                "no_token",
+                "No token was sent; pass 'authorization: Bearer <token>' or '?token=<token>'.",
+            )
         if given != token:
             return error(401, "invalid_token", "The token is not valid; check it and retry.")
         return None
@@ -171,12 +174,19 @@ class AceData:
             return error_body(code, job.fail_reason or "The job failed.", job.uuid)
         if state.status != "succeeded":
             preview = sim.preview_url(base, job, state)
-            return {"task_id": job.uuid, "image_id": job.id, "image_url": preview or "",
-                    "progress": state.progress, "actions": []}  # fmt: skip
+            return {
+                "task_id": job.uuid,
+                "image_id": job.id,
+                "image_url": preview or "",
+                "progress": state.progress,
+                "actions": [],
+            }
         if job.kind == "text":
             found = await anyio.to_thread.run_sync(job.descriptions)
             return {"success": True, "task_id": job.uuid, "descriptions": found}
-        image = await anyio.to_thread.run_sync(job.render)
+        image = job.rendered
+        if image is None:
+            image = await anyio.to_thread.run_sync(job.render)
         width, height = image.size
         body: dict[str, Any] = {
             "success": True,
@@ -232,8 +242,12 @@ class AceData:
             async for state in watch(job, sim.clock):
                 final = state
         if final is None or not final.done:
-            return error(500, "timeout", "The job did not finish within the timeout; retrieve "
-                                         "it later with its task_id.", job.uuid)  # fmt: skip
+            return error(
+                500,
+                "timeout",
+                "The job did not finish within the timeout; retrieve it later with its task_id.",
+                job.uuid,
+            )
         body = await self.answer(job, base, final)
         status = 200 if final.status == "succeeded" else 400 if job.meta.get("refused") else 500
         return JSONResponse(body, status_code=status)
@@ -287,8 +301,12 @@ class AceData:
         banned = sim.banned_word(text)
         if banned:
             sim.count(PROTOCOL, "rejected")
-            return error(403, "forbidden", f"The prompt contains a banned word ({banned}); "
-                                           "change the prompt and submit again.")  # fmt: skip
+            return error(
+                403,
+                "forbidden",
+                f"The prompt contains a banned word ({banned}); "
+                "change the prompt and submit again.",
+            )
         version = f.text("version")
         try:
             prompt = sim.parse(text)
@@ -297,38 +315,49 @@ class AceData:
         except PromptError as exc:
             reason = str(exc)
             return self.create(
-                lambda: sim.table.submit(protocol=PROTOCOL, prompt_text=text, fail_reason=reason,
-                                         meta={**meta, "refused": True})
-            )  # fmt: skip
+                lambda: sim.table.submit(
+                    protocol=PROTOCOL,
+                    prompt_text=text,
+                    fail_reason=reason,
+                    meta={**meta, "refused": True},
+                )
+            )
         for flag in ("relax", "turbo", "fast"):
             if prompt.params.get(flag):
                 mode = flag
         return self.create(
-            lambda: sim.table.submit(protocol=PROTOCOL, prompt=prompt, prompt_text=str(prompt),
-                                     speed=mode, meta=meta)
-        )  # fmt: skip
+            lambda: sim.table.submit(
+                protocol=PROTOCOL, prompt=prompt, prompt_text=str(prompt), speed=mode, meta=meta
+            )
+        )
 
     def act(self, f: Fields, action: str, mode: str, meta: dict[str, Any]) -> Job | Response:
         sim = self.sim
         label = LABELS.get(action)
         if label is None:
-            raise BadRequest(f"Unknown action {action!r}; use 'generate' or one of the actions "
-                             "the previous answer listed.")  # fmt: skip
+            raise BadRequest(
+                f"Unknown action {action!r}; use 'generate' or one of the actions "
+                "the previous answer listed."
+            )
         image_id = f.text("image_id", required=True)
         parent = sim.table.get(image_id, PROTOCOL)
         if parent is None:
-            raise BadRequest(f"No image has image_id {image_id!r}; pass the image_id of an "
-                             "earlier answer.")  # fmt: skip
+            raise BadRequest(
+                f"No image has image_id {image_id!r}; pass the image_id of an earlier answer."
+            )
         if parent.state(sim.clock()).status != "succeeded":
             raise BadRequest(f"The image {image_id} is not finished; act on it once it is.")
         if label not in parent.offered():
             offered = ", ".join(action_names(parent))
-            raise BadRequest(f"The action {action!r} is not available for image {image_id}; "
-                             f"use one of: {offered}.")  # fmt: skip
+            raise BadRequest(
+                f"The action {action!r} is not available for image {image_id}; "
+                f"use one of: {offered}."
+            )
         return self.create(
-            lambda: sim.table.submit(protocol=PROTOCOL, action=label, parent=parent, speed=mode,
-                                     meta=meta)
-        )  # fmt: skip
+            lambda: sim.table.submit(
+                protocol=PROTOCOL, action=label, parent=parent, speed=mode, meta=meta
+            )
+        )
 
     async def describe(self, request: Request) -> Response:
         sim, f = self.sim, await self.fields(request)
@@ -337,9 +366,10 @@ class AceData:
         source = sim.source(url, request.url.netloc)
         meta = {"request": f.body, "type": "describe", "era": "acedata"}
         made = self.create(
-            lambda: sim.table.submit(protocol=PROTOCOL, action="describe", inputs=[source],
-                                     prompt_text=url, meta=meta)
-        )  # fmt: skip
+            lambda: sim.table.submit(
+                protocol=PROTOCOL, action="describe", inputs=[source], prompt_text=url, meta=meta
+            )
+        )
         if isinstance(made, Response):
             return made
         return await self.respond(request, f, made)
@@ -364,8 +394,12 @@ class AceData:
             else:
                 jobs = sorted(sim.table.of(PROTOCOL), key=lambda j: -j.submitted_at)
             low, high = f.number("created_at_min"), f.number("created_at_max")
-            jobs = [j for j in jobs if (low is None or j.submitted_at >= low)
-                    and (high is None or j.submitted_at <= high)]  # fmt: skip
+            jobs = [
+                j
+                for j in jobs
+                if (low is None or j.submitted_at >= low)
+                and (high is None or j.submitted_at <= high)
+            ]
             page = jobs[max(0, offset) : max(0, offset) + max(0, limit)]
             items = [await self.record(job, base) for job in page]
             return JSONResponse({"items": items, "count": len(jobs)})
@@ -384,8 +418,11 @@ class AceData:
         return JSONResponse({"content": f.text("content", required=True)})
 
     async def not_implemented(self, request: Request) -> Response:
-        return error(400, "api_not_implemented", f"{request.url.path} is not an API of this "
-                                                 "service; check the path.")  # fmt: skip
+        return error(
+            400,
+            "api_not_implemented",
+            f"{request.url.path} is not an API of this service; check the path.",
+        )
 
 
 def routes(sim: Simulator) -> list[BaseRoute]:

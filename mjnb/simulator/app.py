@@ -94,15 +94,17 @@ def create_app(config: SimConfig | None = None) -> Starlette:
         return JSONResponse(sim.stats())
 
     async def index(request: Request) -> Response:
-        return JSONResponse({
-            "simulator": "mjnb",
-            "protocols": {
-                "acedata": "/midjourney/imagine, /midjourney/tasks",
-                "metachat": "/open/v1/midjourney/*",
-                "mjproxy": "/mj/submit/*, /mj/task/*",
-            },
-            "stats": "/_sim/stats",
-        })  # fmt: skip
+        return JSONResponse(
+            {
+                "simulator": "mjnb",
+                "protocols": {
+                    "acedata": "/midjourney/imagine, /midjourney/tasks",
+                    "metachat": "/open/v1/midjourney/*",
+                    "mjproxy": "/mj/submit/*, /mj/task/*",
+                },
+                "stats": "/_sim/stats",
+            }
+        )
 
     async def image(request: Request) -> Response:
         if not sim.verify(request.url.path, request.url.query):
@@ -114,8 +116,9 @@ def create_app(config: SimConfig | None = None) -> Starlette:
         state = job.state(sim.clock())
         if name.startswith("preview-"):
             wanted = name[8:]
-            if not (state.status == "running" and wanted.isdigit() and
-                    0 < int(wanted) <= state.progress):  # fmt: skip
+            if not (
+                state.status == "running" and wanted.isdigit() and 0 < int(wanted) <= state.progress
+            ):
                 return PlainTextResponse("This preview is gone.", status_code=404)
         elif (
             name not in ("image", "raw", "thumb", "tile1", "tile2", "tile3", "tile4")
@@ -125,8 +128,9 @@ def create_app(config: SimConfig | None = None) -> Starlette:
             return PlainTextResponse("Not found.", status_code=404)
         data = await anyio.to_thread.run_sync(job.image_bytes, name, ext)
         sim.count(None, "downloads")
-        return Response(data, media_type=f"image/{ext}",
-                        headers={"cache-control": "public, max-age=86400"})  # fmt: skip
+        return Response(
+            data, media_type=f"image/{ext}", headers={"cache-control": "public, max-age=86400"}
+        )
 
     async def upload(request: Request) -> Response:
         data = sim.uploads.get(request.path_params["key"])

@@ -42,7 +42,7 @@ import math
 import re
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -242,9 +242,11 @@ class _Stream:
     """
 
     def __init__(
-        self, gens: Sequence[np.random.Generator], weights: Sequence[float],
+        self,
+        gens: Sequence[np.random.Generator],
+        weights: Sequence[float],
         discrete: Sequence[float],
-    ) -> None:  # fmt: skip
+    ) -> None:
         self._gens = list(gens)
         self._w = self._normalise(weights)
         self._d = self._normalise(discrete)
@@ -356,7 +358,7 @@ class _Look:
     raw: bool
     version: float
     stop: float  # 0.1..1
-    extra: Mapping[str, float] = field(default_factory=dict)
+    pastel: bool  # --style cute (niji 5)
 
 
 def _read_colours(words: Sequence[str], banned: set[str]) -> tuple[list[Arr], int]:
@@ -422,7 +424,7 @@ def _look(text: str, params: Mapping[str, Any], seed: int) -> _Look:
         raw=raw,
         version=version,
         stop=_num(params, "stop", 100, 10, 100) / 100.0,
-        extra={"cute": 1.0} if style == "cute" else {},
+        pastel=style == "cute",
     )
 
 
@@ -484,7 +486,10 @@ def _palette(look: _Look, st: _Stream) -> _Palette:
 
 def _aa(d: Arr, s: float) -> Arr:
     """Antialiased coverage from a signed distance (positive inside), in pixels."""
-    return np.clip(d * s + 0.5, 0.0, 1.0)
+    a = d * s
+    a += 0.5
+    np.minimum(a, 1.0, out=a)
+    return np.maximum(a, 0.0, out=a)
 
 
 def _disc(r: float, s: float) -> Alpha:
@@ -625,8 +630,8 @@ def _blur(img: Arr, radius: int, wrap: bool) -> Arr:
     """Two passes of a box blur (close to Gaussian), along both axes."""
     if radius < 1:
         return img
-    out = np.asarray(img, F32)
-    mode = "wrap" if wrap else "edge"
+    out: Arr = np.asarray(img, F32)
+    mode: Literal["wrap", "edge"] = "wrap" if wrap else "edge"
     k = 2 * radius + 1
     for axis in (0, 1):
         for _ in range(2):
@@ -688,7 +693,7 @@ class _Scene:
 
 
 def _streams(look: _Look, label: str, index: int, variation: tuple[int, float] | None) -> _Stream:
-    c = 0.05 + 0.95 * look.chaos
+    c = 0.07 + 0.93 * look.chaos
     cd = max(0.0, look.chaos - 0.3) / 0.7  # below chaos 30 the tiles make the same choices
     gens = [_gen(look.key, label), _gen(look.key, label, index)]
     weights, discrete = [1.0 - c, c], [1.0 - cd, cd]
@@ -734,7 +739,9 @@ def _background(sc: _Scene) -> None:
     np.multiply(img, (1.0 + amp * (cloud - 0.5))[..., None], out=cv.img)
 
 
-def _pattern_fill(colour: Arr, other: Arr, kind: int, freq: float, angle: float, amp: float) -> Fill:
+def _pattern_fill(
+    colour: Arr, other: Arr, kind: int, freq: float, angle: float, amp: float
+) -> Fill:
     ca, sa = math.cos(angle), math.sin(angle)
 
     def fill(dx: Arr, dy: Arr, region: Arr) -> Arr:
@@ -906,8 +913,8 @@ def _motif_tree(sc: _Scene) -> None:
         cx = cv.W * st.u()
         base = sc.horizon + 0.02 if not cv.wrap else cv.H * st.u()
         trunk_h = 0.09 * k
-        cv.draw(cx, base - trunk_h, (0.02 * k, trunk_h), _box(0.012 * k, trunk_h, 0, cv.s),
-                _shade(pal.mains[1], 0.6))  # fmt: skip
+        trunk = _box(0.012 * k, trunk_h, 0, cv.s)
+        cv.draw(cx, base - trunk_h, (0.02 * k, trunk_h), trunk, _shade(pal.mains[1], 0.6))
         crown = 0.08 * k
         leaf = _shade(pal.mains[0], 0.2)
         cv.draw(cx, base - 2 * trunk_h - crown * 0.3, (crown, crown), _disc(crown, cv.s), leaf)
@@ -1075,7 +1082,7 @@ def _niji(img: Arr, light: Arr, wrap: bool) -> Arr:
 def _finish(sc: _Scene) -> Arr:
     """Lighting, colour, quality, stop and --no applied to the painted canvas."""
     look, cv, ts = sc.look, sc.cv, sc.look.stylize
-    img = cv.img
+    img: Arr = cv.img
     if not cv.wrap and ts > 0 and not look.niji:
         fx, fy = sc.focus
         glow = np.exp(((cv.x - fx) ** 2 + (cv.y - fy) ** 2) * (-1 / 0.12)) * (0.35 * ts)
@@ -1092,7 +1099,7 @@ def _finish(sc: _Scene) -> Arr:
     img += 0.5 * (1 - contrast)
     if look.version < 6:
         img = _blur(img, 1, cv.wrap) * np.array([1.03, 1.0, 0.95], F32)
-    if "cute" in look.extra:
+    if look.pastel:
         img = _tint(img, 0.15)
     if look.quality < 0:
         img = _blur(img, round(-look.quality * 1.5), cv.wrap)
@@ -1231,9 +1238,7 @@ def variation_grid(
     gw, gh = grid_size(str(params.get("ar") or "1:1"), long_side)
     look = _look(text, params, seed)
     strength = min(1.0, max(0.0, float(strength)))
-    return _compose(
-        [_paint(look, index, (gw // 2, gh // 2), (j, strength)) for j in (1, 2, 3, 4)]
-    )
+    return _compose([_paint(look, index, (gw // 2, gh // 2), (j, strength)) for j in (1, 2, 3, 4)])
 
 
 def upscale(grid: Image.Image, index: int) -> Image.Image:
@@ -1289,8 +1294,9 @@ def _image_palette(arr: Arr, count: int = 5) -> list[Arr]:
     small = _image(arr).resize((32, 32), Image.Resampling.BOX)
     quant = small.quantize(colors=count, method=Image.Quantize.MEDIANCUT)
     pal = quant.getpalette() or [128, 128, 128]
-    counts = sorted(quant.getcolors() or [(1, 0)], reverse=True)
-    return [np.array(pal[3 * i : 3 * i + 3], F32) / 255.0 for _, i in counts]
+    counts = sorted(quant.getcolors() or [(1, 0)], key=lambda item: -item[0])
+    indexes = [i for _, i in counts if isinstance(i, int)] or [0]
+    return [np.array(pal[3 * i : 3 * i + 3], F32) / 255.0 for i in indexes]
 
 
 def _new_content(arr: Arr, keep: Arr, seed: int, label: str, strength: float) -> Arr:
@@ -1318,8 +1324,13 @@ def _new_content(arr: Arr, keep: Arr, seed: int, label: str, strength: float) ->
     return np.asarray(arr + (cv.img - arr) * mask)
 
 
-def _extend(image: Image.Image, canvas: tuple[int, int], place: tuple[int, int, int, int],
-            seed: int, label: str) -> Image.Image:  # fmt: skip
+def _extend(
+    image: Image.Image,
+    canvas: tuple[int, int],
+    place: tuple[int, int, int, int],
+    seed: int,
+    label: str,
+) -> Image.Image:
     """Put ``image`` into ``place`` (x, y, w, h) on a larger canvas and paint around it."""
     cw, ch = canvas
     x, y, w, h = place
@@ -1400,7 +1411,10 @@ def pan(
     x = tw - iw if direction == "left" else 0
     y = th - ih if direction == "up" else 0
     return _compose(
-        [_extend(image, (tw, th), (x, y, iw, ih), seed, f"pan{direction}:{i}") for i in (1, 2, 3, 4)]
+        [
+            _extend(image, (tw, th), (x, y, iw, ih), seed, f"pan{direction}:{i}")
+            for i in (1, 2, 3, 4)
+        ]
     )
 
 
@@ -1456,13 +1470,11 @@ def upscale_image(
     big = image.convert("RGB").resize(size, Image.Resampling.LANCZOS)
     if kind != "creative":
         return big
-    arr = np.asarray(big, F32)
+    arr: Arr = np.asarray(big, F32)
     rng = _gen("creative", image.size, size)
     cells = (max(1, size[0] // 6), max(1, size[1] // 6))
     grid = rng.standard_normal((cells[1], cells[0])).astype(F32)
-    tex = np.asarray(
-        Image.fromarray(grid).resize(size, Image.Resampling.BILINEAR), F32
-    )  # mode F
+    tex = np.asarray(Image.fromarray(grid).resize(size, Image.Resampling.BILINEAR), F32)  # mode F
     fine = rng.standard_normal((size[1], size[0])).astype(F32)
     arr = arr * (1.0 + (0.07 * tex + 0.03 * fine)[..., None])
     return Image.fromarray(np.clip(arr + 0.5, 0, 255).astype(np.uint8), "RGB")
@@ -1483,7 +1495,9 @@ def blend(
             f"blend dimensions must be square, portrait or landscape, got {dimensions!r}."
         )
     if not 1 <= len(images) <= 5:
-        raise ValueError(f"blend takes 2 to 5 images, got {len(images)}.")
+        raise ValueError(
+            f"blend takes 1 to 5 images (Midjourney asks for 2 to 5), got {len(images)}."
+        )
     gw, gh = grid_size(BLEND_RATIOS[dimensions], long_side)
     tw, th = gw // 2, gh // 2
     ww, wh = _fit(tw, th, min(256, max(tw, th)))
@@ -1491,9 +1505,7 @@ def blend(
     tiles = []
     for i in (1, 2, 3, 4):
         st = _Stream([_gen("blend", seed, len(images), i)], [1.0], [1.0])
-        fields = np.stack(
-            [_noise(st, ww, wh, 3, 3) * (1.0 + st.u()) for _ in arrays], axis=0
-        )
+        fields = np.stack([_noise(st, ww, wh, 3, 3) * (1.0 + st.u()) for _ in arrays], axis=0)
         weights = np.exp(fields * 6.0)
         weights /= weights.sum(axis=0, keepdims=True)
         mix = np.zeros_like(arrays[0])
@@ -1560,7 +1572,7 @@ def _colour_names(arr: Arr, count: int) -> list[str]:
     """The ``count`` most common colour names among the pixels, most common first."""
     h, s, v = _rgb_to_hsv(arr.reshape(-1, 3))
     votes: dict[str, int] = {}
-    for hh, ss, vv in zip(np.round(h, 2), np.round(s, 1), np.round(v, 1)):
+    for hh, ss, vv in zip(np.round(h, 2), np.round(s, 1), np.round(v, 1), strict=True):
         name = _colour_name(float(hh), float(ss), float(vv))
         votes[name] = votes.get(name, 0) + 1
     ranked = sorted(votes, key=lambda n: (-votes[n], DESCRIBE_COLOURS.index(n)))
@@ -1606,16 +1618,16 @@ def describe(image: Image.Image) -> list[str]:
 
 
 def to_png(image: Image.Image) -> bytes:
-    """PNG bytes (deterministic: no timestamps or text chunks)."""
+    """PNG bytes: deterministic (no timestamps or text chunks), fast zlib level 1."""
     buf = io.BytesIO()
-    image.save(buf, format="PNG", compress_level=6)
+    image.save(buf, format="PNG", compress_level=1)
     return buf.getvalue()
 
 
 def to_webp(image: Image.Image, quality: int = 60) -> bytes:
     """WebP bytes, as Midjourney's CDN serves previews."""
     buf = io.BytesIO()
-    image.convert("RGB").save(buf, format="WEBP", quality=int(quality), method=4)
+    image.convert("RGB").save(buf, format="WEBP", quality=int(quality), method=1)
     return buf.getvalue()
 
 
@@ -1638,49 +1650,76 @@ def _fit_cell(image: Image.Image, cell: int) -> Image.Image:
 def contact_sheet(cell: int = 220) -> Image.Image:
     """A labelled sheet showing how every parameter and action changes the picture."""
     fox = "a fox by the sea at sunset"
-    rows: list[tuple[str, list[tuple[str, Image.Image]]]] = []
+    side = 2 * cell
 
     def grid(text: str, seed: int = 7, **params: Any) -> Image.Image:
-        return paint_grid(text, params, seed, long_side=2 * cell)
+        return paint_grid(text, params, seed, long_side=side)
 
-    rows.append(("stylize", [(f"--s {s}", grid(fox, stylize=s)) for s in (0, 100, 250, 1000)]))
-    rows.append(("chaos", [(f"--c {c}", grid(fox, chaos=c)) for c in (0, 25, 50, 100)]))
-    rows.append(("weird", [(f"--w {w}", grid(fox, weird=w)) for w in (0, 250, 1000, 3000)]))
-    rows.append(("colours", [(t, grid(t)) for t in
-                             ("red poppies", "teal and gold", "light pink and navy",
-                              "black and white")]))  # fmt: skip
-    rows.append(("--no", [(t, grid(t, no=n)) for t, n in
-                          (("a red fox", []), ("a red fox --no red", ["red"]),
-                           ("a sunset", []), ("a sunset --no orange", ["orange"]))]))  # fmt: skip
-    rows.append(("--ar", [(f"--ar {a}", grid("a city at night", ar=a))
-                          for a in ("1:1", "16:9", "9:16", "8:3")]))  # fmt: skip
-    rows.append(("seed", [(f"--seed {s}", grid("an abstract dream", seed=s))
-                          for s in (1, 2, 3, 4)]))  # fmt: skip
-    rows.append(("quality/stop", [("--q .25", grid(fox, quality=0.25)),
-                                  ("--q 2", grid(fox, quality=2)),
-                                  ("--stop 30", grid(fox, stop=30)),
-                                  ("--stop 60", grid(fox, stop=60))]))  # fmt: skip
-    tile = paint_tile("blue flowers", {"tile": True}, 7, 1, (cell // 2, cell // 2))
-    rows.append(("niji/raw/tile/v5", [("--niji 6", grid(fox, niji=6)),
-                                      ("--style raw", grid(fox, style="raw")),
-                                      ("--tile (x4)", _compose([tile] * 4)),
-                                      ("--v 5.2", grid(fox, version=5.2))]))  # fmt: skip
-    rows.append(("motifs", [(t, grid(t)) for t in
-                            ("sun over mountains", "moon and stars", "a cat in a forest",
-                             "city in snow")]))  # fmt: skip
     base = grid(fox)
     up = upscale(base, 2)
-    rows.append(("actions", [("U2", up), ("V2", variation_grid(fox, {}, 7, 2, long_side=2 * cell)),
-                             ("vary strong", vary(up, "strong", 7, long_side=2 * cell)),
-                             ("zoom 2x", zoom_out(up, 2, 7, long_side=2 * cell))]))  # fmt: skip
-    rows.append(("actions", [("pan right", pan(up, "right", 7, long_side=2 * cell)),
-                             ("square", make_square(upscale(grid(fox, ar="16:9"), 1), 7,
-                                                    long_side=2 * cell)),
-                             ("blend", blend([grid("red poppies"), grid("blue sea")], "landscape",
-                                             7, long_side=2 * cell)),
-                             ("preview 30%", preview(base, 30))]))  # fmt: skip
+    wide = upscale(grid(fox, ar="16:9"), 1)
+    tile = paint_tile("blue flowers", {"tile": True}, 7, 1, (cell // 2, cell // 2))
+    colours = ("red poppies", "teal and gold", "light pink and navy", "black and white")
+    motifs = ("sun over mountains", "moon and stars", "a cat in a forest", "city in snow")
+    rows: list[tuple[str, list[tuple[str, Image.Image]]]] = [
+        ("stylize", [(f"--s {s}", grid(fox, stylize=s)) for s in (0, 100, 250, 1000)]),
+        ("chaos", [(f"--c {c}", grid(fox, chaos=c)) for c in (0, 25, 50, 100)]),
+        ("weird", [(f"--w {w}", grid(fox, weird=w)) for w in (0, 250, 1000, 3000)]),
+        ("colours", [(t, grid(t)) for t in colours]),
+        (
+            "--no",
+            [
+                ("a red fox", grid("a red fox")),
+                ("a red fox --no red", grid("a red fox", no=["red"])),
+                ("a sunset", grid("a sunset")),
+                ("a sunset --no orange", grid("a sunset", no=["orange"])),
+            ],
+        ),
+        (
+            "--ar",
+            [(f"--ar {a}", grid("a city at night", ar=a)) for a in ("1:1", "16:9", "9:16", "8:3")],
+        ),
+        ("seed", [(f"--seed {s}", grid("an abstract dream", seed=s)) for s in (1, 2, 3, 4)]),
+        (
+            "quality/stop",
+            [
+                ("--q .25", grid(fox, quality=0.25)),
+                ("--q 2", grid(fox, quality=2)),
+                ("--stop 30", grid(fox, stop=30)),
+                ("--stop 60", grid(fox, stop=60)),
+            ],
+        ),
+        (
+            "niji/raw/tile/v5",
+            [
+                ("--niji 6", grid(fox, niji=6)),
+                ("--style raw", grid(fox, style="raw")),
+                ("--tile (one tile x4)", _compose([tile] * 4)),
+                ("--v 5.2", grid(fox, version=5.2)),
+            ],
+        ),
+        ("motifs", [(t, grid(t)) for t in motifs]),
+        (
+            "actions",
+            [
+                ("U2", up),
+                ("V2", variation_grid(fox, {}, 7, 2, long_side=side)),
+                ("vary strong", vary(up, "strong", 7, long_side=side)),
+                ("zoom 2x", zoom_out(up, 2, 7, long_side=side)),
+            ],
+        ),
+        (
+            "actions",
+            [
+                ("pan right", pan(up, "right", 7, long_side=side)),
+                ("square (of 16:9 U1)", make_square(wide, 7, long_side=side)),
+                ("blend", blend([grid("red poppies"), grid("blue sea")], "landscape", 7, side)),
+                ("preview 30%", preview(base, 30)),
+            ],
+        ),
+    ]
     label_w, pad, text_h = 130, 10, 22
-    cols = max(len(r[1]) for r in rows)
+    cols = max(len(cells) for _, cells in rows)
     width = label_w + cols * (cell + pad) + pad
     height = len(rows) * (cell + text_h + pad) + pad
     sheet = Image.new("RGB", (width, height), (250, 250, 248))

@@ -32,7 +32,7 @@ import threading
 import time
 import uuid
 import zlib
-from collections import Counter, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -67,14 +67,29 @@ TERMINAL: frozenset[str] = frozenset({"succeeded", "failed"})
 
 #: Action labels, as the rest of mjnb names them; each protocol maps them to its wire form.
 ACTION_LABELS: tuple[str, ...] = (
-    "U1", "U2", "U3", "U4",
-    "V1", "V2", "V3", "V4",
+    "U1",
+    "U2",
+    "U3",
+    "U4",
+    "V1",
+    "V2",
+    "V3",
+    "V4",
     "reroll",
-    "vary subtle", "vary strong",
-    "zoom 2x", "zoom 1.5x", "square",
-    "pan left", "pan right", "pan up", "pan down",
-    "upscale subtle", "upscale creative", "upscale 2x", "upscale 4x",
-)  # fmt: skip
+    "vary subtle",
+    "vary strong",
+    "zoom 2x",
+    "zoom 1.5x",
+    "square",
+    "pan left",
+    "pan right",
+    "pan up",
+    "pan down",
+    "upscale subtle",
+    "upscale creative",
+    "upscale 2x",
+    "upscale 4x",
+)
 GRID_LABELS: tuple[str, ...] = ACTION_LABELS[:9]
 
 #: Multiplier on ``latency`` for each speed mode.
@@ -194,6 +209,36 @@ def encode(img: Image.Image, ext: str) -> bytes:
 # ---------------------------------------------------------------------------- jobs
 
 
+class RenderCache:
+    """Rendered pictures and encoded files, least recently used first out, within a
+    byte budget. Pictures are deterministic, so an evicted one is simply rendered again."""
+
+    def __init__(self, budget: int = 256 * 1024 * 1024) -> None:
+        self.budget = budget
+        self._items: OrderedDict[tuple[str, str, str], tuple[object, int]] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str, str]) -> object | None:
+        with self._lock:
+            item = self._items.get(key)
+            if item is None:
+                return None
+            self._items.move_to_end(key)
+            return item[0]
+
+    def put(self, key: tuple[str, str, str], value: object, size: int) -> None:
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._size -= old[1]
+            self._items[key] = (value, size)
+            self._size += size
+            while self._size > self.budget and len(self._items) > 1:
+                _, (_, freed) = self._items.popitem(last=False)
+                self._size -= freed
+
+
 @dataclass(eq=False)
 class Job:
     """One simulated Midjourney job.
@@ -231,10 +276,9 @@ class Job:
     long_side: int
     meta: dict[str, Any] = field(default_factory=dict)
     _times: list[float] = field(default_factory=list, repr=False)
+    cache: RenderCache = field(default_factory=RenderCache, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _image: Image.Image | None = field(default=None, repr=False)
     _descriptions: list[str] | None = field(default=None, repr=False)
-    _bytes: dict[tuple[str, str], bytes] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self._times = [s.at for s in self.timeline]
@@ -287,10 +331,20 @@ class Job:
 
     def render(self) -> Image.Image:
         """The final picture, rendered once and cached."""
+        key = (self.id, "render", "")
         with self._lock:
-            if self._image is None:
-                self._image = self._paint()
-            return self._image
+            image = self.cache.get(key)
+            if image is None:
+                image = self._paint()
+                self.cache.put(key, image, image.width * image.height * 3)
+            assert isinstance(image, Image.Image)
+            return image
+
+    @property
+    def rendered(self) -> Image.Image | None:
+        """The final picture if it is in the cache (no rendering)."""
+        image = self.cache.get((self.id, "render", ""))
+        return image if isinstance(image, Image.Image) else None
 
     def picture(self, name: str) -> Image.Image:
         """A named picture: ``image`` (or ``raw``, the same), ``thumb`` (half size),
@@ -308,12 +362,11 @@ class Job:
         raise KeyError(name)
 
     def image_bytes(self, name: str, ext: str) -> bytes:
-        key = (name, ext)
-        cached = self._bytes.get(key)
-        if cached is None:
+        key = (self.id, name, ext)
+        cached = self.cache.get(key)
+        if not isinstance(cached, bytes):
             cached = encode(self.picture(name), ext)
-            if not name.startswith("preview-"):
-                self._bytes[key] = cached
+            self.cache.put(key, cached, len(cached))
         return cached
 
     def descriptions(self) -> list[str]:
@@ -390,6 +443,7 @@ class JobTable:
         self._counter = 0
         self._slots = [0.0] * config.concurrency
         self._starts: deque[float] = deque()
+        self.cache = RenderCache()
 
     def waiting(self, now: float) -> int:
         """Jobs accepted that have not started yet."""
@@ -417,8 +471,9 @@ class JobTable:
         """Create and plan a job. ``fail_reason`` makes it fail at once (Midjourney
         refused it). Raises QueueFull when ``queue_size`` jobs already wait."""
         config, now = self.config, self.clock()
-        if fail_reason is None and self.waiting(now) >= config.queue_size:
-            raise QueueFull(self.waiting(now))
+        waiting = self.waiting(now)
+        if fail_reason is None and self.will_wait(now) and waiting >= config.queue_size:
+            raise QueueFull(waiting)
         self._counter += 1
         number = self._counter
         rng = random.Random(f"{config.seed}:job:{number}")
@@ -488,6 +543,7 @@ class JobTable:
             fail_reason=reason,
             long_side=config.long_side,
             meta=dict(meta or {}),
+            cache=self.cache,
         )
         self.jobs[job.id] = job
         self.by_uuid[job.uuid] = job
@@ -576,9 +632,11 @@ class Simulator:
         self._tokens = float(max(1.0, config.rate_limit or 1.0))
         self._refilled = clock()
         self._background: set[asyncio.Task[None]] = set()
-        self._banned = re.compile(
-            r"\b(" + "|".join(re.escape(w) for w in config.banned_words) + r")\b", re.I
-        ) if config.banned_words else None  # fmt: skip
+        self._banned = (
+            re.compile(r"\b(" + "|".join(re.escape(w) for w in config.banned_words) + r")\b", re.I)
+            if config.banned_words
+            else None
+        )
 
     def reset(self) -> None:
         self.table = JobTable(self.config, self.clock)
@@ -597,8 +655,17 @@ class Simulator:
     def stats(self) -> dict[str, Any]:
         now = self.clock()
         tally = self.table.tally(now)
-        keys = ("requests", "submits", "polls", "rejected_429", "rejected_queue_full",
-                "rejected", "downloads", "callbacks", "callback_errors")  # fmt: skip
+        keys = (
+            "requests",
+            "submits",
+            "polls",
+            "rejected_429",
+            "rejected_queue_full",
+            "rejected",
+            "downloads",
+            "callbacks",
+            "callback_errors",
+        )
         out: dict[str, Any] = {key: self.counts[key] for key in keys}
         out.update(
             jobs=len(self.table.jobs),

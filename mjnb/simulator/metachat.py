@@ -59,8 +59,12 @@ MODELS: dict[str, tuple[str, str]] = {
 }
 IMAGE_TYPES = frozenset({"image/png", "image/jpg", "image/jpeg", "image/webp"})
 IMAGE_LINK = re.compile(r"^https?://\S+\.(png|jpe?g|gif|webp)(\?\S*)?$", re.I)
-STATUSES = {"queued": "submitted", "running": "in_progress", "succeeded": "success",
-            "failed": "failure"}  # fmt: skip
+STATUSES = {
+    "queued": "submitted",
+    "running": "in_progress",
+    "succeeded": "success",
+    "failed": "failure",
+}
 POINTS = {"imagine": 8, "reroll": 8, "blend": 8, "describe": 2}
 #: MetaChat params field -> (prompt parameter, lowest, highest).
 PARAMS: dict[str, tuple[str, float, float]] = {
@@ -137,8 +141,9 @@ class MetaChat:
     def endpoint(self, handler: Handler) -> Handler:
         async def run(request: Request) -> Response:
             if not self.authorized(request):
-                return service_error(401, "authentication_error",
-                                     "Missing or wrong X-App-ID / API key.")  # fmt: skip
+                return service_error(
+                    401, "authentication_error", "Missing or wrong X-App-ID / API key."
+                )
             try:
                 return await handler(request)
             except BadRequest as exc:
@@ -179,8 +184,9 @@ class MetaChat:
         banned = sim.banned_word(text)
         if banned:
             sim.count(PROTOCOL, "rejected")
-            return fail(f"The prompt contains a banned word ({banned}); change it and submit "
-                        "again.")  # fmt: skip
+            return fail(
+                f"The prompt contains a banned word ({banned}); change it and submit again."
+            )
         try:
             prompt = self.build(text, model, Fields(params), images, color)
         except PromptError as exc:
@@ -190,10 +196,11 @@ class MetaChat:
         effective = model_of(prompt, model)
         meta = {"prompt": text, "model": effective, "images": images}
         return self.create(
-            lambda: sim.table.submit(protocol=PROTOCOL, prompt=prompt, prompt_text=str(prompt),
-                                     speed=speed, meta=meta),
+            lambda: sim.table.submit(
+                protocol=PROTOCOL, prompt=prompt, prompt_text=str(prompt), speed=speed, meta=meta
+            ),
             lambda job: {"id": job.id, "prompt": job.prompt, "model": effective},
-        )  # fmt: skip
+        )
 
     def build(
         self, text: str, model: str, params: Fields, images: list[Any], color: str | None
@@ -210,8 +217,10 @@ class MetaChat:
             url = item.text("url", required=True)
             kind = item.text("type", required=True)
             if kind not in IMAGE_TYPES:
-                raise BadRequest(f"Image type {kind!r} is not supported; use "
-                                 "image/png, image/jpg, image/jpeg or image/webp.")  # fmt: skip
+                raise BadRequest(
+                    f"Image type {kind!r} is not supported; use "
+                    "image/png, image/jpg, image/jpeg or image/webp."
+                )
             if item.flag("sref"):
                 refs.setdefault("sref", []).append(url)
                 if item.number("sw") is not None:
@@ -273,15 +282,21 @@ class MetaChat:
             return fail(f"Task {task_id} has not succeeded yet; wait for it to finish.")
         if label not in parent.offered():
             what = "a grid" if parent.kind == "grid" else "a single image"
-            return fail(f"/{endpoint} ({label}) cannot be used on task {task_id}, which is "
-                        f"{what}; check which actions it offers.")  # fmt: skip
-        meta = {"prompt": parent.meta.get("prompt", ""), "model": parent.meta.get("model"),
-                "images": parent.meta.get("images", [])}  # fmt: skip
+            return fail(
+                f"/{endpoint} ({label}) cannot be used on task {task_id}, which is "
+                f"{what}; check which actions it offers."
+            )
+        meta = {
+            "prompt": parent.meta.get("prompt", ""),
+            "model": parent.meta.get("model"),
+            "images": parent.meta.get("images", []),
+        }
         return self.create(
-            lambda: sim.table.submit(protocol=PROTOCOL, action=label, parent=parent,
-                                     speed=parent.speed, meta=meta),
+            lambda: sim.table.submit(
+                protocol=PROTOCOL, action=label, parent=parent, speed=parent.speed, meta=meta
+            ),
             lambda job: {"id": job.id},
-        )  # fmt: skip
+        )
 
     async def describe(self, request: Request) -> Response:
         sim, f = self.sim, await self.fields(request)
@@ -291,10 +306,15 @@ class MetaChat:
             return fail("The field 'image.url' is required.")
         source = sim.source(url, request.url.netloc)
         return self.create(
-            lambda: sim.table.submit(protocol=PROTOCOL, action="describe", inputs=[source],
-                                     prompt_text=url, meta={"images": [f.get("image")]}),
+            lambda: sim.table.submit(
+                protocol=PROTOCOL,
+                action="describe",
+                inputs=[source],
+                prompt_text=url,
+                meta={"images": [f.get("image")]},
+            ),
             lambda job: {"id": job.id},
-        )  # fmt: skip
+        )
 
     async def blend(self, request: Request) -> Response:
         sim, f = self.sim, await self.fields(request)
@@ -307,11 +327,16 @@ class MetaChat:
             return fail("dimension must be square, landscape or portrait.")
         sources = [sim.source(url, request.url.netloc) for url in urls]
         return self.create(
-            lambda: sim.table.submit(protocol=PROTOCOL, action="blend", inputs=sources,
-                                     dimensions=dimension, prompt_text=" ".join(urls),
-                                     meta={"images": images}),
+            lambda: sim.table.submit(
+                protocol=PROTOCOL,
+                action="blend",
+                inputs=sources,
+                dimensions=dimension,
+                prompt_text=" ".join(urls),
+                meta={"images": images},
+            ),
             lambda job: {"id": job.id},
-        )  # fmt: skip
+        )
 
     # -- results
 
@@ -321,8 +346,9 @@ class MetaChat:
         task_id = request.path_params["id"]
         job = sim.table.get(task_id, PROTOCOL)
         if job is None:
-            return JSONResponse({"status": "Fail", "message": f"task {task_id} not found"},
-                                status_code=500)  # fmt: skip
+            return JSONResponse(
+                {"status": "Fail", "message": f"task {task_id} not found"}, status_code=500
+            )
         state = job.state(sim.clock())
         base = str(request.base_url)
         done = state.status == "succeeded"

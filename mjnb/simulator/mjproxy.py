@@ -80,11 +80,13 @@ def button_specs(job: Job) -> list[tuple[str, str, str, str]]:
         "pan down": (f"MJ::JOB::pan_down::1::{h}::SOLO", "⬇️", ""),
         "upscale subtle": (f"MJ::JOB::upsample_v6_2x_subtle::1::{h}::SOLO", "", "Upscale (Subtle)"),
         "upscale creative": (
-            f"MJ::JOB::upsample_v6_2x_creative::1::{h}::SOLO", "", "Upscale (Creative)"
+            f"MJ::JOB::upsample_v6_2x_creative::1::{h}::SOLO",
+            "",
+            "Upscale (Creative)",
         ),
         "upscale 2x": (f"MJ::JOB::upsample_v5_2x::1::{h}::SOLO", "", "Upscale (2x)"),
         "upscale 4x": (f"MJ::JOB::upsample_v5_4x::1::{h}::SOLO", "", "Upscale (4x)"),
-    }  # fmt: skip
+    }
     for n in range(1, 5):
         specs[f"U{n}"] = (f"MJ::JOB::upsample::{n}::{h}", "", f"U{n}")
         specs[f"V{n}"] = (f"MJ::JOB::variation::{n}::{h}", "", f"V{n}")
@@ -120,15 +122,23 @@ def reply(
     properties: dict[str, Any] | None = None,
     status: int = 200,
 ) -> JSONResponse:
-    body = {"code": code, "description": description, "result": result,
-            "properties": properties or {}}  # fmt: skip
+    body = {
+        "code": code,
+        "description": description,
+        "result": result,
+        "properties": properties or {},
+    }
     return JSONResponse(body, status_code=status)
 
 
 def too_many_requests(sim: Simulator) -> Response:
     """The fork's rate-limiter answer."""
-    return reply(429, "Too many requests; slow down and retry later.", status=429,
-                 properties={"retryAfter": sim.retry_after()})  # fmt: skip
+    return reply(
+        429,
+        "Too many requests; slow down and retry later.",
+        status=429,
+        properties={"retryAfter": sim.retry_after()},
+    )
 
 
 class MJProxy:
@@ -233,8 +243,12 @@ class MJProxy:
 
             sim.deliver(PROTOCOL, hook, job, payload)
         if will_wait:
-            return reply(22, f"In queue, {waiting} tasks ahead.", job.id,
-                         {"numberOfQueues": waiting, "discordInstanceId": "sim"})  # fmt: skip
+            return reply(
+                22,
+                f"In queue, {waiting} tasks ahead.",
+                job.id,
+                {"numberOfQueues": waiting, "discordInstanceId": "sim"},
+            )
         return reply(1, "Submit success", job.id, {"discordInstanceId": "sim"})
 
     def uploads(self, request: Request, items: list[Any]) -> list[str]:
@@ -258,8 +272,11 @@ class MJProxy:
         banned = sim.banned_word(text)
         if banned:
             sim.count(PROTOCOL, "rejected")
-            return reply(24, "The prompt may contain a banned word; change it and submit again.",
-                         properties={"promptEn": text, "bannedWord": banned})  # fmt: skip
+            return reply(
+                24,
+                "The prompt may contain a banned word; change it and submit again.",
+                properties={"promptEn": text, "bannedWord": banned},
+            )
         bot = f.text("botType", "MID_JOURNEY")
         if bot not in ("MID_JOURNEY", "NIJI_JOURNEY"):
             return reply(4, f"botType must be MID_JOURNEY or NIJI_JOURNEY, got {bot!r}.")
@@ -281,10 +298,13 @@ class MJProxy:
             request,
             f,
             lambda: sim.table.submit(
-                protocol=PROTOCOL, prompt=prompt, prompt_text=str(prompt), speed=speed,
+                protocol=PROTOCOL,
+                prompt=prompt,
+                prompt_text=str(prompt),
+                speed=speed,
                 meta={"prompt": f.text("prompt")},
             ),
-        )  # fmt: skip
+        )
 
     def act(self, request: Request, f: Fields, task_id: Any, label: str | None) -> Response:
         sim = self.sim
@@ -296,13 +316,16 @@ class MJProxy:
             status = STATUSES.get(state.status, "IN_PROGRESS")
             return reply(4, f"The target task is {status}; act on it once it is SUCCESS.")
         if label is None or label not in parent.offered():
-            return reply(4, "That action is not offered by the target task; use one of its "
-                            "buttons.")  # fmt: skip
+            return reply(
+                4, "That action is not offered by the target task; use one of its buttons."
+            )
         return self.accept(
-            request, f,
-            lambda: sim.table.submit(protocol=PROTOCOL, action=label, parent=parent,
-                                     speed=parent.speed),
-        )  # fmt: skip
+            request,
+            f,
+            lambda: sim.table.submit(
+                protocol=PROTOCOL, action=label, parent=parent, speed=parent.speed
+            ),
+        )
 
     async def change(self, request: Request) -> Response:
         f = await self.fields(request)
@@ -346,10 +369,16 @@ class MJProxy:
         urls = self.uploads(request, items)
         sources = [sim.source(url, request.url.netloc) for url in urls]
         return self.accept(
-            request, f,
-            lambda: sim.table.submit(protocol=PROTOCOL, action="blend", inputs=sources,
-                                     dimensions=dims, prompt_text=" ".join(urls)),
-        )  # fmt: skip
+            request,
+            f,
+            lambda: sim.table.submit(
+                protocol=PROTOCOL,
+                action="blend",
+                inputs=sources,
+                dimensions=dims,
+                prompt_text=" ".join(urls),
+            ),
+        )
 
     async def describe(self, request: Request) -> Response:
         sim, f = self.sim, await self.fields(request)
@@ -362,10 +391,15 @@ class MJProxy:
             return reply(4, "Send the image as base64 (a data URL) or as link.")
         source = sim.source(url, request.url.netloc)
         return self.accept(
-            request, f,
-            lambda: sim.table.submit(protocol=PROTOCOL, action="describe", inputs=[source],
-                                     meta={"image_url": url, "prompt": ""}),
-        )  # fmt: skip
+            request,
+            f,
+            lambda: sim.table.submit(
+                protocol=PROTOCOL,
+                action="describe",
+                inputs=[source],
+                meta={"image_url": url, "prompt": ""},
+            ),
+        )
 
     # -- tasks
 
@@ -409,8 +443,12 @@ class MJProxy:
         return JSONResponse(jobs)
 
     async def not_found(self, request: Request) -> Response:
-        body = {"timestamp": int(self.sim.clock() * 1000), "status": 404,
-                "error": "Not Found", "path": request.url.path}  # fmt: skip
+        body = {
+            "timestamp": int(self.sim.clock() * 1000),
+            "status": 404,
+            "error": "Not Found",
+            "path": request.url.path,
+        }
         return JSONResponse(body, status_code=404)
 
 

@@ -101,7 +101,9 @@ def serve(
     config = config or SimConfig()
     app = create_app(config)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto=IPPROTO_TCP so that asyncio sets TCP_NODELAY on accepted connections (it
+    # checks the socket's proto); without it every small response waits ~40 ms for an ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
