@@ -250,7 +250,14 @@ def test_failing_job(sim: Any, client: httpx.Client) -> None:
     assert failed.status_code == 500
     error = failed.json()["error"]
     assert error["code"] == "api_error" and error["message"].endswith(".")
-    assert sim.stats()["failed"] == 1
+    headers = {"accept": "application/x-ndjson"}
+    with client.stream(
+        "POST", "/midjourney/imagine", json={"prompt": "unlucky too"}, headers=headers
+    ) as response:
+        lines = [json.loads(line) for line in response.iter_lines() if line]
+    assert lines[-1]["success"] is False and lines[-1]["error"]["code"] == "api_error"
+    assert all(line["actions"] == [] for line in lines[:-1])
+    assert sim.stats()["failed"] == 2
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from PIL import Image
 from mjnb.errors import ConfigError
 from mjnb.prompt import parse_prompt
 from mjnb.simulator import RunningSimulator, SimConfig, create_app, serve
-from mjnb.simulator.jobs import JobTable, QueueFull
+from mjnb.simulator.jobs import JobTable, QueueFull, RenderCache
 
 
 class Clock:
@@ -181,6 +181,16 @@ def test_images_are_deterministic_and_shaped() -> None:
     assert pan[0] / pan[1] > grid[0] / grid[1]  # panning left widens the picture
     assert square[0] == square[1]
     assert creative == (2 * up[0], 2 * up[1])
+
+
+def test_render_cache_evicts_and_rerenders_identically() -> None:
+    jobs = JobTable(SimConfig(latency=0, long_side=128))
+    jobs.cache = RenderCache(budget=60_000)  # room for about one 128 px grid
+    grid = imagine(jobs, "a lighthouse --seed 4")
+    first = grid.image_bytes("image", "png")
+    others = [imagine(jobs, f"filler {i}").image_bytes("image", "png") for i in range(3)]
+    assert grid.rendered is None and len(set(others)) == 3
+    assert grid.image_bytes("image", "png") == first
 
 
 @pytest.mark.anyio

@@ -802,7 +802,7 @@ class Simulator:
             return
 
         async def run() -> None:
-            async with httpx.AsyncClient(timeout=5.0) as client:
+            async with httpx.AsyncClient(timeout=5.0, trust_env=False) as client:
                 async for state in watch(job, self.clock):
                     body = await payload(state)
                     if body is None:

@@ -133,12 +133,15 @@ def reply(
 
 def too_many_requests(sim: Simulator) -> Response:
     """The fork's rate-limiter answer."""
-    return reply(
+    wait = sim.retry_after()
+    response = reply(
         429,
         "Too many requests; slow down and retry later.",
         status=429,
-        properties={"retryAfter": sim.retry_after()},
+        properties={"retryAfter": wait},
     )
+    response.headers["retry-after"] = str(wait)
+    return response
 
 
 class MJProxy:

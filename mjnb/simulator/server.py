@@ -52,14 +52,16 @@ class RunningSimulator:
 
     def stats(self) -> dict[str, Any]:
         """What ``GET /_sim/stats`` answers now."""
-        response = httpx.get(f"{self.url}/_sim/stats", timeout=10.0)
+        with httpx.Client(trust_env=False, timeout=10.0) as client:
+            response = client.get(f"{self.url}/_sim/stats")
         response.raise_for_status()
         result: dict[str, Any] = response.json()
         return result
 
     def reset(self) -> None:
         """Forget every job and zero the counters."""
-        httpx.post(f"{self.url}/_sim/reset", timeout=10.0).raise_for_status()
+        with httpx.Client(trust_env=False, timeout=10.0) as client:
+            client.post(f"{self.url}/_sim/reset").raise_for_status()
 
     def wait(self) -> None:
         """Block until the server stops (Ctrl-C stops it)."""
