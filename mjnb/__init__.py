@@ -105,3 +105,10 @@ def load_ipython_extension(ipython: InteractiveShell) -> None:
     from .notebook.magic import load_ipython_extension as load
 
     load(ipython)
+
+
+def unload_ipython_extension(ipython: InteractiveShell) -> None:
+    """``%unload_ext mjnb``: removes the magic and its display hooks."""
+    from .notebook.magic import unload_ipython_extension as unload
+
+    unload(ipython)

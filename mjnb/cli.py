@@ -34,6 +34,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     log.add_argument("--csv", metavar="PATH", help="export every row to CSV")
     log.add_argument("--parquet", metavar="PATH", help="export every row to Parquet")
 
+    prune = commands.add_parser("prune", help="delete cached images, keep the log rows")
+    prune.add_argument("--days", type=float, default=30.0, help="unused for this long (30)")
+
     args = parser.parse_args(argv)
     from .errors import MJError
 
@@ -42,6 +45,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(args)
         if args.command == "imagine":
             return _imagine(args)
+        if args.command == "prune":
+            return _prune(args)
         return _log(args)
     except MJError as exc:
         print(f"mjnb: {exc}", file=sys.stderr)
@@ -102,6 +107,18 @@ def _log(args: argparse.Namespace) -> int:
     if not (args.csv or args.parquet):
         columns = ["task_id", "provider", "action", "status", "progress", "submitted_at", "text"]
         print(frame[columns].tail(args.limit).to_string(index=False))
+    return 0
+
+
+def _prune(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from .config import settings
+    from .images import ImageStore
+
+    home = settings().home
+    removed = ImageStore(home / "images").prune(older_than=timedelta(days=args.days))
+    print(f"{removed} images deleted from {home / 'images'}; the log keeps every row.")
     return 0
 
 

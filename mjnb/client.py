@@ -283,6 +283,14 @@ class Client:
         """Every sweep ever logged, one row per sweep."""
         return self._log.sweeps()
 
+    def prune(self, *, older_than: timedelta = timedelta(days=30)) -> int:
+        """Delete cached images unused for ``older_than``; the log keeps every row.
+
+        Images of this session's tasks are kept. Returns how many files were deleted.
+        """
+        keep = [t.image_path for t in self._tasks.values() if t.image_path is not None]
+        return self._images.prune(older_than=older_than, keep=keep)
+
     # -- resume -------------------------------------------------------------------------
     def _from_row(self, row: dict[str, Any]) -> Task:
         state = row.get("remote_state") or {}
@@ -342,7 +350,6 @@ class Client:
             self._engine.spawn(self._runner.run(task, resume=True))
             resumed.append(task)
         return resumed
-
 
     def _resume_sweeps(self) -> list[Sweep]:
         from .sweep import resume_sweeps

@@ -113,6 +113,11 @@ class Task:
             from .images import compose_grid, open_image
 
             if self.image_path is not None:
+                if not self.image_path.exists():
+                    raise MJError(
+                        f"Task {self.id}'s image {self.image_path} is no longer in the cache "
+                        "(pruned?); run the prompt again to get a new one."
+                    )
                 self._image = open_image(self.image_path)
             elif self.image_paths:
                 self._image = compose_grid([open_image(p) for p in self.image_paths])

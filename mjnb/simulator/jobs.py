@@ -35,7 +35,7 @@ import zlib
 from collections import Counter, OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 from urllib.parse import parse_qs, urlsplit
 
 import anyio
@@ -383,7 +383,7 @@ class Job:
             return self.inputs[0].load(side)
         if recipe == "blend":
             images = [source.load(side) for source in self.inputs]
-            dims: Literal["square", "portrait", "landscape"] = self.dimensions  # type: ignore[assignment]
+            dims = cast(Literal["square", "portrait", "landscape"], self.dimensions)
             return art.blend(images, dims, self.seed, long_side=side)
         assert base is not None, f"{recipe} needs a base job"
         source = base.render()
@@ -406,16 +406,16 @@ class Job:
         if recipe == "square":
             return art.make_square(source, self.seed, long_side=side)
         if recipe in ("pan left", "pan right", "pan up", "pan down"):
-            direction: Literal["left", "right", "up", "down"] = recipe[4:]  # type: ignore[assignment]
+            direction = cast(Literal["left", "right", "up", "down"], recipe[4:])
             return art.pan(source, direction, self.seed, long_side=side)
         if recipe in ("upscale subtle", "upscale creative", "upscale 2x", "upscale 4x"):
-            kind: Literal["subtle", "creative", "2x", "4x"] = recipe[8:]  # type: ignore[assignment]
+            kind = cast(Literal["subtle", "creative", "2x", "4x"], recipe[8:])
             return art.upscale_image(source, kind)
         raise ValueError(f"unknown recipe {recipe!r}")
 
 
 def version_family(params: Mapping[str, Any]) -> str:
-    """ "5" for V5.x / niji 5 and older (Upscale 2x/4x), else "6" (Upscale Subtle/Creative)."""
+    """Return "5" for V5.x, niji 5 and older (Upscale 2x/4x), else "6" (Subtle/Creative)."""
     version, niji = params.get("version"), params.get("niji")
     if version is not None and str(version).split(".")[0] in {"1", "2", "3", "4", "5"}:
         return "5"
