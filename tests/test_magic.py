@@ -82,6 +82,7 @@ def ip(shell: InteractiveShell, monkeypatch: pytest.MonkeyPatch) -> Iterator[Tes
         if shell.extension_manager is not None:
             shell.extension_manager.loaded.discard("mjnb")
         shell.user_ns.pop("t", None)
+        shell.config.pop("MJMagic", None)  # %config values live on in the shell's config
 
 
 def magic_of(shell: InteractiveShell | TestingShell) -> MJMagic:

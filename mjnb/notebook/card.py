@@ -380,7 +380,7 @@ class TaskCard(widgets.VBox):
     # -- updates -------------------------------------------------------------------------
     def _on_change(self, task: Task) -> None:
         """Task listener, on the engine thread: only schedule a render."""
-        self._throttle.request(urgent=_finished(task))
+        self._throttle.request(urgent=_finished(task) and not self._published)
 
     def flush(self) -> None:
         """Render the current state now, on this thread (pending or not)."""

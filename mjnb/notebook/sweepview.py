@@ -117,7 +117,7 @@ class SweepView(widgets.VBox):
 
     # -- updates -------------------------------------------------------------------------
     def _on_change(self, sweep: Sweep) -> None:
-        self._throttle.request(urgent=_finished(sweep))
+        self._throttle.request(urgent=_finished(sweep) and not self._published)
 
     def flush(self) -> None:
         self._throttle.flush()
