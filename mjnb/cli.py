@@ -56,9 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from .simulator import SimConfig, create_app
+    from .simulator import SimConfig, serve
 
     config = SimConfig(
         latency=args.latency,
@@ -70,8 +68,9 @@ def _serve(args: argparse.Namespace) -> int:
         url_ttl=args.url_ttl,
         long_side=args.long_side,
     )
-    print(f"mjnb simulator on http://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)
-    uvicorn.run(create_app(config), host=args.host, port=args.port, log_level="warning")
+    running = serve(config, host=args.host, port=args.port)
+    print(f"mjnb simulator on {running.url} (Ctrl-C stops it)", flush=True)
+    running.wait()
     return 0
 
 

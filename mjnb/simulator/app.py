@@ -13,7 +13,8 @@ serves:
 - ``GET /_sim/uploads/<key>.png``: images uploaded as base64 (midjourney-proxy).
 
 A rate limiter (``rate_limit`` requests per second, token bucket) guards every path
-outside ``/_sim`` and answers each protocol's own 429.
+outside ``/_sim`` and answers each protocol's own 429; :class:`Faults` then injects the
+configured dropped connections, slow answers and malformed JSON (all off by default).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mjnb.simulator import acedata, metachat, mjproxy
 from mjnb.simulator.config import SimConfig
+from mjnb.simulator.faults import Faults
 from mjnb.simulator.jobs import Simulator
 
 __all__ = ["create_app"]
@@ -40,6 +42,14 @@ PREFIXES: tuple[tuple[str, str, Callable[[Simulator], Response]], ...] = (
     ("/open/v1/", metachat.PROTOCOL, metachat.too_many_requests),
     ("/mj/", mjproxy.PROTOCOL, mjproxy.too_many_requests),
 )
+
+
+def protocol_of(path: str) -> str | None:
+    """The protocol a request path belongs to (None for ``/_sim`` and unknown paths)."""
+    for prefix, name, _ in PREFIXES:
+        if path.startswith(prefix):
+            return name
+    return None
 
 
 class Gate:
@@ -149,6 +159,7 @@ def create_app(config: SimConfig | None = None) -> Starlette:
         *metachat.routes(sim),
         *mjproxy.routes(sim),
     ]
-    app = Starlette(routes=routes, middleware=[Middleware(Gate, sim=sim)])
+    middleware = [Middleware(Gate, sim=sim), Middleware(Faults, sim=sim, protocol_of=protocol_of)]
+    app = Starlette(routes=routes, middleware=middleware)
     app.state.sim = sim
     return app

@@ -34,6 +34,13 @@ class SimConfig:
     ``progress_steps``: distinct progress values while a job runs (4: 0, 25, 50, 75).
     ``seed``: makes random choices (seeds, failures) reproducible. ``max_body``: the
     largest request body accepted, in bytes (larger ones get 413).
+
+    Faults, for reliability tests (all 0 by default; see :mod:`mjnb.simulator.faults`):
+    ``drop_rate`` share of requests whose connection is closed without a whole answer;
+    ``slow_rate`` share answered only after ``slow_seconds`` (past a client's timeout);
+    ``bad_json_rate`` share whose JSON answer (or one stream line) is malformed;
+    ``stall_rate`` share of jobs that stop progressing and never finish. Faults on a
+    submit act after the job was created, as when a connection dies on the way back.
     """
 
     latency: float = 2.0
@@ -48,6 +55,11 @@ class SimConfig:
     seed: int = 0
     max_body: int = 10 * 1024 * 1024
     banned_words: tuple[str, ...] = DEFAULT_BANNED_WORDS
+    drop_rate: float = 0.0
+    stall_rate: float = 0.0
+    slow_rate: float = 0.0
+    bad_json_rate: float = 0.0
+    slow_seconds: float = 35.0
 
     def __post_init__(self) -> None:
         problems = []
@@ -71,6 +83,13 @@ class SimConfig:
             problems.append(f"progress_steps must be at least 1, got {self.progress_steps}")
         if self.max_body < 1024:
             problems.append(f"max_body must be at least 1024 bytes, got {self.max_body}")
+        for name in ("drop_rate", "stall_rate", "slow_rate", "bad_json_rate"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                problems.append(f"{name} must be between 0 and 1, got {getattr(self, name)}")
+        if self.drop_rate + self.slow_rate + self.bad_json_rate > 1.0:
+            problems.append("drop_rate + slow_rate + bad_json_rate must be at most 1")
+        if not self.slow_seconds > 0:
+            problems.append(f"slow_seconds must be more than 0, got {self.slow_seconds}")
         if self.token is not None and not self.token.strip():
             problems.append("token must not be blank; pass None to accept any credential")
         if problems:

@@ -444,6 +444,8 @@ class JobTable:
         self._slots = [0.0] * config.concurrency
         self._starts: deque[float] = deque()
         self.cache = RenderCache()
+        #: jobs planned to stop progressing (``stall_rate``), never to finish
+        self.stalled = 0
 
     def waiting(self, now: float) -> int:
         """Jobs accepted that have not started yet."""
@@ -514,7 +516,9 @@ class JobTable:
         if recipe.startswith(("U", "upscale ")):
             kind = "single"
         duration = config.latency * SPEEDS.get(speed, 1.0)
-        timeline, started, reason = self._plan(now, duration, rng, fail_reason)
+        stall = random.Random(f"{config.seed}:stall:{number}")
+        stall_at = stall.uniform(0.1, 0.9) if stall.random() < config.stall_rate else None
+        timeline, started, reason = self._plan(now, duration, rng, fail_reason, stall_at)
         ms = int(now * 1000)
         job = Job(
             number=number,
@@ -550,8 +554,16 @@ class JobTable:
         return job
 
     def _plan(
-        self, now: float, duration: float, rng: random.Random, fail_reason: str | None
+        self,
+        now: float,
+        duration: float,
+        rng: random.Random,
+        fail_reason: str | None,
+        stall_at: float | None = None,
     ) -> tuple[list[State], float | None, str | None]:
+        """The job's timeline, its start and its failure reason. ``stall_at`` (a share
+        of the run) makes it stop progressing there for good; its slot still frees at
+        the planned end, as a provider's worker moves on while the record stays stuck."""
         if fail_reason is not None:
             return [State("failed", 0, now)], None, fail_reason
         free = min(self._slots)
@@ -577,6 +589,10 @@ class JobTable:
             reason = FAILURE_REASONS[rng.randrange(len(FAILURE_REASONS))]
             timeline.append(State("failed", progress, fail_at))
             return timeline, start, reason
+        if stall_at is not None:
+            self.stalled += 1
+            cut = start + duration * stall_at
+            return [s for s in timeline if s.at <= cut] or timeline[:1], start, None
         timeline.append(State("succeeded", 100, end))
         return timeline, start, None
 
@@ -610,7 +626,10 @@ async def watch(job: Job, clock: Callable[[], float] = time.time) -> AsyncIterat
         if state.done:
             return
         nxt = job.next_change(now)
-        await anyio.sleep(max(0.0, (nxt if nxt is not None else now) - clock()) + 0.001)
+        if nxt is None:  # a stalled job: nothing will change; keep the watcher waiting
+            await anyio.sleep(1.0)
+            continue
+        await anyio.sleep(max(0.0, nxt - clock()) + 0.001)
 
 
 # ---------------------------------------------------------------------------- shared state
@@ -665,9 +684,13 @@ class Simulator:
             "downloads",
             "callbacks",
             "callback_errors",
+            "dropped",
+            "slowed",
+            "bad_json",
         )
         out: dict[str, Any] = {key: self.counts[key] for key in keys}
         out.update(
+            stalled=self.table.stalled,
             jobs=len(self.table.jobs),
             queued=tally["queued"],
             running=tally["running"],
