@@ -23,6 +23,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--token", default=None, help="credential every request must carry")
     serve.add_argument("--url-ttl", type=float, default=None, help="seconds image URLs live")
     serve.add_argument("--long-side", type=int, default=1024, help="grid long side in px")
+    serve.add_argument("--seed", type=int, default=0, help="makes failures and faults repeatable")
+    faults = serve.add_argument_group("faults", "for reliability tests; all 0 by default")
+    faults.add_argument("--drop-rate", type=float, default=0.0, help="share of connections cut")
+    faults.add_argument("--stall-rate", type=float, default=0.0, help="share of jobs that stall")
+    faults.add_argument("--slow-rate", type=float, default=0.0, help="share of answers delayed")
+    faults.add_argument("--slow-seconds", type=float, default=35.0, help="their delay (35 s)")
+    faults.add_argument("--bad-json-rate", type=float, default=0.0, help="share of bad JSON")
 
     imagine = commands.add_parser("imagine", help="submit a prompt and save the image")
     imagine.add_argument("prompt")
@@ -67,6 +74,12 @@ def _serve(args: argparse.Namespace) -> int:
         token=args.token,
         url_ttl=args.url_ttl,
         long_side=args.long_side,
+        seed=args.seed,
+        drop_rate=args.drop_rate,
+        stall_rate=args.stall_rate,
+        slow_rate=args.slow_rate,
+        slow_seconds=args.slow_seconds,
+        bad_json_rate=args.bad_json_rate,
     )
     running = serve(config, host=args.host, port=args.port)
     print(f"mjnb simulator on {running.url} (Ctrl-C stops it)", flush=True)

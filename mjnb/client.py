@@ -21,7 +21,7 @@ from .engine import Engine, Runner, snapshot_from_state
 from .errors import MJError, PromptError, Rejected
 from .prompt import Prompt, parse_prompt
 from .providers import make_adapter
-from .providers.base import ACTION_LABELS, Job
+from .providers.base import ACTION_LABELS, Job, check_prompt
 from .task import Task
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ class Client:
     ``Client()`` uses the provider from configuration (``"local"``, the built-in
     simulator, by default). Arguments beat ``mjnb.configure(...)``, which beats the
     ``MJNB_*`` environment. Methods return a :class:`Task` at once; the engine
-    thread does the rest.
+    thread does the rest. ``timeout`` is how long one HTTP request may take (seconds).
     """
 
     def __init__(
@@ -68,6 +68,7 @@ class Client:
         stall_timeout: float | None = None,
         home: str | os.PathLike[str] | None = None,
         stream: bool = True,
+        timeout: float = 30.0,
     ) -> None:
         from .images import ImageStore
         from .log import TaskLog
@@ -106,6 +107,7 @@ class Client:
             stall_timeout=self.settings.stall_timeout,
             thumbnail_size=self.settings.thumbnail_size,
             stream=stream,
+            request_timeout=timeout,
         )
         self._tasks: dict[str, Task] = {}
         #: tasks a dead kernel left unfinished, now followed (or sent) by this client
@@ -136,6 +138,7 @@ class Client:
                 f"This prompt has permutations that make {len(variants)} jobs; "
                 "run them with mj.sweep(...) (or %mj in a notebook)."
             )
+        check_prompt(self._adapter, parsed)  # what this provider cannot take
         job = Job("imagine", prompt=str(parsed), mode=_check_mode(mode))
         return self._start(job, prompt=parsed, sweep_id=sweep_id, axes=axes)
 

@@ -42,9 +42,16 @@ T = TypeVar("T")
 
 #: how long a poll or download may take before it counts as one failed attempt
 REQUEST_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
-#: a stream sends a line per progress change; quiet this long means it is stuck
-STREAM_TIMEOUT = httpx.Timeout(30.0, connect=10.0, read=120.0)
 MAX_CONNECT_ATTEMPTS = 8
+#: what an adapter raises on an answer of the wrong shape (valid JSON, wrong types)
+PARSE_ERRORS: tuple[type[Exception], ...] = (TypeError, KeyError, AttributeError, IndexError)
+#: a poll that fails with one of these is tried again
+POLL_ERRORS: tuple[type[Exception], ...] = (
+    ProviderError,
+    httpx.TransportError,
+    ValueError,
+    *PARSE_ERRORS,
+)
 MAX_IMAGE_BYTES = 40 * 1024 * 1024
 
 
@@ -150,6 +157,7 @@ class Runner:
         stall_timeout: float,
         thumbnail_size: int,
         stream: bool = True,
+        request_timeout: float = 30.0,
     ) -> None:
         self.engine = engine
         self.adapter = adapter
@@ -160,7 +168,15 @@ class Runner:
         self.stall_timeout = stall_timeout
         self.thumbnail_size = thumbnail_size
         self.stream = stream
+        #: one request's limit; a stream may stay quiet up to stall_timeout (at most 120 s)
+        connect = min(10.0, request_timeout)
+        self.timeout = httpx.Timeout(request_timeout, connect=connect)
+        self.stream_timeout = httpx.Timeout(
+            request_timeout, connect=connect, read=min(120.0, stall_timeout)
+        )
         self._background: set[asyncio.Future[None]] = set()
+        #: when each task last changed (monotonic), so a stall counts from there
+        self._changed_at: dict[str, float] = {}
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -176,7 +192,7 @@ class Runner:
                     await self._submit(task)
                 if not task.snapshot.done:
                     await self._follow(task)
-            if task.status == "succeeded":
+            if task.snapshot.status == "succeeded":
                 await self._fetch(task)
         except MJError as exc:
             task._fail(str(exc))
@@ -184,6 +200,7 @@ class Runner:
             logger.exception("mjnb: task %s broke", task.id)
             task._fail(f"mjnb internal error ({type(exc).__name__}: {exc}); please report it.")
         finally:
+            self._changed_at.pop(task.id, None)
             task._finish()
             self._record(task)
 
@@ -203,9 +220,9 @@ class Runner:
             assert request is not None
             try:
                 if streaming:
-                    await self._stream(task, _with_timeout(request, STREAM_TIMEOUT))
+                    await self._stream(task, _with_timeout(request, self.stream_timeout))
                 else:
-                    response = await self.http.send(_with_timeout(request, REQUEST_TIMEOUT))
+                    response = await self.http.send(_with_timeout(request, self.timeout))
                     self._update(task, self.adapter.parse_submit(job, response))
                 return
             except RateLimited as exc:
@@ -236,6 +253,12 @@ class Runner:
                     f"({type(exc).__name__}); the job may have been created, so mjnb did not "
                     "send it again. Check the provider's task list before retrying."
                 ) from None
+            except PARSE_ERRORS as exc:
+                raise ProviderError(
+                    f"{self.adapter.name} answered the submit in a form mjnb could not read "
+                    f"({_reason(exc)}); the job may have been created, so mjnb did not send "
+                    "it again. Check the provider's task list before retrying."
+                ) from None
 
     async def _stream(self, task: Task, request: httpx.Request) -> None:
         response = await self.http.send(request, stream=True)
@@ -246,7 +269,11 @@ class Runner:
                 self._update(task, self.adapter.parse_submit(task.job, response))
                 return
             async for line in response.aiter_lines():
-                snapshot = self.adapter.parse_line(task.job, line.encode())
+                try:
+                    snapshot = self.adapter.parse_line(task.job, line.encode())
+                except PARSE_ERRORS as exc:  # a garbled line: the next one may be whole
+                    logger.info("mjnb: unreadable stream line for %s (%s)", task.id, exc)
+                    continue
                 if snapshot is not None:
                     self._update(task, snapshot)
                     if snapshot.done:
@@ -260,30 +287,37 @@ class Runner:
             )
 
     async def _follow(self, task: Task) -> None:
-        last_change, failures = time.monotonic(), 0
+        """Poll until the job ends. Fails the task once it has shown no progress, or
+        every poll has failed, for ``stall_timeout`` seconds (whichever is true)."""
+        last_change = self._changed_at.get(task.id, time.monotonic())
+        failures, failing_since = 0, 0.0
         seen = (task.status, task.progress)
         while not task.snapshot.done:
             await asyncio.sleep(self.poll_interval * min(2**failures, 16))
             try:
-                request = _with_timeout(self.adapter.poll(task.snapshot), REQUEST_TIMEOUT)
+                request = _with_timeout(self.adapter.poll(task.snapshot), self.timeout)
                 response = await self.http.send(request)
                 snapshot = self.adapter.parse_poll(task.snapshot, response)
             except AuthError:
                 raise
-            except (ProviderError, httpx.TransportError, ValueError) as exc:
+            except POLL_ERRORS as exc:
                 failures += 1
+                failing_since = failing_since or time.monotonic()
                 logger.info("mjnb: poll of %s failed (%s), will retry", task.id, exc)
-                if time.monotonic() - last_change > self.stall_timeout:
+                if time.monotonic() - failing_since > self.stall_timeout:
                     raise Timeout(
-                        f"Task {task.id}: polling {self.adapter.name} failed for "
-                        f"{self.stall_timeout:.0f} s (last error: {exc})."
+                        f"Task {task.id}: every poll of {self.adapter.name} failed for "
+                        f"{self.stall_timeout:.0f} s (last error: {_reason(exc)}); mjnb "
+                        "stopped waiting. Check the job's status with the provider."
                     ) from None
-                continue
-            failures = 0
-            self._update(task, snapshot)
-            if (task.status, task.progress) != seen:
-                seen, last_change = (task.status, task.progress), time.monotonic()
-            elif time.monotonic() - last_change > self.stall_timeout:
+                if time.monotonic() - last_change <= self.stall_timeout:
+                    continue
+            else:
+                failures, failing_since = 0, 0.0
+                self._update(task, snapshot)
+                if (task.status, task.progress) != seen:
+                    seen, last_change = (task.status, task.progress), time.monotonic()
+            if time.monotonic() - last_change > self.stall_timeout:
                 raise Timeout(
                     f"Task {task.id} showed no progress for {self.stall_timeout:.0f} s "
                     f"(stuck {task.status} at {task.progress}%); mjnb stopped waiting. "
@@ -312,7 +346,7 @@ class Runner:
         last: Exception | None = None
         for attempt in range(4):
             try:
-                request = _with_timeout(self.adapter.download(url), REQUEST_TIMEOUT)
+                request = _with_timeout(self.adapter.download(url), self.timeout)
                 response = await self.http.send(request, stream=True)
                 try:
                     if response.status_code != 200:
@@ -348,6 +382,7 @@ class Runner:
     def _update(self, task: Task, snapshot: Snapshot) -> None:
         old_preview = task.snapshot.preview_url
         if task._apply(snapshot):
+            self._changed_at[task.id] = time.monotonic()
             self._record(task)
             task._changed()
             url = snapshot.preview_url
@@ -359,7 +394,7 @@ class Runner:
     async def _fetch_preview(self, task: Task, url: str) -> None:
         """Fetch a running job's low-resolution preview for the views watching it."""
         try:
-            request = _with_timeout(self.adapter.download(url), REQUEST_TIMEOUT)
+            request = _with_timeout(self.adapter.download(url), self.timeout)
             response = await self.http.send(request)
         except httpx.TransportError:
             return  # a preview is a nicety; the next one may arrive
@@ -385,6 +420,12 @@ class Runner:
             )
         except MJError:
             logger.exception("mjnb: could not write task %s to the log", task.id)
+
+
+def _reason(exc: BaseException) -> str:
+    """An exception as a short phrase, named even when its message is empty."""
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _short(url: str) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import MJError, TaskFailed, Timeout
-from .providers.base import TERMINAL, Job, Snapshot, Status
+from .providers.base import Job, Snapshot, Status
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -67,6 +67,13 @@ class Task:
     # -- state -------------------------------------------------------------------------
     @property
     def status(self) -> Status:
+        """queued, running, succeeded, failed or cancelled.
+
+        A job the provider finished reads ``running`` (at 100%) until its image is
+        downloaded, so ``succeeded`` always means the result is here.
+        """
+        if self.snapshot.status == "succeeded" and not self._done.is_set():
+            return "running"
         return self.snapshot.status
 
     @property
@@ -79,7 +86,8 @@ class Task:
 
     @property
     def done(self) -> bool:
-        return self.status in TERMINAL
+        """True once the task has ended and its result, if any, is downloaded."""
+        return self._done.is_set()
 
     @property
     def action(self) -> str:

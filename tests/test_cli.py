@@ -90,6 +90,8 @@ def test_missing_credentials_name_the_variable() -> None:
 
 def test_prune_keeps_the_log(tmp_path: Path) -> None:
     assert run("imagine", "a fox --seed 1").returncode == 0
+    files = sorted(p.name for p in Path(os.environ["MJNB_HOME"]).rglob("*"))
     pruned = run("prune", "--days", "0")
-    assert pruned.returncode == 0 and pruned.stdout.startswith("1 images deleted")
+    assert pruned.returncode == 0, pruned.stderr
+    assert pruned.stdout.startswith("1 images deleted"), (pruned.stdout, files)
     assert "a fox" in run("log").stdout

@@ -338,6 +338,11 @@ class TaskCard(widgets.VBox):
                 border="1px solid #ddd", padding="6px", margin="4px 0", width="max-content"
             ),
         )
+        # CSS hooks, so front-end tests (and user styles) can find the parts of a card
+        self.add_class("mjnb-card")
+        self.bar.add_class("mjnb-card-progress")
+        self.image.add_class("mjnb-card-image")
+        self.buttons.add_class("mjnb-card-actions")
         self._on_child = on_child
         self._lock = threading.RLock()
         self._thumb: bytes | None = None  # the final JPEG thumbnail, once made

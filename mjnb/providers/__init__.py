@@ -18,6 +18,7 @@ from .acedata import AceDataAdapter, LocalAdapter, ZhishuyunAdapter
 from .base import Adapter
 from .metachat import MetaChatAdapter
 from .mjproxy import MJProxyAdapter
+from .youchuan import YouchuanAdapter
 
 __all__ = ["PROVIDERS", "make_adapter"]
 
@@ -27,6 +28,7 @@ PROVIDERS: dict[str, type] = {
     "zhishuyun": ZhishuyunAdapter,
     "metachat": MetaChatAdapter,
     "mjproxy": MJProxyAdapter,
+    "youchuan": YouchuanAdapter,
 }
 
 

@@ -17,9 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import httpx
+
+if TYPE_CHECKING:
+    from ..prompt import Prompt
 
 Status = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 TERMINAL: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
@@ -123,3 +126,14 @@ def resolve_locally(adapter: Adapter, job: Job) -> Snapshot | None:
     """
     local = getattr(adapter, "local", None)
     return local(job) if local is not None else None
+
+
+def check_prompt(adapter: Adapter, prompt: Prompt) -> None:
+    """Raise ``PromptError`` for a prompt the provider cannot take, before anything is sent.
+
+    Optional hook ``adapter.check(prompt)``: Youchuan refuses ``--repeat``, ``--stealth``
+    and ``--public``. ``Client.imagine`` calls it for every prompt, sweeps' cells too.
+    """
+    check = getattr(adapter, "check", None)
+    if check is not None:
+        check(prompt)

@@ -1,7 +1,7 @@
 """The simulator as one Starlette app: every protocol's routes plus ``/_sim/*``.
 
 ``create_app(config)`` gives an ASGI app that works in-process (``httpx.ASGITransport``)
-and on a real port (:func:`mjnb.simulator.serve`). Besides the three protocols it
+and on a real port (:func:`mjnb.simulator.serve`). Besides the four protocols it
 serves:
 
 - ``GET /_sim/stats``: JSON counts of what it received and did (``submits``,
@@ -29,7 +29,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mjnb.simulator import acedata, metachat, mjproxy
+from mjnb.simulator import acedata, metachat, mjproxy, youchuan
 from mjnb.simulator.config import SimConfig
 from mjnb.simulator.faults import Faults
 from mjnb.simulator.jobs import Simulator
@@ -41,6 +41,7 @@ PREFIXES: tuple[tuple[str, str, Callable[[Simulator], Response]], ...] = (
     ("/midjourney/", acedata.PROTOCOL, acedata.too_many_requests),
     ("/open/v1/", metachat.PROTOCOL, metachat.too_many_requests),
     ("/mj/", mjproxy.PROTOCOL, mjproxy.too_many_requests),
+    ("/v1/tob/", youchuan.PROTOCOL, youchuan.too_many_requests),
 )
 
 
@@ -111,6 +112,7 @@ def create_app(config: SimConfig | None = None) -> Starlette:
                     "acedata": "/midjourney/imagine, /midjourney/tasks",
                     "metachat": "/open/v1/midjourney/*",
                     "mjproxy": "/mj/submit/*, /mj/task/*",
+                    "youchuan": "/v1/tob/*",
                 },
                 "stats": "/_sim/stats",
             }
@@ -158,6 +160,7 @@ def create_app(config: SimConfig | None = None) -> Starlette:
         *acedata.routes(sim),
         *metachat.routes(sim),
         *mjproxy.routes(sim),
+        *youchuan.routes(sim),
     ]
     middleware = [Middleware(Gate, sim=sim), Middleware(Faults, sim=sim, protocol_of=protocol_of)]
     app = Starlette(routes=routes, middleware=middleware)

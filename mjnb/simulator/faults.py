@@ -192,7 +192,8 @@ class Faults:
             assert start is not None
             self.sim.count(protocol, "bad_json")
             bad = mangle(b"".join(chunks), self.rng)
-            headers = [(k, v) for k, v in start.get("headers", ()) if k.lower() != b"content-length"]
+            kept = start.get("headers", ())
+            headers = [(k, v) for k, v in kept if k.lower() != b"content-length"]
             headers.append((b"content-length", str(len(bad)).encode()))
             await send({**start, "headers": headers})
             await send({"type": "http.response.body", "body": bad, "more_body": False})

@@ -275,6 +275,8 @@ class Job:
     fail_reason: str | None
     long_side: int
     meta: dict[str, Any] = field(default_factory=dict)
+    #: act on tile 1-4 of ``base``'s grid rather than on all of it (Youchuan's imageNo)
+    tile: int = 0
     _times: list[float] = field(default_factory=list, repr=False)
     cache: RenderCache = field(default_factory=RenderCache, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -387,6 +389,8 @@ class Job:
             return art.blend(images, dims, self.seed, long_side=side)
         assert base is not None, f"{recipe} needs a base job"
         source = base.render()
+        if self.tile:
+            source = crop_tile(source, self.tile)
         if recipe[0] == "U":
             return art.upscale(source, self.index)
         if recipe[0] == "V":
@@ -401,7 +405,7 @@ class Job:
             )
             return art.vary(source, strength, self.seed, long_side=side)
         if recipe.startswith("zoom ") or (recipe == "square" and source.width == source.height):
-            factor = {"zoom 2x": 2.0, "zoom 1.5x": 1.5}.get(recipe, 1.0)
+            factor = float(recipe[5:-1]) if recipe.startswith("zoom ") else 1.0  # "zoom 1.5x"
             return art.zoom_out(source, factor, self.seed, long_side=side)
         if recipe == "square":
             return art.make_square(source, self.seed, long_side=side)
@@ -469,9 +473,11 @@ class JobTable:
         speed: str = "fast",
         fail_reason: str | None = None,
         meta: Mapping[str, Any] | None = None,
+        tile: int = 0,
     ) -> Job:
         """Create and plan a job. ``fail_reason`` makes it fail at once (Midjourney
-        refused it). Raises QueueFull when ``queue_size`` jobs already wait."""
+        refused it). Raises QueueFull when ``queue_size`` jobs already wait. ``tile``
+        (1-4) makes an action work on that tile of ``parent``'s grid."""
         config, now = self.config, self.clock()
         waiting = self.waiting(now)
         if fail_reason is None and self.will_wait(now) and waiting >= config.queue_size:
@@ -499,7 +505,7 @@ class JobTable:
             text, params, prompt_text = parent.text, dict(parent.params), parent.prompt
             aspect, pan_axis = parent.aspect, parent.pan_axis
             if action == "reroll":
-                recipe, base, index = parent.recipe, parent.base, parent.index
+                recipe, base, index, tile = parent.recipe, parent.base, parent.index, parent.tile
                 inputs, dimensions = parent.inputs, parent.dimensions
             elif action[0] in "UV" and action[1:].isdigit():
                 index = int(action[1:])
@@ -547,6 +553,7 @@ class JobTable:
             fail_reason=reason,
             long_side=config.long_side,
             meta=dict(meta or {}),
+            tile=tile,
             cache=self.cache,
         )
         self.jobs[job.id] = job
@@ -644,7 +651,7 @@ class Simulator:
         self.table = JobTable(config, clock)
         self.counts: Counter[str] = Counter()
         self.per_protocol: dict[str, Counter[str]] = {
-            p: Counter() for p in ("acedata", "metachat", "mjproxy")
+            p: Counter() for p in ("acedata", "metachat", "mjproxy", "youchuan")
         }
         self.uploads: dict[str, bytes] = {}
         self.secret = secrets.token_bytes(16)

@@ -1,0 +1,839 @@
+"""``Panel``: a form that writes a Midjourney prompt, sends it, and shows what came back.
+
+    >>> panel = mjnb.Panel()        # or %mj panel
+    >>> panel                       # in a notebook: the form, the gallery, the history
+
+Every control writes part of a prompt; the prompt that will be sent is shown live and
+validated on every keystroke by the same parser ``%mj`` uses, and Submit stays
+disabled while it is invalid. The form state becomes prompt text in plain functions
+(:class:`Form`, :func:`build_prompt`, :func:`form_from_prompt`), tested without
+widgets; the widget callbacks only read the controls, call :class:`mjnb.Client`, and
+put a :class:`~mjnb.notebook.card.TaskCard` (or a
+:class:`~mjnb.notebook.sweepview.SweepView`) at the top of the gallery.
+
+Callbacks return at once (``imagine`` and ``sweep`` only queue work on the engine
+thread) and never swallow an error: whatever a callback raises is shown in red in the
+panel's status line. Reads of the task log for the history table run on the shared
+render thread, not in the callback. Core ipywidgets only, so the panel runs wherever
+ipywidgets 8 does (JupyterLab, Notebook 7, VS Code, Colab).
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import ipywidgets as widgets
+
+from .. import config
+from ..errors import MJError, PromptError
+from ..prompt import PARAMETERS, Prompt, parse_prompt
+from .card import DEFAULT_THUMBNAIL_SIZE, TaskCard, Throttle
+from .sweepview import SweepView
+
+if TYPE_CHECKING:
+    from ..client import Client
+    from ..sweep import Sweep, SweepPlan
+    from ..task import Task
+
+__all__ = [
+    "AR_PRESETS",
+    "SPEEDS",
+    "SWEEP_AXES",
+    "VERSIONS",
+    "Form",
+    "Panel",
+    "build_prompt",
+    "form_from_prompt",
+    "provider_status",
+]
+
+logger = logging.getLogger("mjnb")
+
+#: model menu: label -> what it sets (None: leave the model to the prompt / Midjourney)
+VERSIONS: Mapping[str, str | None] = {
+    "default": None,
+    "v5.2": "5.2",
+    "v6": "6",
+    "v6.1": "6.1",
+    "v7": "7",
+    "niji 6": "niji 6",
+}
+AR_PRESETS = ("1:1", "4:3", "3:4", "3:2", "2:3", "16:9", "9:16", "21:9")
+CUSTOM = "custom"
+SPEEDS = ("fast", "relax", "turbo")
+#: sweep builder axes: label -> (axis name for Client.sweep, example values)
+SWEEP_AXES: Mapping[str, tuple[str, str]] = {
+    "seed": ("seed", "1, 2, 3"),
+    "stylize": ("stylize", "0..1000 step 250"),
+    "chaos": ("chaos", "0, 25, 50"),
+    "weird": ("weird", "0..3000/4"),
+    "aspect ratio": ("ar", "1:1, 3:2, 9:16"),
+    "model": ("model", "v 6.1, v 7, niji 6"),
+}
+NO_AXIS = "none"
+#: the sliders: form field -> (low, high); defaults are Midjourney's (PARAMETERS)
+SLIDERS: Mapping[str, tuple[int, int]] = {
+    "stylize": (0, 1000),
+    "chaos": (0, 100),
+    "weird": (0, 3000),
+}
+SEED_MAX = int(PARAMETERS["seed"].high or 4294967295)
+HISTORY_ROWS = 10
+GALLERY_SIZE = 12
+
+_ERROR_STYLE = "color:#c62828"
+_MUTED_STYLE = "color:#666"
+
+
+def _default(name: str) -> int:
+    return int(PARAMETERS[name].default or 0)
+
+
+# --------------------------------------------------------------------- form <-> prompt
+
+
+@dataclass(frozen=True)
+class Form:
+    """What the panel's controls hold; :func:`build_prompt` turns it into prompt text.
+
+    ``text`` is the prompt box (it may hold image URLs and parameters of its own);
+    ``version`` is a :data:`VERSIONS` value (``"6.1"``, ``"niji 6"``, None for the
+    default); ``ar`` is ``"W:H"``; ``seed`` is None when it is not locked (Midjourney
+    picks one); ``speed`` is one of :data:`SPEEDS`. A field at Midjourney's default
+    adds nothing to the prompt, so prompts stay short.
+    """
+
+    text: str = ""
+    version: str | None = None
+    ar: str = "1:1"
+    stylize: int = _default("stylize")
+    chaos: int = _default("chaos")
+    weird: int = _default("weird")
+    seed: int | None = None
+    speed: str = "fast"
+
+    def changes(self) -> dict[str, Any]:
+        """The parameters the form sets on top of the prompt box (None removes one)."""
+        changes: dict[str, Any] = {}
+        if self.version is not None:
+            if self.version.startswith("niji"):
+                changes.update(niji=self.version.split()[-1], version=None)
+            else:
+                changes.update(version=self.version, niji=None)
+        if self.ar.strip() and self.ar.strip() != "1:1":
+            changes["ar"] = self.ar.strip()
+        for name in SLIDERS:
+            value = getattr(self, name)
+            if value != _default(name):
+                changes[name] = value
+        if self.seed is not None:
+            changes["seed"] = self.seed
+        if self.speed not in SPEEDS:
+            raise PromptError(f"speed must be one of {', '.join(SPEEDS)}, got {self.speed!r}.")
+        if self.speed != "fast":
+            changes.update(dict.fromkeys(SPEEDS, None), **{self.speed: True})
+        return changes
+
+
+def build_prompt(form: Form) -> str:
+    """The prompt the form sends: the prompt box with the form's parameters applied.
+
+    A control at its default leaves the prompt box's own parameter alone; otherwise
+    the control wins. Raises PromptError (with the column) for anything Midjourney
+    would refuse, including an empty prompt box.
+    """
+    parsed = parse_prompt(form.text)
+    changes = form.changes()
+    if not changes:
+        return str(parsed)
+    if parsed.is_permutation:
+        return str(parsed.with_params(**changes))
+    params = dict(parsed.params)
+    for name, value in changes.items():
+        if value is None:
+            params.pop(name, None)
+        else:
+            params[name] = value
+    # parse the exact text to be sent, so an error's column points into the preview
+    return str(parse_prompt(str(Prompt(parsed.images, parsed.text, params))))
+
+
+def form_from_prompt(prompt: str) -> Form:
+    """The form that sends ``prompt`` again: each parameter a control can show moves
+    to that control; the rest (``--no``, ``--q``, image URLs ...) stay in the text.
+
+    ``build_prompt(form_from_prompt(p)) == str(parse_prompt(p))`` for any valid ``p``.
+    """
+    parsed = parse_prompt(prompt)
+    params = dict(parsed.params)
+    fields: dict[str, Any] = {}
+    if not parsed.is_permutation:
+        version = params.get("version")
+        niji = params.get("niji")
+        if niji is None and version is not None and version in VERSIONS.values():
+            fields["version"] = params.pop("version")
+        elif version is None and isinstance(niji, str) and f"niji {niji}" in VERSIONS.values():
+            fields["version"] = f"niji {params.pop('niji')}"
+        if "ar" in params:
+            fields["ar"] = params.pop("ar")
+        for name, (low, high) in SLIDERS.items():
+            value = params.get(name)
+            if isinstance(value, int) and low <= value <= high:
+                fields[name] = params.pop(name)
+        if isinstance(params.get("seed"), int):
+            fields["seed"] = params.pop("seed")
+        for speed in SPEEDS:
+            if params.pop(speed, None):
+                fields["speed"] = speed
+        text = str(Prompt(parsed.images, parsed.text, params))
+    else:
+        text = str(parsed)
+    return Form(text=text, **fields)
+
+
+def provider_status(name: str) -> str | None:
+    """None if ``name``'s required credentials are set, else what to set (a sentence)."""
+    try:
+        config.credentials(name, {})
+    except MJError as exc:
+        return str(exc)
+    return None
+
+
+def _provider_label(name: str, missing: str | None) -> str:
+    if name == "local":
+        return "local (simulator)"
+    if missing is None:
+        return f"{name} ✓"
+    variables = [v for v in config.CREDENTIAL_VARS[name].values() if v in missing]
+    return f"{name} (needs {', '.join(variables) or 'credentials'})"
+
+
+def _error_html(message: str) -> str:
+    return f"<span style='{_ERROR_STYLE}'>{html.escape(message)}</span>"
+
+
+def _shorten(text: str, limit: int) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# ----------------------------------------------------------------------------- widget
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _guarded(method: F) -> F:
+    """Run a callback; show anything it raises in the panel's status line (and re-log it)."""
+
+    @functools.wraps(method)
+    def wrapper(self: Panel, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except Exception as exc:
+            self._show_error(exc)
+            return None
+
+    return wrapper  # type: ignore[return-value]
+
+
+class Panel(widgets.VBox):
+    """The prompt panel: form, live prompt preview, sweep builder, gallery and history.
+
+    ``client`` is the client to start with (default: :func:`mjnb.default_client`);
+    choosing another provider in the form makes (and keeps) a client for it.
+    ``max_jobs`` is the sweep size above which Run needs the confirmation box
+    (default: the ``max_jobs`` setting, 40). ``gallery_size`` bounds the cards kept
+    in the gallery (the log keeps everything).
+    """
+
+    def __init__(
+        self,
+        client: Client | None = None,
+        *,
+        max_jobs: int | None = None,
+        thumbnail_size: int = DEFAULT_THUMBNAIL_SIZE,
+        gallery_size: int = GALLERY_SIZE,
+        history_rows: int = HISTORY_ROWS,
+    ) -> None:
+        if client is None:
+            import mjnb
+
+            client = mjnb.default_client()
+        self.client: Client = client
+        self._clients: dict[str, Client] = {client.provider: client}
+        self.max_jobs = max_jobs or config.settings().max_jobs
+        self.thumbnail_size = thumbnail_size
+        self.gallery_size = gallery_size
+        self.history_rows = history_rows
+        #: the last error a callback raised (also shown in the status line)
+        self.last_error: BaseException | None = None
+        #: cards and sweep views started here, newest first (the gallery shows the first few)
+        self.items: list[TaskCard | SweepView] = []
+        self._lock = threading.RLock()
+        self._loading = False
+        self._history: list[dict[str, Any]] = []
+        self._plan: SweepPlan | None = None
+
+        self._build_form()
+        self._build_sweep_builder()
+        self.gallery = widgets.VBox(layout=widgets.Layout(width="100%"))
+        self.gallery.add_class("mjnb-gallery")
+        self.history = widgets.GridBox(
+            layout=widgets.Layout(
+                grid_template_columns="64px 88px 64px minmax(0, 1fr) 56px",
+                grid_gap="2px 8px",
+                align_items="center",
+                width="100%",
+            )
+        )
+        self.history_note = widgets.HTML()
+        self.refresh_button = widgets.Button(
+            description="Refresh", icon="refresh", layout=widgets.Layout(width="auto")
+        )
+        self.refresh_button.on_click(self._on_refresh)
+        history_box = widgets.VBox(
+            [widgets.HBox([self.history_note, self.refresh_button]), self.history]
+        )
+        self.extras = widgets.Accordion(
+            children=[self.sweep_box, history_box], titles=("Sweep builder", "History")
+        )
+        self.extras.selected_index = None
+        super().__init__(
+            children=[self.form_box, self.extras, self.gallery],
+            layout=widgets.Layout(width="100%", max_width="900px"),
+        )
+        self.add_class("mjnb-panel")
+        self._history_throttle = Throttle(self._render_history, 0.5)
+        self._refresh_preview()
+        self._refresh_plan()
+        self._history_throttle.request(urgent=True)
+
+    def __repr__(self) -> str:
+        return f"<mjnb.Panel provider={self.client.provider!r} items={len(self.items)}>"
+
+    # -- building --------------------------------------------------------------------------
+    def _build_form(self) -> None:
+        def label(text: str, width: str = "64px") -> widgets.Label:
+            return widgets.Label(text, layout=widgets.Layout(width=width))
+
+        self.prompt = widgets.Textarea(
+            placeholder="a red fox in snow, golden hour   (parameters like --no text work too)",
+            continuous_update=True,
+            rows=3,
+            layout=widgets.Layout(width="100%"),
+        )
+        self.prompt.add_class("mjnb-prompt")
+        self.version = widgets.Dropdown(
+            options=list(VERSIONS), value="default", layout=widgets.Layout(width="110px")
+        )
+        self.ar = widgets.Dropdown(
+            options=[*AR_PRESETS, CUSTOM], value="1:1", layout=widgets.Layout(width="90px")
+        )
+        self.ar_custom = widgets.Text(
+            placeholder="W:H",
+            continuous_update=True,
+            disabled=True,
+            layout=widgets.Layout(width="70px"),
+        )
+        self.speed = widgets.ToggleButtons(
+            options=list(SPEEDS),
+            value="fast",
+            tooltips=[
+                "Fast GPU time (the default)",
+                "Relax: slow, uses no fast time",
+                "Turbo: quickest, twice the fast time",
+            ],
+            style=widgets.ToggleButtonsStyle(button_width="56px"),
+        )
+        slider_layout = widgets.Layout(width="280px")
+        self.stylize, self.chaos, self.weird = (
+            widgets.IntSlider(
+                value=_default(name),
+                min=low,
+                max=high,
+                step=10 if high >= 1000 else 1,
+                continuous_update=False,
+                description=name,
+                layout=slider_layout,
+                style={"description_width": "52px"},
+                tooltip=PARAMETERS[name].help,
+            )
+            for name, (low, high) in SLIDERS.items()
+        )
+        self.seed = widgets.BoundedIntText(
+            value=0, min=0, max=SEED_MAX, disabled=True, layout=widgets.Layout(width="120px")
+        )
+        self.seed_lock = widgets.ToggleButton(
+            value=False,
+            description="lock seed",
+            icon="unlock",
+            tooltip="Locked: every submit uses this seed. Unlocked: Midjourney picks one.",
+            layout=widgets.Layout(width="auto"),
+        )
+        self.provider = widgets.Dropdown(layout=widgets.Layout(width="260px"))
+        self._set_provider_options()
+        self.submit = widgets.Button(
+            description="Submit", button_style="primary", icon="paper-plane", disabled=True
+        )
+        for widget, name in (
+            (self.version, "version"),
+            (self.ar, "ar"),
+            (self.ar_custom, "ar-custom"),
+            (self.speed, "speed"),
+            (self.stylize, "stylize"),
+            (self.chaos, "chaos"),
+            (self.weird, "weird"),
+            (self.seed, "seed"),
+            (self.seed_lock, "seed-lock"),
+            (self.provider, "provider"),
+            (self.submit, "submit"),
+        ):
+            widget.add_class(f"mjnb-{name}")  # CSS hooks for styles and front-end tests
+        self.preview = widgets.HTML()
+        self.preview.add_class("mjnb-preview")
+        self.status = widgets.HTML()
+        self.status.add_class("mjnb-status")
+
+        for control in (
+            self.prompt,
+            self.version,
+            self.ar_custom,
+            self.stylize,
+            self.chaos,
+            self.weird,
+            self.seed,
+            self.speed,
+        ):
+            control.observe(self._on_form_change, names="value")
+        self.ar.observe(self._on_ar_change, names="value")
+        self.seed_lock.observe(self._on_seed_lock, names="value")
+        self.provider.observe(self._on_provider_change, names="value")
+        self.submit.on_click(self._on_submit)
+
+        row = widgets.HBox
+        self.form_box = widgets.VBox(
+            [
+                self.prompt,
+                row(
+                    [
+                        label("model", "44px"),
+                        self.version,
+                        label("aspect", "48px"),
+                        self.ar,
+                        self.ar_custom,
+                        label("speed", "42px"),
+                        self.speed,
+                    ],
+                    layout=widgets.Layout(flex_flow="row wrap", align_items="center"),
+                ),
+                row(
+                    [self.stylize, self.chaos, self.weird],
+                    layout=widgets.Layout(flex_flow="row wrap"),
+                ),
+                row(
+                    [
+                        label("seed", "44px"),
+                        self.seed,
+                        self.seed_lock,
+                        label("provider", "60px"),
+                        self.provider,
+                    ],
+                    layout=widgets.Layout(flex_flow="row wrap", align_items="center"),
+                ),
+                self.preview,
+                row([self.submit, self.status], layout=widgets.Layout(align_items="center")),
+            ],
+            layout=widgets.Layout(border="1px solid #ddd", padding="8px", width="100%"),
+        )
+
+    def _build_sweep_builder(self) -> None:
+        axes = [NO_AXIS, *SWEEP_AXES]
+        self.axis_x = widgets.Dropdown(
+            options=axes, value=NO_AXIS, layout=widgets.Layout(width="130px")
+        )
+        self.axis_y = widgets.Dropdown(
+            options=axes, value=NO_AXIS, layout=widgets.Layout(width="130px")
+        )
+        self.values_x = widgets.Text(continuous_update=True, layout=widgets.Layout(width="300px"))
+        self.values_y = widgets.Text(continuous_update=True, layout=widgets.Layout(width="300px"))
+        self.plan_label = widgets.HTML()
+        self.plan_label.add_class("mjnb-plan")
+        self.confirm = widgets.Checkbox(
+            value=False, description="run anyway", indent=False, layout=widgets.Layout(width="auto")
+        )
+        self.run_sweep = widgets.Button(
+            description="Run sweep", icon="th", disabled=True, layout=widgets.Layout(width="auto")
+        )
+        self.run_sweep.add_class("mjnb-run-sweep")
+        for control in (self.axis_x, self.axis_y):
+            control.observe(self._on_axis_change, names="value")
+        for control in (self.values_x, self.values_y, self.confirm):
+            control.observe(self._on_plan_change, names="value")
+        self.run_sweep.on_click(self._on_run_sweep)
+        note = widgets.HTML(
+            f"<span style='{_MUTED_STYLE}'>Values: a list (<code>1, 2, 3</code>) or a range "
+            "(<code>0..1000 step 250</code>, <code>0..1000/5</code>). The rest of the prompt "
+            "comes from the form above.</span>"
+        )
+        self.sweep_box = widgets.VBox(
+            [
+                note,
+                widgets.HBox(
+                    [
+                        widgets.Label("axis 1", layout=widgets.Layout(width="48px")),
+                        self.axis_x,
+                        self.values_x,
+                    ]
+                ),
+                widgets.HBox(
+                    [
+                        widgets.Label("axis 2", layout=widgets.Layout(width="48px")),
+                        self.axis_y,
+                        self.values_y,
+                    ]
+                ),
+                self.plan_label,
+                widgets.HBox(
+                    [self.run_sweep, self.confirm], layout=widgets.Layout(align_items="center")
+                ),
+            ]
+        )
+
+    def _set_provider_options(self) -> None:
+        options = []
+        for name in config.PROVIDER_NAMES:
+            missing = None if name in self._clients else provider_status(name)
+            options.append((_provider_label(name, missing), name))
+        self.provider.options = options
+        self.provider.value = self.client.provider
+
+    # -- reading the form --------------------------------------------------------------------
+    @property
+    def form(self) -> Form:
+        """What the controls hold now."""
+        ar = self.ar_custom.value.strip() if self.ar.value == CUSTOM else self.ar.value
+        return Form(
+            text=self.prompt.value,
+            version=VERSIONS[self.version.value],
+            ar=ar or "1:1",
+            stylize=self.stylize.value,
+            chaos=self.chaos.value,
+            weird=self.weird.value,
+            seed=self.seed.value if self.seed_lock.value else None,
+            speed=self.speed.value,
+        )
+
+    @form.setter
+    def form(self, form: Form) -> None:
+        self.load(form)
+
+    @property
+    def prompt_text(self) -> str | None:
+        """The prompt Submit would send, or None while the form is invalid."""
+        try:
+            return build_prompt(self.form)
+        except PromptError:
+            return None
+
+    def load(self, form: Form | str) -> None:
+        """Put a form (or a prompt's text and parameters) into the controls."""
+        if isinstance(form, str):
+            form = form_from_prompt(form)
+        version = next((k for k, v in VERSIONS.items() if v == form.version), "default")
+        self._loading = True
+        try:
+            self.prompt.value = form.text
+            self.version.value = version
+            if form.ar in AR_PRESETS:
+                self.ar.value = form.ar
+                self.ar_custom.value = ""
+            else:
+                self.ar.value = CUSTOM
+                self.ar_custom.value = form.ar
+            self.stylize.value = form.stylize
+            self.chaos.value = form.chaos
+            self.weird.value = form.weird
+            self.seed_lock.value = form.seed is not None
+            if form.seed is not None:
+                self.seed.value = form.seed
+            self.speed.value = form.speed
+        finally:
+            self._loading = False
+        self._refresh_preview()
+        self._refresh_plan()
+
+    # -- callbacks ---------------------------------------------------------------------------
+    @_guarded
+    def _on_form_change(self, change: Mapping[str, Any]) -> None:
+        if not self._loading:
+            self._refresh_preview()
+            self._refresh_plan()
+
+    @_guarded
+    def _on_ar_change(self, change: Mapping[str, Any]) -> None:
+        self.ar_custom.disabled = change["new"] != CUSTOM
+        self._on_form_change(change)
+
+    @_guarded
+    def _on_seed_lock(self, change: Mapping[str, Any]) -> None:
+        locked = bool(change["new"])
+        self.seed.disabled = not locked
+        self.seed_lock.icon = "lock" if locked else "unlock"
+        if locked and not self._loading and self.seed.value == 0:
+            import random
+
+            self.seed.value = random.randrange(0, SEED_MAX + 1)
+        self._on_form_change(change)
+
+    @_guarded
+    def _on_provider_change(self, change: Mapping[str, Any]) -> None:
+        name = change["new"]
+        if name == self.client.provider:
+            return
+        try:
+            self.use_provider(name)
+        except Exception:
+            self.provider.value = self.client.provider  # keep showing the one in use
+            raise
+
+    @_guarded
+    def _on_submit(self, button: Any = None) -> None:
+        self.send_prompt()
+
+    @_guarded
+    def _on_axis_change(self, change: Mapping[str, Any]) -> None:
+        for axis, values in ((self.axis_x, self.values_x), (self.axis_y, self.values_y)):
+            values.disabled = axis.value == NO_AXIS
+            values.placeholder = "" if axis.value == NO_AXIS else SWEEP_AXES[axis.value][1]
+        self._refresh_plan()
+
+    @_guarded
+    def _on_plan_change(self, change: Mapping[str, Any]) -> None:
+        self._refresh_plan()
+
+    @_guarded
+    def _on_run_sweep(self, button: Any = None) -> None:
+        self.start_sweep()
+
+    @_guarded
+    def _on_refresh(self, button: Any = None) -> None:
+        self._history_throttle.request(urgent=True)
+
+    # -- what the buttons do (also for scripts and tests) ------------------------------------
+    def use_provider(self, name: str) -> Client:
+        """Switch to provider ``name``; raises ConfigError if its credentials are missing."""
+        client = self._clients.get(name)
+        if client is None:
+            from ..client import Client
+
+            client = Client(name)
+            self._clients[name] = client
+        self.client = client
+        if self.provider.value != name:
+            self.provider.value = name
+        self._set_status(f"Using {name}.")
+        self._history_throttle.request(urgent=True)
+        return client
+
+    def send_prompt(self) -> Task | Sweep:
+        """What Submit does: send the prompt (a sweep if it has ``{a, b}`` groups)."""
+        text = build_prompt(self.form)
+        parsed = parse_prompt(text)
+        if parsed.is_permutation:
+            sweep = self.client.sweep(text, confirm=self.confirm.value, max_jobs=self.max_jobs)
+            self._add_sweep(sweep)
+            return sweep
+        task = self.client.imagine(parsed)
+        self._add_task(task)
+        return task
+
+    def start_sweep(self) -> Sweep:
+        """What Run sweep does: the form's prompt over the builder's axes."""
+        axes = self._axes()
+        text = build_prompt(self.form)
+        sweep = self.client.sweep(text, confirm=self.confirm.value, max_jobs=self.max_jobs, **axes)
+        self._add_sweep(sweep)
+        return sweep
+
+    def refresh_history(self) -> None:
+        """Read the log now and redraw the history table (on this thread)."""
+        self._history_throttle.request(urgent=True)
+        self._history_throttle.flush()
+
+    def load_row(self, index: int) -> None:
+        """What a history row's Load does: its prompt and parameters into the form."""
+        rows = self._history
+        if not 0 <= index < len(rows):
+            raise MJError(f"There is no history row {index}; the table has {len(rows)}.")
+        prompt = rows[index].get("prompt") or ""
+        self.load(form_from_prompt(prompt))
+        self._set_status(f"Loaded task {rows[index]['task_id']}.")
+
+    # -- gallery -----------------------------------------------------------------------------
+    def _add_task(self, task: Task) -> TaskCard:
+        card = TaskCard(task, thumbnail_size=self.thumbnail_size, on_child=self._follow)
+        self._follow(task)
+        self._add_item(card)
+        self._set_status(f"Sent task {task.id} to {task.provider}.")
+        return card
+
+    def _add_sweep(self, sweep: Sweep) -> SweepView:
+        view = SweepView(sweep, cell_size=max(64, self.thumbnail_size // 2))
+        for task in sweep.tasks:
+            self._follow(task)
+        self._add_item(view)
+        self._set_status(f"Started sweep {sweep.id}: {sweep.plan}.")
+        return view
+
+    def _add_item(self, item: TaskCard | SweepView) -> None:
+        with self._lock:
+            self.items.insert(0, item)
+            self.gallery.children = tuple(self.items[: self.gallery_size])
+        self._history_throttle.request()
+
+    def _follow(self, task: Task) -> None:
+        """Refresh the history table when ``task`` (or a child) finishes."""
+
+        def on_change(changed: Task) -> None:  # engine thread: schedule only
+            if changed.finished_at is not None:
+                changed.remove_listener(on_change)
+                self._history_throttle.request()
+
+        task.add_listener(on_change)
+        self._history_throttle.request()
+
+    # -- rendering ---------------------------------------------------------------------------
+    def _refresh_preview(self) -> None:
+        form = self.form
+        if not form.text.strip():
+            self.preview.value = (
+                f"<span style='{_MUTED_STYLE}'>Type a prompt; the text that will be sent "
+                "shows here.</span>"
+            )
+            self.submit.disabled = True
+            return
+        try:
+            text = build_prompt(form)
+            jobs = len(parse_prompt(text).expand())
+        except PromptError as exc:
+            self.preview.value = (
+                f"<div style='font-size:13px'><b>Not sendable:</b> {_error_html(str(exc))}</div>"
+            )
+            self.submit.disabled = True
+            return
+        what = "1 job" if jobs == 1 else f"a sweep of {jobs} jobs"
+        self.preview.value = (
+            "<div style='font-size:13px'><b>Will send</b> "
+            f"<span style='{_MUTED_STYLE}'>({what} on {html.escape(self.client.provider)})</span>"
+            "<br><code style='white-space:pre-wrap;word-break:break-word'>"
+            f"{html.escape(text)}</code></div>"
+        )
+        self.submit.disabled = False
+
+    def _axes(self) -> dict[str, str]:
+        axes: dict[str, str] = {}
+        for axis, values in ((self.axis_x, self.values_x), (self.axis_y, self.values_y)):
+            if axis.value == NO_AXIS:
+                continue
+            name = SWEEP_AXES[axis.value][0]
+            if name in axes:
+                raise PromptError(f"Both axes are {axis.value}; choose two different axes.")
+            if not values.value.strip():
+                raise PromptError(
+                    f"Give the values of {axis.value}, e.g. {SWEEP_AXES[axis.value][1]}."
+                )
+            axes[name] = values.value
+        return axes
+
+    def _refresh_plan(self) -> None:
+        self._plan = None
+        self.run_sweep.disabled = True
+        try:
+            axes = self._axes()
+            if not axes and not parse_prompt(build_prompt(self.form)).is_permutation:
+                self.plan_label.value = (
+                    f"<span style='{_MUTED_STYLE}'>Choose an axis and its values.</span>"
+                )
+                return
+            plan = self.client.plan_sweep(build_prompt(self.form), **axes)
+        except PromptError as exc:
+            message = str(exc)
+            if not self.prompt.value.strip():
+                message = "Type a prompt above first."
+            self.plan_label.value = _error_html(message)
+            return
+        self._plan = plan
+        over = plan.jobs > self.max_jobs
+        text = html.escape(str(plan))
+        if over:
+            text += _error_html(
+                f" — more than max_jobs={self.max_jobs}; tick 'run anyway' to run it."
+            )
+        self.plan_label.value = f"<b>{text}</b>" if not over else text
+        self.run_sweep.disabled = over and not self.confirm.value
+
+    def _render_history(self) -> None:
+        """Read the newest log rows and redraw the table (render thread)."""
+        try:
+            frame = self.client.log(limit=self.history_rows)
+        except Exception as exc:
+            self._show_error(exc)
+            return
+        rows = frame.to_dict("records")[::-1]  # newest first
+        cells: list[widgets.Widget] = []
+        header = ("time", "status", "action", "prompt", "")
+        cells.extend(widgets.HTML(f"<b>{h}</b>") for h in header)
+        for index, row in enumerate(rows):
+            submitted = row.get("submitted_at")
+            when = submitted.strftime("%H:%M:%S") if hasattr(submitted, "strftime") else ""
+            status = str(row.get("status") or "")
+            if status in ("queued", "running"):
+                status = f"{status} {row.get('progress') or 0}%"
+            load = widgets.Button(
+                description="Load",
+                tooltip=f"Load task {row['task_id']}'s prompt and parameters into the form",
+                layout=widgets.Layout(width="52px"),
+            )
+            load.on_click(functools.partial(self._on_load, index))
+            prompt = str(row.get("prompt") or "")
+            cells.extend(
+                [
+                    widgets.Label(when),
+                    widgets.Label(status),
+                    widgets.Label(str(row.get("action") or "")),
+                    widgets.HTML(
+                        f"<span title='{html.escape(prompt)}'>"
+                        f"{html.escape(_shorten(prompt, 90))}</span>"
+                    ),
+                    load,
+                ]
+            )
+        with self._lock:
+            self._history = rows
+            self.history.children = tuple(cells)
+            self.history_note.value = (
+                f"<span style='{_MUTED_STYLE}'>The newest {len(rows)} task(s) in "
+                f"{html.escape(str(self.client.home))} (all providers).</span>"
+            )
+
+    @_guarded
+    def _on_load(self, index: int, button: Any = None) -> None:
+        self.load_row(index)
+
+    # -- status line -------------------------------------------------------------------------
+    def _set_status(self, message: str) -> None:
+        self.status.value = f"<span style='{_MUTED_STYLE}'>{html.escape(message)}</span>"
+
+    def _show_error(self, exc: BaseException) -> None:
+        self.last_error = exc
+        message = str(exc) if isinstance(exc, MJError) else f"{type(exc).__name__}: {exc}"
+        if not isinstance(exc, MJError):
+            logger.error("mjnb: a panel callback failed", exc_info=exc)
+        self.status.value = _error_html(message)

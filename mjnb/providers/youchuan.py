@@ -1,0 +1,540 @@
+"""Youchuan 悠船 (``youchuan``): Midjourney's official partner API in China, ``/v1/tob/*``.
+
+``POST /v1/tob/diffusion {text}`` answers the job object (its id is ``id``);
+``GET /v1/tob/job/{id}`` reads it: an integer ``status`` and a ``comment`` code, and
+``urls``, four **separate images** rather than one grid, with ``audits`` beside them
+(a non-empty entry: that image failed moderation). Edits take the earlier job's
+``jobId`` and an ``imageNo`` counted **from zero**. Errors have the HTTP status equal
+to ``code`` and a body ``{code, message, reason}``. Headers ``x-youchuan-app`` and
+``x-youchuan-secret`` carry the credentials.
+
+Mapping choices:
+- U1-U4 send nothing: they pick one of the four images (:meth:`YouchuanAdapter.local`);
+  the selected image then offers vary, zoom, pan and upscale with the parent's
+  ``jobId`` and its ``imageNo``.
+- V1-V4 on a grid are ``/variation`` with ``type`` 1 (strong): Midjourney's V buttons
+  vary strongly by default since V6 ("high variation mode"). ``vary subtle|strong`` on
+  a selected or upscaled image are ``type`` 0 / 1.
+- ``zoom 2x|1.5x`` are ``/outpaint`` with ``scale`` 2.0 / 1.5; ``pan`` is ``/pan`` with
+  ``scale`` 1.5 (Midjourney's pan adds half the image). Youchuan has no Make Square,
+  so ``square`` is not offered.
+- Upscales follow the model, like Midjourney's buttons: ``subtle``/``creative``
+  (``type`` 0/1) from V6 on, ``2x``/``4x`` (``type`` 2/3, ``v5_2x``/``v5_4x``) on V5 and
+  niji 5. An upscaled image offers vary, zoom and pan, never a second upscale.
+- A job acted on with a prompt other than its parent's is a remix: vary and V become
+  ``/remix`` (``mode`` 0 strong / 1 subtle), zoom and pan carry ``remixPrompt``.
+- No progress is documented: queued reads 0, running 50 (or what the server sends).
+  ``status`` 2 with no ``urls`` yet is still running.
+- An image withheld by moderation is left out: the grid shows the others in order and
+  a grey cell, and U/V number the images shown.
+- ``--repeat``, ``--stealth`` and ``--public`` are refused before sending
+  (:meth:`YouchuanAdapter.check`); ``{}`` permutations are expanded by mjnb (sweeps).
+  Blend is sent as an image-only prompt; describe is not offered.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from ..errors import AuthError, PromptError, ProviderError, RateLimited, Rejected
+from ..prompt import Prompt
+from .base import Job, Snapshot, Status
+from .common import blend_prompt, progress_percent, read_json, retry_after, scrub, with_mode
+
+CREDENTIALS = "MJNB_YOUCHUAN_APP and MJNB_YOUCHUAN_SECRET"
+MAX_TEXT = 8192
+
+#: the integer ``status`` of a job (0 is "queued" in some clients; 4 is moderation)
+STATUSES: Mapping[int, Status] = {
+    0: "queued",
+    1: "running",
+    2: "succeeded",
+    3: "failed",
+    4: "failed",
+}
+
+_NOT_CHARGED = " Youchuan does not charge for it."
+#: ``comment`` code -> (status, what a failure means and what to do next)
+COMMENTS: Mapping[str, tuple[Status, str | None]] = {
+    "JobStatusCreated": ("queued", None),
+    "JobStatusQueued": ("queued", None),
+    "JobStatusRunning": ("running", None),
+    "JobStatusSuccess": ("succeeded", None),
+    "JobStatusCanceled": ("cancelled", "The job was cancelled on Youchuan."),
+    "JobStatusFail": ("failed", "Midjourney could not finish the job; submit it again."),
+    "JobStatusError": ("failed", "Youchuan hit an error running the job; submit it again."),
+    "JobStatusReject": (
+        "failed",
+        "Youchuan's image moderation rejected the result; change the prompt and submit again.",
+    ),
+    "JobStatusTextReject": (
+        "failed",
+        "Youchuan's moderation rejected the prompt text; reword it and submit again."
+        + _NOT_CHARGED,
+    ),
+    "JobStatusBadPrompt": (
+        "failed",
+        "Midjourney could not read the prompt; check its wording and parameters." + _NOT_CHARGED,
+    ),
+    "JobStatusInvalidParameter": (
+        "failed",
+        "A parameter in the prompt is invalid for this model; fix it and submit again."
+        + _NOT_CHARGED,
+    ),
+    "JobStatusTimeout": ("failed", "The job timed out on Midjourney; submit it again."),
+    "JobStatusRequestTimeout": (
+        "failed",
+        "Youchuan timed out waiting for Midjourney; submit the job again.",
+    ),
+    "JobStatusInvalidImagePromptLink": (
+        "failed",
+        "An image link in the prompt could not be fetched; use a public http(s) link to a "
+        "PNG, JPEG or WebP image.",
+    ),
+    "JobStatusMaxConcurrentLimited": (
+        "failed",
+        "Your Youchuan plan's concurrency limit was reached; submit the job again when one "
+        "finishes (or lower max_concurrency).",
+    ),
+    "JobStatusCreditNotEnough": (
+        "failed",
+        "Your Youchuan account has too little credit for this job; top up your Youchuan "
+        "account and submit again.",
+    ),
+    "JobStatusImagePromptDenied": (
+        "failed",
+        "An image in the prompt failed Youchuan's moderation; use another image.",
+    ),
+    "JobStatusDuplicateImage": (
+        "failed",
+        "Youchuan refused a duplicate image in the prompt; use each image once.",
+    ),
+}
+#: comments seen in Chinese (matched anywhere in the text)
+CHINESE_COMMENTS: tuple[tuple[str, Status, str | None], ...] = (
+    ("失败", "failed", "Youchuan reported the job failed (失败); submit it again."),
+    ("取消", "cancelled", "The job was cancelled on Youchuan (取消)."),
+    ("成功", "succeeded", None),
+    ("排队", "queued", None),
+    ("进行", "running", None),
+    ("生成中", "running", None),
+)
+
+_TOP_UP = "top up your Youchuan account and submit again"
+#: error ``reason`` -> (exception class, message); ``{said}`` is Youchuan's own message
+REASONS: Mapping[str, tuple[type[ProviderError], str]] = {
+    "Invalid_Argument": (
+        Rejected,
+        "Youchuan refused the request as invalid ({said}); check the prompt and the action.",
+    ),
+    "Invalid_Prompt_Parameter": (
+        Rejected,
+        "Youchuan refused a parameter in the prompt ({said}); fix or remove it and submit "
+        "again (Youchuan does not take --repeat, --stealth or --public).",
+    ),
+    "Job_ReUpscale_Not_Support": (
+        Rejected,
+        "This image is already upscaled and Youchuan cannot upscale it again; upscale one of "
+        "the grid's images instead.",
+    ),
+    "Invalid_App_Identifier": (
+        AuthError,
+        f"Youchuan refused the app id or secret (Invalid_App_Identifier); check {CREDENTIALS} "
+        "against the Youchuan open-platform console.",
+    ),
+    "No_More_Relax_Credit": (
+        Rejected,
+        "Your Youchuan plan has no relax credit left; use fast mode (--fast or mode='fast') "
+        "or wait until relax credit renews.",
+    ),
+    "Account_Fee_Not_Enough": (
+        Rejected,
+        f"Your Youchuan account balance is too low for this job; {_TOP_UP}.",
+    ),
+    "Permission_Denied": (
+        AuthError,
+        "Youchuan says this app may not use that API (Permission_Denied); enable it for your "
+        "app in the Youchuan open-platform console.",
+    ),
+    "Relax_Not_Allow": (
+        Rejected,
+        "Your Youchuan plan does not allow relax mode; remove --relax (or mode='relax') and "
+        "submit again, or change plans.",
+    ),
+    "Msg_Sensitive": (
+        Rejected,
+        "Youchuan's moderation refused the prompt (Msg_Sensitive); reword it without "
+        "sensitive content and submit again.",
+    ),
+    "Upscale_Not_Support": (
+        Rejected,
+        "Youchuan cannot run this upscale for this image's model ({said}); use upscale "
+        "subtle or creative on V6 and later, upscale 2x or 4x on V5.",
+    ),
+    "No_Avaliable_Plan": (
+        Rejected,
+        "Your Youchuan account has no active plan for this API; subscribe to one in the "
+        "Youchuan console and submit again.",
+    ),
+    "Not_Support": (
+        Rejected,
+        "Youchuan does not support this operation here ({said}); choose another action.",
+    ),
+    "Max_Concurrent_Limited": (
+        RateLimited,
+        "Your Youchuan plan's concurrency limit is reached (Max_Concurrent_Limited); the job "
+        "was not created and mjnb submits it again when a slot frees. Set max_concurrency "
+        "to your plan's limit to avoid the wait.",
+    ),
+    "Server_Busy": (
+        RateLimited,
+        "Youchuan is busy (Server_Busy); the job was not created and mjnb submits it again "
+        "in a moment.",
+    ),
+    "Request_Timout": (
+        ProviderError,
+        "Youchuan timed out on the request (Request_Timout); the job may have been created, "
+        "so mjnb did not send it again. Check your Youchuan job list before retrying.",
+    ),
+    "Internal_Server_Error": (
+        ProviderError,
+        "Youchuan had an internal error ({said}); try again later.",
+    ),
+}
+
+#: label -> wire for a grid; ``{n}`` is filled with the image's 0-based ``imageNo``
+GRID_WIRE: Mapping[str, str] = {"reroll": "reroll"}
+IMAGE_WIRE: Mapping[str, str] = {
+    "vary subtle": "variation {n} 0",
+    "vary strong": "variation {n} 1",
+    "zoom 2x": "outpaint {n} 2.0",
+    "zoom 1.5x": "outpaint {n} 1.5",
+    "pan down": "pan {n} 0",
+    "pan right": "pan {n} 1",
+    "pan up": "pan {n} 2",
+    "pan left": "pan {n} 3",
+}
+UPSCALE_WIRE: Mapping[str, Mapping[str, str]] = {
+    "6": {"upscale subtle": "upscale {n} 0", "upscale creative": "upscale {n} 1"},
+    "5": {"upscale 2x": "upscale {n} 2", "upscale 4x": "upscale {n} 3"},
+}
+PAN_SCALE = 1.5
+UNSUPPORTED = ("repeat", "stealth", "public")
+_PARAM = {
+    "repeat": re.compile(r"(?:--|—)(?:repeat|r)(?!\S)"),
+    "stealth": re.compile(r"(?:--|—)stealth(?!\S)"),
+    "public": re.compile(r"(?:--|—)public(?!\S)"),
+}
+_VERSION = re.compile(r"(?:--|—)(?:v|version)\s+(\d+)")
+_NIJI = re.compile(r"(?:--|—)niji\s+(\d+)")
+
+
+def family(prompt: str) -> str:
+    """``"5"`` for V5.x and niji 5 and older (Upscale 2x/4x), else ``"6"`` (Subtle/Creative)."""
+    version, niji = _VERSION.search(prompt), _NIJI.search(prompt)
+    old_version = version is not None and int(version.group(1)) <= 5
+    old_niji = niji is not None and int(niji.group(1)) <= 5
+    return "5" if old_version or old_niji else "6"
+
+
+def grid_wire(count: int) -> dict[str, str]:
+    """``{label: wire}`` of a grid showing ``count`` images (U/V number those shown)."""
+    wire = {f"U{k}": f"select {k - 1}" for k in range(1, count + 1)}
+    wire.update({f"V{k}": f"variation {k - 1} 1" for k in range(1, count + 1)})
+    return wire | dict(GRID_WIRE)
+
+
+def image_wire(image_no: int, model: str, *, upscaled: bool = False) -> dict[str, str]:
+    """``{label: wire}`` of one image: a selected one, or an upscaled one (no re-upscale)."""
+    table = dict(IMAGE_WIRE) if upscaled else {**IMAGE_WIRE, **UPSCALE_WIRE[model]}
+    return {label: wire.format(n=image_no) for label, wire in table.items()}
+
+
+def job_state(data: Mapping[str, Any]) -> tuple[Status, str | None]:
+    """The status the integer ``status`` and the ``comment`` say together, and why a
+    failure failed. A success here may still lack its ``urls`` (see parse_poll)."""
+    raw = data.get("status")
+    number = int(raw) if isinstance(raw, (int, str)) and str(raw).strip().isdigit() else None
+    by_number = STATUSES.get(number) if number is not None else None
+    comment = str(data.get("comment") or "").strip()
+    by_comment: tuple[Status, str | None] | None = COMMENTS.get(comment)
+    if by_comment is None:
+        by_comment = next(((s, why) for word, s, why in CHINESE_COMMENTS if word in comment), None)
+    if by_comment and by_comment[0] in ("failed", "cancelled"):
+        return by_comment
+    if number == 4:
+        return "failed", (
+            "Youchuan's moderation rejected the job; change the prompt and submit again."
+        )
+    if by_number == "failed":
+        said = f" ({comment})" if comment else ""
+        return "failed", f"Youchuan reported the job failed{said}; submit it again."
+    if "succeeded" in (by_number, by_comment and by_comment[0]):
+        return "succeeded", None
+    return by_number or (by_comment[0] if by_comment else "queued"), None
+
+
+def error_for(response: httpx.Response, *secrets: str | None) -> ProviderError | None:
+    """The exception an error answer stands for (HTTP status equals ``code``), or None."""
+    body = read_json(response)
+    envelope = body if isinstance(body, dict) else {}
+    raw_code = envelope.get("code")
+    code = raw_code if isinstance(raw_code, int) else response.status_code
+    if not response.is_error and code in (0, 200):
+        return None
+    reason = str(envelope.get("reason") or "")
+    said = scrub(str(envelope.get("message") or "").strip(), *secrets) or "no details"
+    status = response.status_code if response.is_error else code
+    known = REASONS.get(reason)
+    if known is not None:
+        cls, template = known
+        message = template.format(said=said)
+    elif status == 401:
+        cls, message = (
+            AuthError,
+            f"Youchuan refused the credentials (HTTP 401); check {CREDENTIALS}.",
+        )
+    elif status == 429:
+        cls = RateLimited
+        message = "Youchuan is limiting requests (HTTP 429); the job was not created. Retrying."
+    elif status == 404:
+        cls = ProviderError
+        message = "Youchuan answered 404: the API path was not found; check base_url."
+    elif 400 <= status < 500:
+        cls = Rejected
+        message = f"Youchuan refused the request ({reason or status}: {said}); check the prompt."
+    else:
+        cls = ProviderError
+        message = f"Youchuan answered HTTP {status} ({reason or said}); try again later."
+    if cls is RateLimited:
+        return RateLimited(
+            message, code=reason or None, status=status, retry_after=retry_after(response)
+        )
+    return cls(message, code=reason or None, status=status)
+
+
+class YouchuanAdapter:
+    """Maps jobs onto Youchuan's open platform (``x-youchuan-app`` + ``x-youchuan-secret``)."""
+
+    name = "youchuan"
+    title = "Youchuan"
+    default_base_url = "https://ali.youchuan.cn"
+    poll_interval = 3.0
+    min_poll_interval = 1.0
+
+    def __init__(
+        self, base_url: str | None = None, app_id: str | None = None, token: str | None = None
+    ) -> None:
+        self.base_url = (base_url or self.default_base_url).rstrip("/")
+        self._app_id = app_id
+        self._token = token
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, base_url={self.base_url!r})"
+
+    def _request(self, method: str, path: str, body: Any = None) -> httpx.Request:
+        headers = {"accept": "application/json"}
+        if self._app_id:
+            headers["x-youchuan-app"] = self._app_id
+        if self._token:
+            headers["x-youchuan-secret"] = self._token
+        return httpx.Request(method, self.base_url + path, json=body, headers=headers)
+
+    # -- before anything is sent ---------------------------------------------------------
+    def check(self, prompt: Prompt) -> None:
+        """Raise PromptError for parameters Youchuan does not take (see the module notes)."""
+        for name in UNSUPPORTED:
+            if name not in prompt.params:
+                continue
+            source = prompt.source or str(prompt)
+            found = _PARAM[name].search(source)
+            column = found.start() + 1 if found else None
+            where = f" (at column {column})" if column else ""
+            advice = {
+                "repeat": "run the prompt several times, or use mj.sweep(...)",
+                "stealth": "Youchuan decides visibility by your plan",
+                "public": "Youchuan decides visibility by your plan",
+            }[name]
+            raise PromptError(
+                f"Youchuan does not support --{name}{where}; remove it ({advice}).",
+                column=column,
+            )
+        if len(str(prompt)) > MAX_TEXT:
+            raise PromptError(
+                f"Youchuan takes prompts of at most {MAX_TEXT} characters, got "
+                f"{len(str(prompt))}; shorten it."
+            )
+
+    def local(self, job: Job) -> Snapshot | None:
+        """U1-U4: the chosen one of the parent's images, finished at once (no request)."""
+        parent = job.parent
+        wire = parent.wire.get(job.label or "", "") if parent and job.kind == "action" else ""
+        if parent is None or not wire.startswith("select "):
+            return None
+        shown = int(wire.split()[1])
+        image_nos = list(parent.extra.get("image_nos") or range(len(parent.image_urls)))
+        if shown >= len(parent.image_urls):
+            raise Rejected(f"This Youchuan job has no image {job.label}; it shows fewer.")
+        job_id = str(parent.extra.get("jobId") or parent.remote_id)
+        image_no, model = int(image_nos[shown]), str(parent.extra.get("model", "6"))
+        return Snapshot(
+            "succeeded",
+            100,
+            remote_id=job_id,
+            image_url=parent.image_urls[shown],
+            wire=image_wire(image_no, model),
+            extra={**parent.extra, "kind": "selected", "imageNo": image_no, "image_nos": []},
+        )
+
+    # -- submit ----------------------------------------------------------------------------
+    def submit(self, job: Job) -> httpx.Request:
+        path, body = self._build(job)
+        if job.callback_url:
+            body["callback"] = job.callback_url
+        return self._request("POST", path, body)
+
+    def _build(self, job: Job) -> tuple[str, dict[str, Any]]:
+        if job.kind == "imagine":
+            return "/v1/tob/diffusion", {"text": with_mode(job.prompt, job.mode)}
+        if job.kind == "blend":
+            return "/v1/tob/diffusion", {
+                "text": with_mode(blend_prompt(job.images, job.dimensions), job.mode)
+            }
+        if job.kind == "describe":
+            raise Rejected("Youchuan's API offers no describe; use another provider for it.")
+        parent = job.parent
+        wire = parent.wire.get(job.label or "") if parent else None
+        if parent is None or wire is None or wire.startswith("select "):
+            choices = ", ".join(parent.actions) if parent and parent.actions else "none"
+            raise Rejected(
+                f"Youchuan does not offer {job.label!r} on this task; "
+                f"the actions offered are: {choices}."
+            )
+        job_id = str(parent.extra.get("jobId") or parent.remote_id or "")
+        if not job_id:
+            raise Rejected("The task acted on has no Youchuan job id; run it again.")
+        endpoint, *args = wire.split()
+        body: dict[str, Any] = {"jobId": job_id}
+        if endpoint == "reroll":
+            return "/v1/tob/reroll", body
+        body["imageNo"] = int(args[0])
+        remix = _remix(job, parent)
+        if endpoint == "variation" and remix:
+            mode = 1 if args[1] == "0" else 0  # remix mode: 0 strong, 1 subtle
+            return "/v1/tob/remix", body | {"remixPrompt": remix, "mode": mode}
+        if endpoint in ("variation", "upscale"):
+            body["type"] = int(args[1])
+        elif endpoint == "pan":
+            body |= {"direction": int(args[1]), "scale": PAN_SCALE}
+        elif endpoint == "outpaint":
+            body["scale"] = float(args[1])
+        if remix and endpoint in ("pan", "outpaint"):
+            body["remixPrompt"] = remix
+        return f"/v1/tob/{endpoint}", body
+
+    def parse_submit(self, job: Job, response: httpx.Response) -> Snapshot:
+        data = self._job(response)
+        if not data.get("id"):
+            raise ProviderError(
+                "Youchuan accepted the job but sent no job id; check your Youchuan job list "
+                "before submitting again."
+            )
+        if job.kind == "action" and job.parent is not None:
+            endpoint = job.parent.wire.get(job.label or "", "").split(" ")[0]
+            kind = "upscaled" if endpoint == "upscale" else "grid"
+            model = str(job.parent.extra.get("model", "6"))
+        else:
+            kind, model = "grid", family(job.prompt)
+        extra = {"jobId": str(data["id"]), "kind": kind, "model": model, "prompt": job.prompt}
+        first = Snapshot("queued", remote_id=str(data["id"]), extra=extra)
+        return self._read(first, data)
+
+    # -- poll ------------------------------------------------------------------------------
+    def poll(self, snapshot: Snapshot) -> httpx.Request:
+        if not snapshot.remote_id:
+            raise ProviderError("Cannot poll a Youchuan job that has no job id.")
+        return self._request("GET", f"/v1/tob/job/{snapshot.remote_id}")
+
+    def parse_poll(self, snapshot: Snapshot, response: httpx.Response) -> Snapshot:
+        return self._read(snapshot, self._job(response))
+
+    def _read(self, snapshot: Snapshot, data: Mapping[str, Any]) -> Snapshot:
+        status, why = job_state(data)
+        extra, remote = dict(snapshot.extra), snapshot.remote_id
+        sent = data.get("progress")
+        progress = progress_percent(sent) if sent is not None else {"running": 50}.get(status, 0)
+        if status in ("failed", "cancelled"):
+            error = scrub(why or "Youchuan reported the job failed.", self._token, self._app_id)
+            return Snapshot(status, progress, remote, error=error, extra=extra)
+        urls = [u for u in data.get("urls") or () if isinstance(u, str)]
+        audits = list(data.get("audits") or ())
+        shown = [(n, url) for n, url in enumerate(urls) if url and not _withheld(audits, n)]
+        if status != "succeeded" or not urls:
+            # a success whose urls are not filled in yet is read as still running
+            waiting: Status = "running" if status == "succeeded" else status
+            progress = max(progress, 95 if status == "succeeded" else 0, snapshot.progress)
+            return Snapshot(waiting, progress, remote, extra=extra)
+        if not shown:
+            return Snapshot(
+                "failed",
+                progress,
+                remote,
+                error="Youchuan's image moderation withheld every image of this job; change "
+                "the prompt and submit again.",
+                extra=extra,
+            )
+        model = str(extra.get("model", "6"))
+        if extra.get("kind") == "upscaled" or len(urls) == 1:
+            extra.update(imageNo=shown[0][0], image_nos=[])
+            wire = image_wire(0, model, upscaled=extra.get("kind") == "upscaled")
+            return Snapshot("succeeded", 100, remote, image_url=shown[0][1], wire=wire, extra=extra)
+        extra["image_nos"] = [n for n, _ in shown]
+        return Snapshot(
+            "succeeded",
+            100,
+            remote,
+            image_urls=tuple(url for _, url in shown),
+            wire=grid_wire(len(shown)),
+            extra=extra,
+        )
+
+    def _job(self, response: httpx.Response) -> dict[str, Any]:
+        """The job object of a good answer; raises for every error answer."""
+        error = error_for(response, self._token, self._app_id)
+        if error is not None:
+            raise error
+        body = read_json(response)
+        if isinstance(body, dict) and isinstance(body.get("data"), dict) and "id" not in body:
+            body = body["data"]  # some gateways wrap the job object
+        if not isinstance(body, dict):
+            raise ProviderError(
+                f"Youchuan answered HTTP {response.status_code} without a job object; "
+                "check base_url, then try again later.",
+                status=response.status_code,
+            )
+        return body
+
+    # -- the rest of the protocol ------------------------------------------------------------
+    def stream(self, job: Job) -> httpx.Request | None:
+        return None
+
+    def parse_line(self, job: Job, line: bytes) -> Snapshot | None:
+        return None
+
+    def download(self, url: str) -> httpx.Request:
+        return httpx.Request("GET", url)
+
+
+def _withheld(audits: list[Any], index: int) -> bool:
+    return index < len(audits) and bool(audits[index])
+
+
+def _remix(job: Job, parent: Snapshot) -> str | None:
+    """The new prompt of an action acted on with a changed prompt (a remix), else None."""
+    before = str(parent.extra.get("prompt") or "")
+    prompt = job.prompt.strip()
+    return prompt if prompt and before and prompt != before.strip() else None

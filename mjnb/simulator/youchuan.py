@@ -1,0 +1,440 @@
+"""Youchuan 悠船's open-platform Midjourney API, simulated (``/v1/tob/*``).
+
+Every call needs the headers ``x-youchuan-app`` (any non-empty app id) and
+``x-youchuan-secret`` (the simulator's ``token``; any when it has none). Errors are
+HTTP statuses equal to the body's ``code``: ``{"code": 400, "message": ..., "reason":
+"Invalid_Argument"}``, with Youchuan's reasons (401 ``Invalid_App_Identifier``, 403
+``Msg_Sensitive`` for a banned word, 429 ``Max_Concurrent_Limited`` ...).
+
+- ``POST /v1/tob/diffusion {text, callback?}`` answers the new job object. Parameters
+  live in ``text``; ``--repeat``, ``--stealth``, ``--public`` and ``{}`` permutations
+  are refused (400 ``Invalid_Prompt_Parameter``).
+- Edits take ``jobId`` and ``imageNo`` **counted from zero**: ``/variation`` (``type``
+  0 subtle, 1 strong), ``/upscale`` (``type`` 0 subtle, 1 creative on V6 and later; 2
+  ``v5_2x``, 3 ``v5_4x`` on V5), ``/reroll`` (``jobId`` only), ``/pan`` (``direction``
+  0 down, 1 right, 2 up, 3 left; ``scale`` 1.1-3.0), ``/outpaint`` (``scale`` 1.1-2.0),
+  ``/remix`` (``remixPrompt``, ``mode`` 0 strong, 1 subtle). An upscaled job has one
+  image, ``imageNo`` 0, and cannot be upscaled again (``Job_ReUpscale_Not_Support``).
+- ``GET /v1/tob/job/{id}``: ``status`` 0 queued / 1 running / 2 success / 3 failed and a
+  ``comment`` code; ``urls`` are **four separate images** (one for an upscale) and
+  ``audits`` runs beside them. No progress field.
+
+Quirks, as clients report them: a job reads ``status`` 2 with empty ``urls`` for a
+moment after it finished (``URL_DELAY``); every third job's ``comment`` is Chinese
+("成功", "失败"); a job is refused with 429 ``Max_Concurrent_Limited`` when every
+``concurrency`` slot is busy, never queued; a prompt with a word of ``AUDITED_WORDS``
+has its second image withheld by moderation (``audits[1]`` set).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from mjnb.errors import PromptError
+from mjnb.prompt import Prompt
+from mjnb.simulator.jobs import (
+    BadRequest,
+    Fields,
+    Job,
+    QueueFull,
+    Simulator,
+    State,
+    read_json,
+    version_family,
+)
+
+__all__ = ["PROTOCOL", "Youchuan", "routes", "too_many_requests"]
+
+PROTOCOL = "youchuan"
+log = logging.getLogger("mjnb.simulator")
+Handler = Callable[[Request], Awaitable[Response]]
+
+MAX_TEXT = 8192
+#: words whose images Youchuan's moderation withholds: the second image of such a job
+AUDITED_WORDS: tuple[str, ...] = ("swimsuit", "lingerie")
+#: parameters Youchuan refuses in a prompt
+REFUSED: tuple[str, ...] = ("repeat", "stealth", "public")
+STATUS_CODES = {"queued": 0, "running": 1, "succeeded": 2, "failed": 3}
+COMMENTS = {
+    "queued": "JobStatusQueued",
+    "running": "JobStatusRunning",
+    "succeeded": "JobStatusSuccess",
+}
+CHINESE = {"succeeded": "成功", "failed": "失败"}
+DIRECTIONS = {0: "down", 1: "right", 2: "up", 3: "left"}
+UPSCALES = {0: "subtle", 1: "creative", 2: "2x", 3: "4x"}
+VARIATIONS = {0: "subtle", 1: "strong"}
+
+
+def url_delay(latency: float) -> float:
+    """Seconds a finished job reads success with no urls yet."""
+    return min(1.0, max(0.1, latency / 4))
+
+
+def error(status: int, reason: str, message: str) -> JSONResponse:
+    return JSONResponse({"code": status, "message": message, "reason": reason}, status_code=status)
+
+
+def too_many_requests(sim: Simulator) -> Response:
+    response = error(429, "Max_Concurrent_Limited", "Too many requests; slow down.")
+    response.headers["retry-after"] = str(sim.retry_after())
+    return response
+
+
+class Refused(Exception):
+    """An answer with Youchuan's error shape, raised from deep inside a handler."""
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.reason, self.message = status, reason, message
+
+
+def failure_comment(reason: str | None) -> str:
+    """The ``comment`` code for a job that failed while running, from its reason."""
+    text = (reason or "").lower()
+    if "timed out" in text:
+        return "JobStatusTimeout"
+    if "fast hours" in text:
+        return "JobStatusCreditNotEnough"
+    return "JobStatusError" if "internal error" in text else "JobStatusFail"
+
+
+class Youchuan:
+    """The ``/v1/tob`` endpoints over one :class:`Simulator`."""
+
+    def __init__(self, sim: Simulator) -> None:
+        self.sim = sim
+
+    # -- plumbing
+
+    def authorized(self, request: Request) -> bool:
+        token = self.sim.config.token
+        if token is None:
+            return True
+        app = request.headers.get("x-youchuan-app", "").strip()
+        return bool(app) and request.headers.get("x-youchuan-secret", "") == token
+
+    def endpoint(self, handler: Handler) -> Handler:
+        async def run(request: Request) -> Response:
+            if not self.authorized(request):
+                return error(
+                    401, "Invalid_App_Identifier", "Missing or wrong x-youchuan-app/secret."
+                )
+            try:
+                return await handler(request)
+            except Refused as exc:
+                if exc.status != 429:
+                    self.sim.count(PROTOCOL, "rejected")
+                return error(exc.status, exc.reason, exc.message)
+            except BadRequest as exc:
+                return error(exc.status, "Invalid_Argument", exc.message)
+            except Exception:
+                log.exception("youchuan simulator error on %s", request.url.path)
+                return error(500, "Internal_Server_Error", "Internal error in the simulator.")
+
+        return run
+
+    async def fields(self, request: Request) -> Fields:
+        return Fields(await read_json(request, self.sim.config.max_body))
+
+    def prompt(self, text: str, field: str) -> Prompt:
+        """Parse a prompt as Youchuan takes it; Refused for what it refuses."""
+        if not 1 <= len(text) <= MAX_TEXT:
+            raise Refused(400, "Invalid_Argument", f"{field} must be 1-{MAX_TEXT} characters.")
+        banned = self.sim.banned_word(text)
+        if banned:
+            raise Refused(403, "Msg_Sensitive", f"The prompt contains a sensitive word ({banned}).")
+        try:
+            prompt = self.sim.parse(text)
+        except PromptError as exc:
+            raise Refused(400, "Invalid_Prompt_Parameter", str(exc)) from None
+        refused = [name for name in REFUSED if name in prompt.params]
+        if refused:
+            raise Refused(
+                400, "Invalid_Prompt_Parameter", f"--{refused[0]} is not supported by this API."
+            )
+        return prompt
+
+    def create(
+        self, request: Request, f: Fields, kind: str, make: Callable[[], Job]
+    ) -> JSONResponse:
+        """Make the job unless every slot is busy (429); answer its object."""
+        sim = self.sim
+        if sim.table.will_wait(sim.clock()):
+            sim.count(PROTOCOL, "rejected_429")
+            raise Refused(
+                429, "Max_Concurrent_Limited", "The plan's concurrent job limit is reached."
+            )
+        try:
+            job = make()
+        except QueueFull:
+            sim.count(PROTOCOL, "rejected_429")
+            raise Refused(
+                429, "Max_Concurrent_Limited", "The plan's concurrent job limit is reached."
+            ) from None
+        sim.count(PROTOCOL, "submits")
+        base = str(request.base_url)
+        job.meta.update(type=kind, base=base)
+        hook = f.text("callback")
+        if hook:
+            job.meta["callback"] = hook
+
+            async def payload(state: State) -> dict[str, Any] | None:
+                late = url_delay(sim.config.latency) if state.status == "succeeded" else 0.0
+                return self.job_object(job, state.at + late)
+
+            sim.deliver(PROTOCOL, hook, job, payload)
+        return JSONResponse(self.job_object(job, job.submitted_at, created=True))
+
+    def parent(self, f: Fields) -> Job:
+        """The finished job an edit names by ``jobId``."""
+        job_id = f.text("jobId", required=True)
+        parent = self.sim.table.get(job_id, PROTOCOL)
+        if parent is None:
+            raise Refused(400, "Invalid_Argument", f"Job {job_id} does not exist.")
+        if parent.state(self.sim.clock()).status != "succeeded":
+            raise Refused(400, "Invalid_Argument", f"Job {job_id} has not succeeded.")
+        return parent
+
+    def image_no(self, f: Fields, parent: Job) -> int:
+        """The 0-based ``imageNo`` checked against the parent; returns the tile (1-4) or
+        0 for an upscaled job's one image."""
+        number = f.integer("imageNo", required=True)
+        assert number is not None
+        if parent.kind == "single":
+            if number != 0:
+                raise Refused(
+                    400, "Invalid_Argument", f"Job {parent.id} has one image: imageNo must be 0."
+                )
+            return 0
+        if not 0 <= number <= 3:
+            raise Refused(
+                400, "Invalid_Argument", f"imageNo must be 0-3 (counted from 0), got {number}."
+            )
+        if number in self.withheld(parent):
+            raise Refused(
+                400, "Invalid_Argument", f"Image {number} of job {parent.id} failed moderation."
+            )
+        return number + 1
+
+    @staticmethod
+    def withheld(job: Job) -> set[int]:
+        """The 0-based numbers of a job's images that moderation withheld."""
+        if job.kind != "grid":
+            return set()
+        words = set(job.text.lower().split())
+        return {1} if words & set(AUDITED_WORDS) else set()
+
+    def edit(
+        self,
+        request: Request,
+        f: Fields,
+        kind: str,
+        label: str,
+        tile: int,
+        parent: Job,
+        text: str | None = None,
+    ) -> JSONResponse:
+        """Create ``label`` acting on ``tile`` (0: all) of ``parent``."""
+        sim = self.sim
+        meta = {"prompt": text or parent.meta.get("prompt", parent.prompt), "parentId": parent.id}
+        meta["imageNo"] = max(tile - 1, 0) if kind != "reroll" else None
+        return self.create(
+            request,
+            f,
+            kind,
+            lambda: sim.table.submit(
+                protocol=PROTOCOL,
+                action=label,
+                parent=parent,
+                speed=parent.speed,
+                meta=meta,
+                tile=tile,
+            ),
+        )
+
+    # -- submits
+
+    async def diffusion(self, request: Request) -> Response:
+        sim, f = self.sim, await self.fields(request)
+        text = (f.text("text") or "").strip()
+        prompt = self.prompt(text, "text")
+        speed = next((s for s in ("relax", "turbo", "fast") if prompt.params.get(s)), "fast")
+        return self.create(
+            request,
+            f,
+            "diffusion",
+            lambda: sim.table.submit(
+                protocol=PROTOCOL,
+                prompt=prompt,
+                prompt_text=str(prompt),
+                speed=speed,
+                meta={"prompt": text},
+            ),
+        )
+
+    async def variation(self, request: Request) -> Response:
+        f = await self.fields(request)
+        parent = self.parent(f)
+        tile = self.image_no(f, parent)
+        strength = VARIATIONS.get(f.integer("type", 0) or 0)
+        if strength is None:
+            raise Refused(400, "Invalid_Argument", "type must be 0 (subtle) or 1 (strong).")
+        remix = f.text("remixPrompt")
+        if remix:
+            return self.remixed(request, f, parent, tile, remix)
+        return self.edit(request, f, "variation", f"vary {strength}", tile, parent)
+
+    async def remix(self, request: Request) -> Response:
+        f = await self.fields(request)
+        parent = self.parent(f)
+        tile = self.image_no(f, parent)
+        if f.integer("mode", 0) not in (0, 1):
+            raise Refused(400, "Invalid_Argument", "mode must be 0 (strong) or 1 (subtle).")
+        remix = f.text("remixPrompt", required=True) or ""
+        return self.remixed(request, f, parent, tile, remix)
+
+    def remixed(
+        self, request: Request, f: Fields, parent: Job, tile: int, remix: str
+    ) -> JSONResponse:
+        """A remix: the new prompt painted from the parent's seed, so its layout stays."""
+        sim = self.sim
+        prompt = self.prompt(remix.strip(), "remixPrompt")
+        if "seed" not in prompt.params:
+            prompt = prompt.with_params(seed=parent.seed)
+        meta = {"prompt": remix, "parentId": parent.id, "imageNo": max(tile - 1, 0)}
+        return self.create(
+            request,
+            f,
+            "remix",
+            lambda: sim.table.submit(
+                protocol=PROTOCOL,
+                prompt=prompt,
+                prompt_text=str(prompt),
+                speed=parent.speed,
+                meta=meta,
+            ),
+        )
+
+    async def upscale(self, request: Request) -> Response:
+        f = await self.fields(request)
+        parent = self.parent(f)
+        if parent.kind == "single":
+            raise Refused(400, "Job_ReUpscale_Not_Support", f"Job {parent.id} is an upscale.")
+        tile = self.image_no(f, parent)
+        number = f.integer("type", 0) or 0
+        kind = UPSCALES.get(number)
+        if kind is None:
+            raise Refused(400, "Invalid_Argument", "type must be 0, 1, 2 or 3.")
+        v5 = version_family(parent.params) == "5"
+        if v5 != (number >= 2):
+            model = "V5" if v5 else "V6 and later"
+            raise Refused(
+                403, "Upscale_Not_Support", f"Upscale type {number} is not available on {model}."
+            )
+        return self.edit(request, f, "upscale", f"upscale {kind}", tile, parent)
+
+    async def reroll(self, request: Request) -> Response:
+        f = await self.fields(request)
+        parent = self.parent(f)
+        if parent.kind != "grid":
+            raise Refused(405, "Not_Support", f"Job {parent.id} cannot be rerolled.")
+        return self.edit(request, f, "reroll", "reroll", 0, parent)
+
+    async def pan(self, request: Request) -> Response:
+        f = await self.fields(request)
+        parent = self.parent(f)
+        tile = self.image_no(f, parent)
+        number = f.integer("direction", required=True)
+        direction = DIRECTIONS.get(number) if number is not None else None
+        if direction is None:
+            raise Refused(400, "Invalid_Argument", "direction must be 0, 1, 2 or 3.")
+        scale = f.number("scale")
+        if scale is not None and not 1.1 <= scale <= 3.0:
+            raise Refused(400, "Invalid_Argument", f"scale must be 1.1-3.0, got {scale:g}.")
+        text = f.text("remixPrompt")
+        return self.edit(request, f, "pan", f"pan {direction}", tile, parent, text)
+
+    async def outpaint(self, request: Request) -> Response:
+        f = await self.fields(request)
+        parent = self.parent(f)
+        tile = self.image_no(f, parent)
+        scale = f.number("scale")
+        if scale is None or not 1.1 <= scale <= 2.0:
+            raise Refused(400, "Invalid_Argument", f"scale must be 1.1-2.0, got {scale}.")
+        text = f.text("remixPrompt")
+        return self.edit(request, f, "outpaint", f"zoom {scale:g}x", tile, parent, text)
+
+    # -- the job
+
+    async def job(self, request: Request) -> Response:
+        sim = self.sim
+        sim.count(PROTOCOL, "polls")
+        job_id = request.path_params["id"]
+        job = sim.table.get(job_id, PROTOCOL)
+        if job is None:
+            raise Refused(400, "Invalid_Argument", f"Job {job_id} does not exist.")
+        return JSONResponse(self.job_object(job, sim.clock()))
+
+    def job_object(self, job: Job, now: float, *, created: bool = False) -> dict[str, Any]:
+        """The job as Youchuan shows it at ``now``."""
+        sim, state = self.sim, job.state(now)
+        status = "queued" if created else state.status
+        comment = "JobStatusCreated" if created else COMMENTS.get(status, "")
+        if status == "failed":
+            comment = failure_comment(job.fail_reason)
+        if status in CHINESE and job.number % 3 == 0:
+            comment = CHINESE[status]
+        urls: list[str] = []
+        audits: list[str] = []
+        if status == "succeeded" and now >= state.at + url_delay(sim.config.latency):
+            base = job.meta.get("base", "http://127.0.0.1/")
+            if job.kind == "grid":
+                urls = [sim.image_url(base, job, f"tile{n}") for n in (1, 2, 3, 4)]
+                withheld = self.withheld(job)
+                audits = ["Image moderation" if n in withheld else "" for n in range(4)]
+            else:
+                urls, audits = [sim.image_url(base, job, "image")], [""]
+        return {
+            "id": job.id,
+            "type": job.meta.get("type", "diffusion"),
+            "text": job.meta.get("prompt", job.prompt),
+            "parentId": job.meta.get("parentId"),
+            "imageNo": job.meta.get("imageNo"),
+            "status": STATUS_CODES[status],
+            "comment": comment,
+            "urls": urls,
+            "audits": audits,
+            "createdAt": int(job.submitted_at * 1000),
+            "updatedAt": int(min(now, state.at) * 1000),
+        }
+
+    async def not_supported(self, request: Request) -> Response:
+        raise Refused(405, "Not_Support", f"{request.url.path} is not simulated.")
+
+
+def routes(sim: Simulator) -> list[BaseRoute]:
+    api = Youchuan(sim)
+    e = api.endpoint
+    post = ["POST"]
+    base = "/v1/tob"
+    edits = {
+        "diffusion": api.diffusion,
+        "variation": api.variation,
+        "upscale": api.upscale,
+        "reroll": api.reroll,
+        "pan": api.pan,
+        "outpaint": api.outpaint,
+        "remix": api.remix,
+    }
+    return [
+        *[Route(f"{base}/{name}", e(handler), methods=post) for name, handler in edits.items()],
+        Route(f"{base}/job/{{id}}", e(api.job), methods=["GET"]),
+        Route(f"{base}/{{rest:path}}", e(api.not_supported), methods=["GET", "POST"]),
+    ]
