@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
     from .client import AsyncClient, Client
     from .config import configure
+    from .notebook.panel import Panel
     from .prompt import Prompt, parse_prompt
     from .task import Task
 
@@ -45,6 +46,7 @@ __all__ = [
     "ConfigError",
     "LogError",
     "MJError",
+    "Panel",
     "Prompt",
     "PromptError",
     "ProviderError",
@@ -65,6 +67,7 @@ __all__ = [
 _LAZY = {
     "AsyncClient": "client",
     "Client": "client",
+    "Panel": "notebook.panel",
     "Task": "task",
     "Prompt": "prompt",
     "parse_prompt": "prompt",

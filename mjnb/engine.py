@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import json
 import logging
 import threading
 import time
@@ -30,9 +31,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 import httpx
 
 from .errors import AuthError, MJError, ProviderError, RateLimited, Timeout
-from .providers.base import Adapter, Snapshot, resolve_locally
+from .providers.base import Adapter, Job, Snapshot, resolve_locally
+from .providers.common import redact_url
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from PIL.Image import Image
+
     from .images import ImageStore
     from .log import TaskLog
     from .task import Task
@@ -43,6 +49,8 @@ T = TypeVar("T")
 #: how long a poll or download may take before it counts as one failed attempt
 REQUEST_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 MAX_CONNECT_ATTEMPTS = 8
+#: query parameters whose values never reach a log line
+SECRET_PARAMS = ("token", "key", "api_key", "apikey", "secret", "access_token")
 #: what an adapter raises on an answer of the wrong shape (valid JSON, wrong types)
 PARSE_ERRORS: tuple[type[Exception], ...] = (TypeError, KeyError, AttributeError, IndexError)
 #: a poll that fails with one of these is tried again
@@ -55,6 +63,22 @@ POLL_ERRORS: tuple[type[Exception], ...] = (
 MAX_IMAGE_BYTES = 40 * 1024 * 1024
 
 
+class _RedactURLs(logging.Filter):
+    """Masks secret query values in the URLs httpx logs at INFO (``HTTP Request: ...``):
+    the ``zhishuyun`` protocol carries its token as ``?token=``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                redact_url(arg, SECRET_PARAMS) if isinstance(arg, httpx.URL) else arg
+                for arg in record.args
+            )
+        return True
+
+
+_REDACT = _RedactURLs()
+
+
 class Engine:
     """The process-wide loop thread. Use :meth:`get`; there is one per process."""
 
@@ -62,6 +86,7 @@ class Engine:
     _instance_lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self) -> None:
+        logging.getLogger("httpx").addFilter(_REDACT)  # a no-op when already there
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self.loop.run_forever, name="mjnb-engine", daemon=True
@@ -223,7 +248,7 @@ class Runner:
                     await self._stream(task, _with_timeout(request, self.stream_timeout))
                 else:
                     response = await self.http.send(_with_timeout(request, self.timeout))
-                    self._update(task, self.adapter.parse_submit(job, response))
+                    self._update(task, self._parse_submit(job, response))
                 return
             except RateLimited as exc:
                 if time.monotonic() - started > self.stall_timeout:
@@ -260,13 +285,29 @@ class Runner:
                     "it again. Check the provider's task list before retrying."
                 ) from None
 
+    def _parse_submit(self, job: Job, response: httpx.Response) -> Snapshot:
+        """The submit's answer; one that is not a JSON object may hide a created job."""
+        try:
+            return self.adapter.parse_submit(job, response)
+        except (RateLimited, AuthError):
+            raise
+        except ProviderError as exc:
+            if response.is_error or _json_object(response.content):
+                raise
+            raise ProviderError(
+                f"{exc} The answer was unreadable, so the job may have been created; mjnb "
+                "did not send it again. Check the provider's task list before retrying.",
+                code=exc.code,
+                status=exc.status,
+            ) from None
+
     async def _stream(self, task: Task, request: httpx.Request) -> None:
         response = await self.http.send(request, stream=True)
         try:
             content_type = response.headers.get("content-type", "")
             if response.status_code != 200 or "ndjson" not in content_type:
                 await response.aread()  # an error, or a server that answered in one piece
-                self._update(task, self.adapter.parse_submit(task.job, response))
+                self._update(task, self._parse_submit(task.job, response))
                 return
             async for line in response.aiter_lines():
                 try:
@@ -331,18 +372,16 @@ class Runner:
         if not urls:
             return  # describe: text only
         try:
-            paths = [await self._download(url) for url in urls]
+            stored = [await self._download(url) for url in urls]
         except MJError as exc:
             task._error = f"the image could not be downloaded: {exc}"
             return
-        if len(paths) == 1:
-            task.image_path = paths[0]
+        if len(stored) == 1:
+            task.image_path, task._image = stored[0]
         else:
-            task.image_paths = tuple(paths)
-        if task.image_path is not None:
-            await asyncio.to_thread(self.images.thumbnail, task.image_path, self.thumbnail_size)
+            task.image_paths = tuple(path for path, _ in stored)
 
-    async def _download(self, url: str) -> Any:
+    async def _download(self, url: str) -> tuple[Path, Image]:
         last: Exception | None = None
         for attempt in range(4):
             try:
@@ -366,7 +405,10 @@ class Runner:
                     await response.aclose()
                 content_type = response.headers.get("content-type")
                 return await asyncio.to_thread(
-                    self.images.save, bytes(body), content_type=content_type
+                    self.images.store,
+                    bytes(body),
+                    content_type=content_type,
+                    thumbnail_size=self.thumbnail_size,
                 )
             except httpx.TransportError as exc:
                 last = exc
@@ -420,6 +462,13 @@ class Runner:
             )
         except MJError:
             logger.exception("mjnb: could not write task %s to the log", task.id)
+
+
+def _json_object(content: bytes) -> bool:
+    try:
+        return isinstance(json.loads(content), dict)
+    except ValueError:
+        return False
 
 
 def _reason(exc: BaseException) -> str:

@@ -72,20 +72,37 @@ class ImageStore:
         ``MAX_PIXELS`` pixels (a decompression bomb). Saving the same bytes again
         returns the same path and refreshes its modification time (for :meth:`prune`).
         """
+        return self.store(data, content_type=content_type)[0]
+
+    def store(
+        self, data: bytes, *, content_type: str | None = None, thumbnail_size: int | None = None
+    ) -> tuple[Path, Image.Image]:
+        """:meth:`save`, also returning the decoded image (RGB) and making its thumbnail.
+
+        The image is decoded once, for the check, the thumbnail and the caller.
+        """
         kind = f" ({content_type})" if content_type else ""
         if len(data) > MAX_IMAGE_BYTES:
             raise ProviderError(
                 f"The provider sent {len(data):,} bytes{kind}, more than the "
                 f"{MAX_IMAGE_BYTES:,}-byte limit for one image; it was not saved."
             )
-        fmt = _check_image(data, kind)
+        fmt, decoded = _check_image(data, kind)
+        image = _rgb(decoded)
         digest = hashlib.sha256(data).hexdigest()
         path = self.path_for(digest, _EXTENSIONS[fmt])
         if path.exists() and path.stat().st_size == len(data):
             os.utime(path)
-            return path
-        _write_atomic(path, data)
-        return path
+        else:
+            _write_atomic(path, data)
+        if thumbnail_size is not None:
+            target = self._thumb_path(digest, thumbnail_size, "JPEG")
+            if not target.exists():
+                _write_atomic(target, encode(fit_thumbnail(image, thumbnail_size), "JPEG"))
+        return path, image
+
+    def _thumb_path(self, digest: str, size: int, fmt: str) -> Path:
+        return self.root / _THUMBS / f"{digest}-{size}.{_THUMB_EXTENSIONS[fmt]}"
 
     def thumbnail(self, path: str | os.PathLike[str], size: int = 256, fmt: str = "JPEG") -> Path:
         """The path of a thumbnail of ``path`` at most ``size`` pixels wide and high.
@@ -100,7 +117,7 @@ class ImageStore:
             raise ValueError(f"size must be a positive number of pixels, got {size}.")
         source = Path(path)
         digest = _digest_of(source)
-        target = self.root / _THUMBS / f"{digest}-{size}.{_THUMB_EXTENSIONS[fmt]}"
+        target = self._thumb_path(digest, size, fmt)
         if target.exists():
             return target
         _write_atomic(target, encode(fit_thumbnail(open_image(source), size), fmt))
@@ -148,8 +165,8 @@ class ImageStore:
         return removed
 
 
-def _check_image(data: bytes, kind: str) -> str:
-    """The Pillow format of ``data`` after checking it decodes whole; else ProviderError."""
+def _check_image(data: bytes, kind: str) -> tuple[str, Image.Image]:
+    """The Pillow format of ``data`` and the image, decoded whole; else ProviderError."""
     from PIL import Image, UnidentifiedImageError
 
     formats = tuple(_EXTENSIONS)
@@ -161,9 +178,9 @@ def _check_image(data: bytes, kind: str) -> str:
                 width, height = probe.size
                 if width * height > MAX_PIXELS:
                     raise _bomb(width, height, kind)
-                probe.verify()
-            with Image.open(io.BytesIO(data), formats=formats) as image:
-                image.load()
+                probe.verify()  # checksums, without decoding
+            image = Image.open(io.BytesIO(data), formats=formats)
+            image.load()
     except ProviderError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -182,7 +199,7 @@ def _check_image(data: bytes, kind: str) -> str:
             f"The provider sent a damaged or truncated image{kind} ({exc}); it was not "
             "saved. Download it again, or run the task again."
         ) from exc
-    return fmt
+    return fmt, image
 
 
 def _bomb(width: int, height: int, kind: str) -> ProviderError:
@@ -226,14 +243,19 @@ def open_image(path: str | os.PathLike[str] | bytes) -> Image.Image:
     source = io.BytesIO(path) if isinstance(path, bytes) else path
     with Image.open(source) as image:
         image.load()
-        if image.mode in ("RGBA", "LA", "PA") or (
-            image.mode == "P" and "transparency" in image.info
-        ):
-            rgba = image.convert("RGBA")
-            background = Image.new("RGB", rgba.size, (255, 255, 255))
-            background.paste(rgba, mask=rgba.getchannel("A"))
-            return background
-        return image.convert("RGB")
+        return _rgb(image)
+
+
+def _rgb(image: Image.Image) -> Image.Image:
+    """``image`` in RGB, transparent pixels laid over white."""
+    from PIL import Image
+
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    return image if image.mode == "RGB" else image.convert("RGB")
 
 
 def split_grid(image: Image.Image) -> list[Image.Image]:
@@ -279,7 +301,7 @@ def fit_thumbnail(image: Image.Image, size: int) -> Image.Image:
     if size < 1:
         raise ValueError(f"size must be a positive number of pixels, got {size}.")
     copy = image.copy()
-    copy.thumbnail((size, size), Image.Resampling.LANCZOS)
+    copy.thumbnail((size, size), Image.Resampling.LANCZOS, reducing_gap=2.0)
     return copy
 
 

@@ -155,15 +155,45 @@ def test_integer_status(status: Any, expected: str) -> None:
     assert job_state({"status": status})[0] == expected
 
 
-@pytest.mark.parametrize("comment", sorted(COMMENTS))
+#: every documented comment code: the status it means and, for failures, a word of advice
+COMMENT_TABLE = {
+    "JobStatusCreated": ("queued", None),
+    "JobStatusQueued": ("queued", None),
+    "JobStatusRunning": ("running", None),
+    "JobStatusSuccess": ("succeeded", None),
+    "JobStatusCanceled": ("cancelled", "cancelled"),
+    "JobStatusFail": ("failed", "submit it again"),
+    "JobStatusError": ("failed", "submit it again"),
+    "JobStatusReject": ("failed", "change the prompt"),
+    "JobStatusTextReject": ("failed", "does not charge"),
+    "JobStatusBadPrompt": ("failed", "does not charge"),
+    "JobStatusInvalidParameter": ("failed", "does not charge"),
+    "JobStatusTimeout": ("failed", "timed out"),
+    "JobStatusRequestTimeout": ("failed", "timed out"),
+    "JobStatusInvalidImagePromptLink": ("failed", "public http(s) link"),
+    "JobStatusMaxConcurrentLimited": ("failed", "lower max_concurrency"),
+    "JobStatusCreditNotEnough": ("failed", "top up"),
+    "JobStatusImagePromptDenied": ("failed", "use another image"),
+    "JobStatusDuplicateImage": ("failed", "duplicate"),
+}
+
+
+def test_every_documented_comment_is_known() -> None:
+    assert set(COMMENT_TABLE) == set(COMMENTS)
+
+
+@pytest.mark.parametrize("comment", sorted(COMMENT_TABLE))
 def test_every_comment_code(comment: str) -> None:
-    expected, why = COMMENTS[comment]
+    expected, advice = COMMENT_TABLE[comment]
     status, reason = job_state({"comment": comment})
     assert status == expected
-    if expected in ("failed", "cancelled"):
-        assert reason and reason.endswith(".") and len(reason) > 30
-    else:
+    if advice is None:
         assert reason is None
+    else:
+        assert reason is not None and advice in reason and reason.endswith(".")
+    snapshot = read({"comment": comment, "urls": URLS})
+    assert snapshot.status == expected
+    assert snapshot.error == reason
 
 
 @pytest.mark.parametrize(
@@ -348,7 +378,7 @@ def test_a_changed_prompt_is_a_remix() -> None:
 
 
 def test_actions_not_offered_are_refused() -> None:
-    with pytest.raises(Rejected, match="does not offer 'zoom 2x'.*U1, U2"):
+    with pytest.raises(Rejected, match=r"does not offer 'zoom 2x'.*U1, U2"):
         adapter().submit(act(grid(), "zoom 2x"))
     with pytest.raises(Rejected, match="does not offer 'square'"):
         adapter().submit(act(select(grid(), "U1"), "square"))

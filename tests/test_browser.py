@@ -1,15 +1,18 @@
-"""The panel in a real browser: JupyterLab on a loopback port, driven by Chromium.
+"""The panel in a real browser: JupyterLab (and Notebook 7) driven by Chromium.
 
-The test starts ``jupyter lab`` (this venv's) with a temp ``MJNB_HOME`` and root dir,
-opens a notebook whose cell shows ``mjnb.Panel()``, runs it, types a prompt, clicks
-Submit, waits until the card's progress bar reaches 100% and its grid is shown, clicks
-U1 and waits for the child card. Screenshots go to ``artifacts/`` (gitignored).
+The test starts the front end's server (this venv's ``python -m jupyterlab``) on a
+loopback port with a temp ``MJNB_HOME`` and root dir, opens a notebook whose cell shows
+``mjnb.Panel()``, runs it, types a prompt (first an invalid one: Submit must be
+disabled), clicks Submit, waits until the card's progress bar reaches 100% and its grid
+is shown and the history table lists the task, clicks U1 and waits for the child card.
+Screenshots go to ``artifacts/`` (gitignored). The same flow runs in Notebook 7 when the
+``notebook`` package is importable (it is not a dependency; the test skips it otherwise).
 
 It drives Debian's ``chromium`` (``/usr/bin/chromium``, installed by
 ``scripts/install_browser.sh``) through the ``playwright`` package; ``playwright
 install`` is never run, so nothing is downloaded. Without either, the test skips and
 says why. Timings (click -> card shown -> first progress -> finished) are printed and
-written to ``artifacts/browser-timings.json``.
+written to ``artifacts/<front end>-timings.json``.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -85,9 +89,39 @@ def _notebook(*sources: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
+@dataclass(frozen=True)
+class Frontend:
+    """A Jupyter front end: how to start its server and open a notebook in it."""
+
+    name: str
+    module: str  # python -m <module>
+    options: tuple[str, ...]
+    path: str  # URL path of a notebook, before its name
+
+    @property
+    def available(self) -> bool:
+        return importlib.util.find_spec(self.module) is not None
+
+
+LAB = Frontend(
+    "jupyterlab",
+    "jupyterlab",
+    (
+        "--LabApp.expose_app_in_browser=True",
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        "--LabApp.extension_manager=readonly",
+    ),
+    "/doc/tree/",  # the notebook alone, no sidebar
+)
+NOTEBOOK7 = Frontend(
+    "notebook7", "notebook", ("--JupyterNotebookApp.expose_app_in_browser=True",), "/notebooks/"
+)
+
+
 @contextlib.contextmanager
-def jupyter_lab(root: Path, home: Path) -> Iterator[str]:
-    """JupyterLab serving ``root`` on a free loopback port; yields its base URL."""
+def jupyter_server(frontend: Frontend, root: Path, home: Path) -> Iterator[str]:
+    """The front end's server on ``root``, on a free loopback port; yields its base URL."""
     import httpx
 
     port = _free_port()
@@ -100,12 +134,18 @@ def jupyter_lab(root: Path, home: Path) -> Iterator[str]:
         IPYTHONDIR=str(root.parent / "ipython"),
         JUPYTER_PLATFORM_DIRS="1",
     )
+    # no "get Jupyter news?" toast over the screenshots
+    labconfig = root.parent / "jupyter-config" / "labconfig"
+    labconfig.mkdir(parents=True)
+    (labconfig / "page_config.json").write_text(
+        json.dumps({"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}})
+    )
     log = (root.parent / "jupyter.log").open("wb")
     process = subprocess.Popen(
         [
             sys.executable,
             "-m",
-            "jupyterlab",
+            frontend.module,
             "--no-browser",
             "--ip=127.0.0.1",
             f"--port={port}",
@@ -114,12 +154,9 @@ def jupyter_lab(root: Path, home: Path) -> Iterator[str]:
             "--IdentityProvider.token=",
             "--ServerApp.password=",
             "--ServerApp.terminals_enabled=False",
-            "--LabApp.extension_manager=readonly",
             "--ServerApp.disable_check_xsrf=True",
             f"--ServerApp.root_dir={root}",
-            "--LabApp.expose_app_in_browser=True",
-            "--LabApp.news_url=None",
-            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            *frontend.options,
         ],
         cwd=root,
         env=env,
@@ -133,14 +170,14 @@ def jupyter_lab(root: Path, home: Path) -> Iterator[str]:
         while True:
             if process.poll() is not None:
                 raise AssertionError(
-                    f"jupyter lab exited with {process.returncode}:\n"
+                    f"{frontend.name} exited with {process.returncode}:\n"
                     + (root.parent / "jupyter.log").read_text(errors="replace")[-3000:]
                 )
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(f"{url}/api/status", timeout=2).status_code == 200:
                     break
             if time.monotonic() > deadline:
-                raise AssertionError("jupyter lab did not answer within 60 s")
+                raise AssertionError(f"{frontend.name} did not answer within 60 s")
             time.sleep(0.25)
         yield url
     finally:
@@ -180,7 +217,21 @@ _FINISHED_JS = """
 """
 
 
-def test_the_panel_in_jupyterlab(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "frontend",
+    [
+        LAB,
+        pytest.param(
+            NOTEBOOK7,
+            marks=pytest.mark.skipif(
+                not NOTEBOOK7.available,
+                reason="Notebook 7 is not installed (pip install notebook); JupyterLab is tested.",
+            ),
+        ),
+    ],
+    ids=lambda f: f.name,
+)
+def test_the_panel_in_a_browser(frontend: Frontend, tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     root = tmp_path / "root"
@@ -194,25 +245,27 @@ def test_the_panel_in_jupyterlab(tmp_path: Path) -> None:
     timings: dict[str, float] = {}
     started = time.monotonic()
 
-    with jupyter_lab(root, home) as url, sync_playwright() as pw:
-        timings["jupyter_start_s"] = time.monotonic() - started
+    shots = f"{frontend.name}-" if frontend is not LAB else ""
+    with jupyter_server(frontend, root, home) as url, sync_playwright() as pw:
+        timings["server_start_s"] = time.monotonic() - started
         browser = pw.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
         )
         try:
-            page = browser.new_page(viewport={"width": 1100, "height": 1500})
+            page = browser.new_page(viewport={"width": 1000, "height": 1100})
             page.set_default_timeout(45_000)
-            page.goto(f"{url}/lab/tree/{notebook.name}")
+            page.goto(f"{url}{frontend.path}{notebook.name}")
             page.wait_for_function(
                 "() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
                 " && window.jupyterapp.shell.currentWidget.sessionContext"
                 " && window.jupyterapp.shell.currentWidget.sessionContext.session"
             )
-            page.evaluate(
-                "() => window.jupyterapp.commands.execute('notebook:run-all-cells')"
-            )
-            panel = page.locator(".mjnb-panel")
-            panel.wait_for(state="visible")
+            page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+            # the panel, or the cell's error (fail at once, with the traceback)
+            page.wait_for_selector(".mjnb-panel, .jp-OutputArea-output[data-mime-type*=error]")
+            error = page.locator(".jp-OutputArea-output[data-mime-type*=error]")
+            assert error.count() == 0, error.first.text_content()
+            page.locator(".mjnb-panel").wait_for(state="visible")
             timings["panel_shown_s"] = time.monotonic() - started
 
             prompt = page.locator(".mjnb-prompt textarea")
@@ -247,8 +300,17 @@ def test_the_panel_in_jupyterlab(tmp_path: Path) -> None:
             timings["click_to_first_progress_s"] = time.monotonic() - clicked
             page.wait_for_function(f"() => ({_FINISHED_JS})('{card}')", timeout=40_000)
             timings["click_to_grid_s"] = time.monotonic() - clicked
+            # the history table lists the finished task (read from the log)
+            page.get_by_text("History", exact=True).click()
+            page.wait_for_function(
+                "(prompt) => { const h = document.querySelector('.mjnb-history');"
+                " return !!h && h.textContent.includes('succeeded')"
+                " && h.textContent.includes(prompt); }",
+                arg=f"{PROMPT} --ar 3:2",
+                timeout=20_000,
+            )
             time.sleep(0.3)  # let the image paint before the screenshot
-            page.screenshot(path=str(ARTIFACTS / "panel-finished.png"))
+            page.screenshot(path=str(ARTIFACTS / f"{shots}panel-finished.png"))
 
             page.locator(f"{card} .mjnb-card-actions button", has_text="U1").first.click()
             child = f"{card} .mjnb-card"
@@ -264,15 +326,21 @@ def test_the_panel_in_jupyterlab(tmp_path: Path) -> None:
             )
             page.locator(child).scroll_into_view_if_needed()
             time.sleep(0.3)
-            page.screenshot(path=str(ARTIFACTS / "panel-upscaled.png"))
+            page.screenshot(path=str(ARTIFACTS / f"{shots}panel-upscaled.png"))
             status = page.locator(".mjnb-status").text_content() or ""
             assert "Error" not in status, status
+        except Exception:
+            with contextlib.suppress(Exception):  # what the page showed, for the CI artifacts
+                page.screenshot(path=str(ARTIFACTS / f"{shots}panel-failure.png"))
+            log = (root.parent / "jupyter.log").read_text(errors="replace")
+            print("jupyter.log (tail):\n" + log[-4000:])
+            raise
         finally:
             browser.close()
 
     timings["total_s"] = time.monotonic() - started
-    (ARTIFACTS / "browser-timings.json").write_text(json.dumps(timings, indent=2) + "\n")
-    print("browser timings:", json.dumps(timings))
+    (ARTIFACTS / f"{frontend.name}-timings.json").write_text(json.dumps(timings, indent=2) + "\n")
+    print(f"{frontend.name} timings:", json.dumps(timings))
     # the log saw both tasks: the imagine and its U1
     import mjnb
 

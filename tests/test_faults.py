@@ -116,31 +116,35 @@ def test_a_dropped_stream_sends_its_first_line_then_stops(
 ) -> None:
     sim = make_sim(drop_rate=1.0, latency=0.6)
     lines: list[dict[str, Any]] = []
-    with httpx.Client(trust_env=False, timeout=5.0) as http:
-        with pytest.raises(httpx.RemoteProtocolError):
-            with http.stream(
-                "POST",
-                sim.url + "/midjourney/imagine",
-                json={"prompt": "a fox"},
-                headers={"accept": "application/x-ndjson"},
-            ) as response:
-                for line in response.iter_lines():
-                    if line.strip():
-                        lines.append(json.loads(line))
+    with (
+        httpx.Client(trust_env=False, timeout=5.0) as http,
+        pytest.raises(httpx.RemoteProtocolError),
+        http.stream(
+            "POST",
+            sim.url + "/midjourney/imagine",
+            json={"prompt": "a fox"},
+            headers={"accept": "application/x-ndjson"},
+        ) as response,
+    ):
+        for line in response.iter_lines():
+            if line.strip():
+                lines.append(json.loads(line))
     assert len(lines) == 1 and lines[0]["task_id"]
     assert sim.stats()["dropped"] == 1
 
 
 def test_bad_json_cuts_one_stream_line_short(make_sim: Callable[..., RunningSimulator]) -> None:
     sim = make_sim(bad_json_rate=1.0)
-    with httpx.Client(trust_env=False, timeout=5.0) as http:
-        with http.stream(
+    with (
+        httpx.Client(trust_env=False, timeout=5.0) as http,
+        http.stream(
             "POST",
             sim.url + "/midjourney/imagine",
             json={"prompt": "a fox"},
             headers={"accept": "application/x-ndjson"},
-        ) as response:
-            lines = [line for line in response.iter_lines() if line.strip()]
+        ) as response,
+    ):
+        lines = [line for line in response.iter_lines() if line.strip()]
     with pytest.raises(ValueError):
         json.loads(lines[0])
     assert json.loads(lines[-1])["success"] is True  # the rest of the stream is whole

@@ -32,6 +32,7 @@ from mjnb.providers.common import (
 )
 from mjnb.providers.metachat import MetaChatAdapter
 from mjnb.providers.mjproxy import MJProxyAdapter
+from mjnb.providers.youchuan import YouchuanAdapter
 from tests.conftest import CANARY
 
 
@@ -162,6 +163,7 @@ def test_registry_names_and_variables_match_the_spec() -> None:
         "zhishuyun": ZhishuyunAdapter,
         "metachat": MetaChatAdapter,
         "mjproxy": MJProxyAdapter,
+        "youchuan": YouchuanAdapter,
     } == PROVIDERS
     assert {k: dict(v) for k, v in CREDENTIAL_VARS.items() if k in PROVIDERS} == {
         "local": {},
@@ -169,6 +171,7 @@ def test_registry_names_and_variables_match_the_spec() -> None:
         "zhishuyun": {"token": "MJNB_ZHISHUYUN_TOKEN"},
         "metachat": {"app_id": "MJNB_METACHAT_APP_ID", "token": "MJNB_METACHAT_API_KEY"},
         "mjproxy": {"token": "MJNB_MJPROXY_SECRET"},
+        "youchuan": {"app_id": "MJNB_YOUCHUAN_APP", "token": "MJNB_YOUCHUAN_SECRET"},
     }
     for name, cls in PROVIDERS.items():
         assert cls.name == name
@@ -187,6 +190,8 @@ def test_make_adapter_builds_each_provider() -> None:
     assert isinstance(open_proxy, MJProxyAdapter)
     with pytest.raises(ConfigError, match="MJNB_MJPROXY_URL"):
         make_adapter("mjproxy", base_url=None)
+    yc = make_adapter("youchuan", base_url=None, app_id="a", token="s")
+    assert isinstance(yc, YouchuanAdapter) and yc.base_url == "https://ali.youchuan.cn"
     with pytest.raises(ConfigError, match="Unknown provider 'midjourney'; the adapters are: "):
         make_adapter("midjourney")
 
@@ -198,6 +203,8 @@ def test_make_adapter_builds_each_provider() -> None:
         ("zhishuyun", {"token": ""}, "Zhishuyun needs a token: pass token=... or set "),
         ("metachat", {"token": "k"}, "MetaChat needs an app id: pass app_id=... or set "),
         ("metachat", {"app_id": "a"}, "set MJNB_METACHAT_API_KEY."),
+        ("youchuan", {"token": "s"}, "Youchuan needs an app id: pass app_id=... or set "),
+        ("youchuan", {"app_id": "a"}, "Youchuan needs a secret: pass token=... or set "),
     ],
 )
 def test_missing_credentials_name_the_variable(
@@ -214,7 +221,7 @@ def test_make_adapter_never_shows_a_credential() -> None:
             name,
             base_url="http://127.0.0.1:1",
             token=CANARY,
-            **({"app_id": CANARY} if name == "metachat" else {}),
+            **({"app_id": CANARY} if name in ("metachat", "youchuan") else {}),
         )
         assert CANARY not in repr(adapter) and CANARY not in str(adapter)
     with pytest.raises(TypeError) as caught:

@@ -335,7 +335,11 @@ class TaskCard(widgets.VBox):
                 self.child_cards,
             ],
             layout=widgets.Layout(
-                border="1px solid #ddd", padding="6px", margin="4px 0", width="max-content"
+                border="1px solid #ddd",
+                padding="6px",
+                margin="4px 0",
+                width="max-content",
+                max_width="100%",  # long action rows wrap instead of overflowing
             ),
         )
         # CSS hooks, so front-end tests (and user styles) can find the parts of a card

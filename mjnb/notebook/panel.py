@@ -293,13 +293,20 @@ class Panel(widgets.VBox):
                 width="100%",
             )
         )
+        self.history.add_class("mjnb-history")
         self.history_note = widgets.HTML()
         self.refresh_button = widgets.Button(
-            description="Refresh", icon="refresh", layout=widgets.Layout(width="auto")
+            description="Refresh", icon="refresh", layout=widgets.Layout(min_width="96px")
         )
         self.refresh_button.on_click(self._on_refresh)
         history_box = widgets.VBox(
-            [widgets.HBox([self.history_note, self.refresh_button]), self.history]
+            [
+                widgets.HBox(
+                    [self.history_note, self.refresh_button],
+                    layout=widgets.Layout(justify_content="space-between", align_items="center"),
+                ),
+                self.history,
+            ]
         )
         self.extras = widgets.Accordion(
             children=[self.sweep_box, history_box], titles=("Sweep builder", "History")
@@ -352,7 +359,7 @@ class Panel(widgets.VBox):
             ],
             style=widgets.ToggleButtonsStyle(button_width="56px"),
         )
-        slider_layout = widgets.Layout(width="280px")
+        slider_layout = widgets.Layout(width="264px")
         self.stylize, self.chaos, self.weird = (
             widgets.IntSlider(
                 value=_default(name),
@@ -818,9 +825,11 @@ class Panel(widgets.VBox):
         with self._lock:
             self._history = rows
             self.history.children = tuple(cells)
+            where = html.escape(str(self.client.home / "history.sqlite"), quote=True)
+            count = f"{len(rows)} task" + ("s" if len(rows) != 1 else "")
             self.history_note.value = (
-                f"<span style='{_MUTED_STYLE}'>The newest {len(rows)} task(s) in "
-                f"{html.escape(str(self.client.home))} (all providers).</span>"
+                f"<span style='{_MUTED_STYLE}' title='{where}'>The newest {count} in the log "
+                "(every provider and session).</span>"
             )
 
     @_guarded

@@ -241,10 +241,11 @@ def family(prompt: str) -> str:
     return "5" if old_version or old_niji else "6"
 
 
-def grid_wire(count: int) -> dict[str, str]:
-    """``{label: wire}`` of a grid showing ``count`` images (U/V number those shown)."""
-    wire = {f"U{k}": f"select {k - 1}" for k in range(1, count + 1)}
-    wire.update({f"V{k}": f"variation {k - 1} 1" for k in range(1, count + 1)})
+def grid_wire(image_nos: list[int]) -> dict[str, str]:
+    """``{label: wire}`` of a grid showing the images ``image_nos`` (0-based, on Youchuan):
+    U<k> and V<k> number the images shown; U picks the k-th locally."""
+    wire = {f"U{k}": f"select {k - 1}" for k in range(1, len(image_nos) + 1)}
+    wire.update({f"V{k}": f"variation {no} 1" for k, no in enumerate(image_nos, 1)})
     return wire | dict(GRID_WIRE)
 
 
@@ -498,7 +499,7 @@ class YouchuanAdapter:
             100,
             remote,
             image_urls=tuple(url for _, url in shown),
-            wire=grid_wire(len(shown)),
+            wire=grid_wire(extra["image_nos"]),
             extra=extra,
         )
 

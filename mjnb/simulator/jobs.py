@@ -703,7 +703,7 @@ class Simulator:
             running=tally["running"],
             succeeded=tally["succeeded"],
             failed=tally["failed"],
-            protocols={p: dict(c) for p, c in self.per_protocol.items()},
+            protocols={p: dict(c) for p, c in self.per_protocol.items() if c},  # those used
         )
         return out
 
