@@ -378,8 +378,18 @@ class Runner:
             return
         if len(stored) == 1:
             task.image_path, task._image = stored[0]
-        else:
+        else:  # separate images (Youchuan): the grid is composed here, once
             task.image_paths = tuple(path for path, _ in stored)
+            task.image_path, task._image = await asyncio.to_thread(
+                self._compose, [image for _, image in stored]
+            )
+
+    def _compose(self, images: list[Image]) -> tuple[Path, Image]:
+        from .images import compose_grid, encode
+
+        grid = compose_grid(images)
+        path, _ = self.images.store(encode(grid, "PNG"), thumbnail_size=self.thumbnail_size)
+        return path, grid
 
     async def _download(self, url: str) -> tuple[Path, Image]:
         last: Exception | None = None
@@ -457,7 +467,8 @@ class Runner:
                 remote_state=snapshot_state(snapshot),
                 started_at=task.started_at,
                 finished_at=task.finished_at,
-                image_url=snapshot.image_url,
+                # separate images (Youchuan) have no grid URL: keep all four, space-separated
+                image_url=snapshot.image_url or " ".join(snapshot.image_urls) or None,
                 image_path=str(task.image_path) if task.image_path else None,
             )
         except MJError:

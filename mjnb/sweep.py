@@ -54,6 +54,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import MJError, PromptError, Timeout
 from .prompt import PARAMETERS, Prompt, parse_prompt
+from .providers.base import check_prompt
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -498,6 +499,8 @@ def start_sweep(
     limit = DEFAULT_MAX_JOBS if max_jobs is None else max_jobs
     if plan.jobs > limit and not confirm:
         raise _too_many(plan.jobs, limit)
+    for cell in plan.cells:  # what this provider refuses fails now, before any row
+        check_prompt(client._adapter, cell.prompt)
     sweep = Sweep.record(client, plan)
     sweep.resume()
     return sweep

@@ -175,9 +175,11 @@ def test_log_rows_look_like_every_other_providers(
     assert set(youchuan_rows["status"]) == {"succeeded"} and set(youchuan_rows["progress"]) == {100}
     assert rows.loc[grid.id, "text"] == "a paper boat" and rows.loc[grid.id, "stylize"] == 250
     assert rows.loc[grid.id, "ar"] == "3:2"
-    for task in (chosen, up):
+    for task in (grid, chosen, up):
         assert str(task.image_path) == rows.loc[task.id, "image_path"]
+        assert task.image_path is not None and task.image_path.exists()
         assert rows.loc[task.id, "image_url"].startswith(sim.url)
+    assert len(rows.loc[grid.id, "image_url"].split()) == 4  # the four separate images
 
 
 def test_the_secret_never_leaks(make_sim: Callable[..., RunningSimulator]) -> None:

@@ -279,6 +279,8 @@ class Panel(widgets.VBox):
         self._lock = threading.RLock()
         self._loading = False
         self._history: list[dict[str, Any]] = []
+        #: tasks started here: the history shows their live status (the log lags a little)
+        self._followed: dict[str, Task] = {}
         self._plan: SweepPlan | None = None
 
         self._build_form()
@@ -287,7 +289,7 @@ class Panel(widgets.VBox):
         self.gallery.add_class("mjnb-gallery")
         self.history = widgets.GridBox(
             layout=widgets.Layout(
-                grid_template_columns="64px 88px 64px minmax(0, 1fr) 56px",
+                grid_template_columns="64px 104px 64px minmax(0, 1fr) 56px",
                 grid_gap="2px 8px",
                 align_items="center",
                 width="100%",
@@ -713,6 +715,7 @@ class Panel(widgets.VBox):
                 changed.remove_listener(on_change)
                 self._history_throttle.request()
 
+        self._followed[task.id] = task
         task.add_listener(on_change)
         self._history_throttle.request()
 
@@ -800,6 +803,10 @@ class Panel(widgets.VBox):
         for index, row in enumerate(rows):
             submitted = row.get("submitted_at")
             when = submitted.strftime("%H:%M:%S") if hasattr(submitted, "strftime") else ""
+            live = self._followed.get(row["task_id"])
+            if live is not None:
+                row = {**row, "status": live.status, "progress": live.progress}
+                rows[index] = row
             status = str(row.get("status") or "")
             if status in ("queued", "running"):
                 status = f"{status} {row.get('progress') or 0}%"
@@ -824,7 +831,10 @@ class Panel(widgets.VBox):
             )
         with self._lock:
             self._history = rows
+            old = self.history.children
             self.history.children = tuple(cells)
+            for widget in old:  # free the old rows' models (kernel and browser)
+                widget.close()
             where = html.escape(str(self.client.home / "history.sqlite"), quote=True)
             count = f"{len(rows)} task" + ("s" if len(rows) != 1 else "")
             self.history_note.value = (
