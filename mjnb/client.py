@@ -347,8 +347,9 @@ class Client:
                     "interrupted before the provider confirmed the job; mjnb did not "
                     "submit it again (it may have been created: check the provider)."
                 )
+                task._end()
+                self._runner._record(task, final=True)
                 task._finish()
-                self._runner._record(task)
                 continue
             self._engine.spawn(self._runner.run(task, resume=True))
             resumed.append(task)

@@ -226,8 +226,9 @@ class Runner:
             task._fail(f"mjnb internal error ({type(exc).__name__}: {exc}); please report it.")
         finally:
             self._changed_at.pop(task.id, None)
+            task._end()
+            self._record(task, final=True)  # the log is final before any waiter wakes
             task._finish()
-            self._record(task)
 
     async def _submit(self, task: Task) -> None:
         job = task.job
@@ -455,12 +456,12 @@ class Runner:
             task.preview = response.content
             task._changed()
 
-    def _record(self, task: Task) -> None:
+    def _record(self, task: Task, *, final: bool = False) -> None:
         snapshot = task.snapshot
         try:
             self.log.update_task(
                 task.id,
-                status=task.status,
+                status=snapshot.status if final else task.status,
                 progress=task.progress,
                 error=task.error,
                 remote_id=snapshot.remote_id,

@@ -232,11 +232,15 @@ class Task:
         self._error = reason
         self.snapshot = _replace(self.snapshot, status="failed")
 
-    def _finish(self) -> None:
-        now = datetime.now(timezone.utc)
-        self.finished_at = self.finished_at or now
+    def _end(self) -> None:
+        """Stamp the end; the engine logs the final state, then calls :meth:`_finish`."""
+        self.finished_at = self.finished_at or datetime.now(timezone.utc)
         if self.started_at is None:
             self.started_at = self.finished_at
+
+    def _finish(self) -> None:
+        """Wake every waiter and view: the task has ended and its result is here."""
+        self._end()
         self._done.set()
         self._changed()
 

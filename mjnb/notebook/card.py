@@ -190,18 +190,13 @@ def _what(task: Task) -> str:
     return task.job.prompt
 
 
-def _finished(task: Task) -> bool:
-    """True once the engine is done with the task (result fetched, log written)."""
-    return task.finished_at is not None
-
-
 def task_summary(task: Task, limit: int = 80) -> str:
     """One line for the saved notebook: ``[succeeded] 3f2a9c1b77aa imagine on local, ...``."""
     status: str = task.status
-    if status in ("queued", "running"):
-        status = f"{status} {task.progress}%"
-    elif status == "succeeded" and not _finished(task):
+    if task.snapshot.status == "succeeded" and not task.done:
         status = "succeeded, fetching the image"
+    elif status in ("queued", "running"):
+        status = f"{status} {task.progress}%"
     action = task.action
     if task.job.kind == "action" and task.parent_id:
         action = f"{action} of {task.parent_id}"
@@ -360,7 +355,7 @@ class TaskCard(widgets.VBox):
         self._throttle = Throttle(self._render, 1.0 / updates_per_second)
         task.add_listener(self._on_change)
         self._render()
-        if _finished(task):
+        if task.done:
             task.remove_listener(self._on_change)
 
     def __repr__(self) -> str:
@@ -370,7 +365,7 @@ class TaskCard(widgets.VBox):
     @property
     def finished(self) -> bool:
         """True once the task has ended and its result (if any) is on disk."""
-        return _finished(self.task)
+        return self.task.done
 
     @property
     def settled(self) -> bool:
@@ -389,7 +384,7 @@ class TaskCard(widgets.VBox):
     # -- updates -------------------------------------------------------------------------
     def _on_change(self, task: Task) -> None:
         """Task listener, on the engine thread: only schedule a render."""
-        self._throttle.request(urgent=_finished(task) and not self._published)
+        self._throttle.request(urgent=task.done and not self._published)
 
     def flush(self) -> None:
         """Render the current state now, on this thread (pending or not)."""
@@ -399,7 +394,7 @@ class TaskCard(widgets.VBox):
     def _render(self) -> None:
         task = self.task
         with self._lock:
-            finished = _finished(task)
+            finished = task.done
             with self.header.hold_sync(), self.bar.hold_sync():
                 self.header.value = self._header_html(task)
                 self.bar.value = task.progress
@@ -419,7 +414,7 @@ class TaskCard(widgets.VBox):
     def _header_html(self, task: Task) -> str:
         colour = _STATUS_COLOURS.get(task.status, "#666")
         status: str = task.status
-        if status == "succeeded" and not _finished(task):
+        if task.snapshot.status == "succeeded" and not task.done:
             status = "fetching image"
         what = "" if task.job.kind == "action" else _what(task)
         return (
@@ -556,7 +551,7 @@ class TaskCard(widgets.VBox):
         with self._lock:
             summary = task_summary(self.task)
             data["text/plain"] = summary
-            thumb = self._thumb if _finished(self.task) else None
+            thumb = self._thumb if self.task.done else None
         if thumb is not None:
             width, height = _image_size(thumb)
             encoded = base64.b64encode(thumb).decode("ascii")

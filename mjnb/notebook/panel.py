@@ -711,7 +711,7 @@ class Panel(widgets.VBox):
         """Refresh the history table when ``task`` (or a child) finishes."""
 
         def on_change(changed: Task) -> None:  # engine thread: schedule only
-            if changed.finished_at is not None:
+            if changed.done:
                 changed.remove_listener(on_change)
                 self._history_throttle.request()
 

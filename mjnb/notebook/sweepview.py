@@ -42,7 +42,7 @@ DEFAULT_GRID_SIZE = 1024
 def _finished(sweep: Sweep) -> bool:
     """Every cell has a task and every task is finished (results fetched)."""
     items = sweep.items()
-    return all(task is not None and task.finished_at is not None for _, task in items)
+    return all(task is not None and task.done for _, task in items)
 
 
 def _ended(sweep: Sweep) -> int:
@@ -140,7 +140,7 @@ class SweepView(widgets.VBox):
                 self.bar.bar_style = ("warning" if failed else "success") if finished else "info"
             # recompose the grid only when what it shows changed (not on every percent)
             key = tuple(
-                (t.id, t.status, t.finished_at is not None) if t is not None else None
+                (t.id, t.status, t.done) if t is not None else None
                 for _, t in sweep.items()
             )
             if key != self._grid_key:
