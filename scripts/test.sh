@@ -4,4 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/venv.sh
+bash scripts/install_browser.sh  # Debian's chromium, for tests/test_browser.py
 python -m pytest -n 2 "$@"
