@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import uuid
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -31,6 +32,14 @@ if TYPE_CHECKING:
     from .sweep import Sweep, SweepPlan
 
 BLEND_DIMENSIONS = ("square", "portrait", "landscape")
+_CLIENTS: weakref.WeakSet[Client] = weakref.WeakSet()
+
+
+def all_tasks() -> list[Task]:
+    """Every task started or resumed by any client of this process (``%mj wait``)."""
+    return [task for client in list(_CLIENTS) for task in client.tasks]
+
+
 #: a sweep younger than this may still be being submitted by a live kernel
 SWEEP_GRACE = timedelta(seconds=30)
 MODES = ("fast", "relax", "turbo")
@@ -110,6 +119,7 @@ class Client:
             request_timeout=timeout,
         )
         self._tasks: dict[str, Task] = {}
+        _CLIENTS.add(self)
         #: tasks a dead kernel left unfinished, now followed (or sent) by this client
         self.resumed: list[Task] = self._resume()
         #: sweeps a dead kernel left with cells never sent, now completed by this client

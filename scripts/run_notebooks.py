@@ -17,6 +17,24 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 from nbconvert import HTMLExporter
+from traitlets.config import Config
+
+# The HTML copy is for reading offline: each mjnb card's static image and summary, not
+# the live widget (whose JavaScript would have to come from a CDN).
+STATIC_FIRST = Config(
+    {
+        "NbConvertBase": {
+            "display_data_priority": [
+                "text/html",
+                "text/markdown",
+                "image/svg+xml",
+                "image/png",
+                "image/jpeg",
+                "text/plain",
+            ]
+        }
+    }
+)
 
 
 def run(path: Path, out: Path) -> tuple[Path, Path]:
@@ -30,7 +48,7 @@ def run(path: Path, out: Path) -> tuple[Path, Path]:
     out.mkdir(parents=True, exist_ok=True)
     executed = out / path.name
     nbformat.write(nb, executed)
-    html, _ = HTMLExporter().from_notebook_node(nb)
+    html, _ = HTMLExporter(config=STATIC_FIRST).from_notebook_node(nb)
     page = executed.with_suffix(".html")
     page.write_text(html, encoding="utf-8")
     return executed, page

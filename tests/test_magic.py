@@ -341,6 +341,17 @@ def test_wait_with_a_timeout(ip: TestingShell, monkeypatch: pytest.MonkeyPatch) 
     assert "number of seconds" in usage_error(ip, "%mj wait soon")
 
 
+def test_wait_covers_tasks_of_other_clients_in_the_kernel(
+    ip: TestingShell, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MJNB_SIM_LATENCY", "1.2")
+    other = mjnb.Client()  # a client made in a cell, not through %mj
+    task = other.imagine("a fox made by hand --seed 9")
+    ran = run(ip, "%mj wait")
+    assert task.done and task.status == "succeeded"
+    assert ran.io.stdout == "All 1 task has ended: 1 succeeded.\n"
+
+
 def test_describe_and_blend(ip: TestingShell) -> None:
     grid = run(ip, "%mj a red fox --seed 3").value
     run(ip, "%mj wait")

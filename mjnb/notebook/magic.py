@@ -48,6 +48,9 @@ if TYPE_CHECKING:
 
 __all__ = ["MJMagic", "TaskBatch", "load_ipython_extension", "unload_ipython_extension"]
 
+#: longest side of a PIL image shown in a notebook while compact_images is on
+COMPACT_SIDE = 1024
+
 #: traits that are mjnb settings (see :class:`mjnb.config.Settings`): set -> configure()
 SETTINGS = (
     "provider",
@@ -160,6 +163,12 @@ class MJMagic(Magics, Configurable):
         "the saved notebook shows results where no kernel runs (GitHub, nbviewer).",
     ).tag(config=True)
 
+    compact_images = Bool(
+        True,
+        help="Show PIL images (task.image, sweep.grid(), ...) as one JPEG of at most "
+        f"{COMPACT_SIDE} px instead of a full-size PNG, so saved notebooks stay small.",
+    ).tag(config=True)
+
     def __init__(self, shell: InteractiveShell) -> None:
         self._syncing = True
         self._configured: set[str] = set()
@@ -183,6 +192,10 @@ class MJMagic(Magics, Configurable):
         self._shown: set[int] = set()  # objects this cell's magic already displayed
 
     # -- settings ------------------------------------------------------------------------
+    @observe("compact_images")
+    def _compact_changed(self, change: dict[str, Any]) -> None:
+        _compact_pil_images(self.shell, change["new"])
+
     @observe(*SETTINGS)
     def _setting_changed(self, change: dict[str, Any]) -> None:
         if not self._syncing:
@@ -420,7 +433,12 @@ class MJMagic(Magics, Configurable):
     # -- wait, log and the rest -----------------------------------------------------------
     def _wait(self, rest: str) -> None:
         timeout = _seconds(rest) if rest else None
+        from ..client import all_tasks
+
         tasks = [task for client in self.clients for task in client.tasks]
+        mine = {task.id for task in tasks}
+        # and whatever other clients of this kernel (mjnb.Client() in a cell) still run
+        tasks += [task for task in all_tasks() if not task.done and task.id not in mine]
         try:
             _wait_all(tasks, timeout)
         finally:
@@ -707,7 +725,26 @@ def load_ipython_extension(ipython: InteractiveShell) -> None:
     printers.for_type_by_name("mjnb.task", "Task", magic._display_task)
     printers.for_type_by_name("mjnb.sweep", "Sweep", magic._display_sweep)
     printers.for_type(TaskBatch, magic._display_batch)
+    _compact_pil_images(ipython, magic.compact_images)
     ipython._mjnb_magic = magic  # type: ignore[attr-defined]
+
+
+def _jpeg(image: Any) -> bytes:
+    from ..images import encode, fit_thumbnail
+
+    return encode(fit_thumbnail(image, COMPACT_SIDE), "JPEG", quality=85)
+
+
+def _compact_pil_images(ipython: InteractiveShell | None, on: bool) -> None:
+    """Show PIL images as a fitted JPEG and no PNG (``on``), or as IPython does."""
+    if ipython is None or ipython.display_formatter is None:
+        return
+    formatters = ipython.display_formatter.formatters
+    for mime, show in (("image/png", lambda image: None), ("image/jpeg", _jpeg)):
+        if on:
+            formatters[mime].for_type_by_name("PIL.Image", "Image", show)
+        else:
+            formatters[mime].pop("PIL.Image.Image", None)
 
 
 def unload_ipython_extension(ipython: InteractiveShell) -> None:
@@ -722,6 +759,7 @@ def unload_ipython_extension(ipython: InteractiveShell) -> None:
     for name in ("mjnb.task.Task", "mjnb.sweep.Sweep"):
         printers.pop(name, None)
     printers.pop(TaskBatch, None)
+    _compact_pil_images(ipython, False)
     configurables: list[Any] = ipython.configurables
     while magic in configurables:
         configurables.remove(magic)

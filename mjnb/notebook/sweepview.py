@@ -140,8 +140,7 @@ class SweepView(widgets.VBox):
                 self.bar.bar_style = ("warning" if failed else "success") if finished else "info"
             # recompose the grid only when what it shows changed (not on every percent)
             key = tuple(
-                (t.id, t.status, t.done) if t is not None else None
-                for _, t in sweep.items()
+                (t.id, t.status, t.done) if t is not None else None for _, t in sweep.items()
             )
             if key != self._grid_key:
                 self._grid_key = key
