@@ -7,6 +7,8 @@ import sys
 import time
 from collections.abc import Sequence
 
+from .errors import MJError
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="mjnb", description="Midjourney in Jupyter.")
@@ -45,7 +47,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     prune.add_argument("--days", type=float, default=30.0, help="unused for this long (30)")
 
     args = parser.parse_args(argv)
-    from .errors import MJError
 
     try:
         if args.command == "serve":
@@ -91,18 +92,22 @@ def _imagine(args: argparse.Namespace) -> int:
     from .client import Client
 
     task = Client(args.provider, base_url=args.base_url).imagine(args.prompt)
-    width = 30
+    live = sys.stderr.isatty()  # the bar goes to stderr: stdout is only the image path
     while not task.done:
-        filled = width * task.progress // 100
-        bar = "#" * filled + "-" * (width - filled)
-        print(f"\r{task.id} [{bar}] {task.progress:3d}% {task.status:<9}", end="", flush=True)
+        if live:
+            print(f"\r{_bar(task.id, task.progress, task.status)}", end="", file=sys.stderr)
         time.sleep(0.2)
-    print(f"\r{task.id} [{'#' * width}] {task.progress:3d}% {task.status:<9}")
+    print(f"\r{_bar(task.id, task.progress, task.status)}", file=sys.stderr)
     if task.status != "succeeded":
         print(f"mjnb: task {task.id} {task.status}: {task.error}", file=sys.stderr)
         return 1
     print(task.image_path)
     return 0
+
+
+def _bar(task_id: str, progress: int, status: str, width: int = 30) -> str:
+    filled = width * progress // 100
+    return f"{task_id} [{'#' * filled}{'-' * (width - filled)}] {progress:3d}% {status:<9}"
 
 
 def _log(args: argparse.Namespace) -> int:
@@ -114,7 +119,12 @@ def _log(args: argparse.Namespace) -> int:
         frame.to_csv(args.csv, index=False)
         print(f"{len(frame)} rows written to {args.csv}")
     if args.parquet:
-        frame.to_parquet(args.parquet, index=False)
+        try:
+            frame.to_parquet(args.parquet, index=False)
+        except ImportError:
+            raise MJError(
+                "Writing Parquet needs pyarrow: pip install 'mjnb[parquet]' (or use --csv)."
+            ) from None
         print(f"{len(frame)} rows written to {args.parquet}")
     if not (args.csv or args.parquet):
         columns = ["task_id", "provider", "action", "status", "progress", "submitted_at", "text"]

@@ -103,7 +103,9 @@ class Client:
         self.home = self.settings.home
         self._log = TaskLog(self.home / "history.sqlite")
         self._images = ImageStore(self.home / "images")
-        interval = self.settings.poll_interval or self._adapter.poll_interval
+        interval = self.settings.poll_interval
+        if interval is None:
+            interval = self._adapter.poll_interval
         if self._adapter.base_url == getattr(self._adapter, "default_base_url", None):
             interval = max(interval, self._adapter.min_poll_interval)  # the real service's rule
         self._runner = Runner(
@@ -169,12 +171,12 @@ class Client:
 
     def describe(self, image_url: str) -> Task:
         """Four prompt suggestions for an image; see ``task.descriptions``."""
-        _check_urls([image_url], 1, 1)
+        _check_urls("describe", [image_url], 1, 1)
         return self._start(Job("describe", images=(image_url,)))
 
     def blend(self, image_urls: Sequence[str], *, dimensions: str = "square") -> Task:
         """Blend 2-5 images into a grid; ``dimensions`` is square, portrait or landscape."""
-        _check_urls(image_urls, 2, 5)
+        _check_urls("blend", image_urls, 2, 5)
         if dimensions not in BLEND_DIMENSIONS:
             raise MJError(
                 f"dimensions must be one of {', '.join(BLEND_DIMENSIONS)}, got {dimensions!r}."
@@ -433,11 +435,12 @@ def _check_mode(mode: str | None) -> str | None:
     return mode
 
 
-def _check_urls(urls: Iterable[str], least: int, most: int) -> None:
-    urls = list(urls)
+def _check_urls(what: str, urls: Iterable[str], least: int, most: int) -> None:
+    urls = [urls] if isinstance(urls, str) else list(urls)
     if not least <= len(urls) <= most:
-        count = f"{least}" if least == most else f"{least}-{most}"
-        raise MJError(f"Expected {count} image URL(s), got {len(urls)}.")
+        if least == most:
+            raise MJError(f"{what} takes {least} image URL, got {len(urls)}.")
+        raise MJError(f"{what} takes {least} to {most} image URLs, got {len(urls)}.")
     for url in urls:
         if not isinstance(url, str) or not url.startswith(("http://", "https://", "data:")):
             raise MJError(f"{url!r} is not an image URL (http://, https:// or data:).")

@@ -142,7 +142,10 @@ def credentials(provider: str, arguments: Mapping[str, str | None]) -> dict[str,
             found[argument] = value
         elif argument in REQUIRED[provider]:
             what = _WHAT.get((provider, argument), "a token")
-            raise ConfigError(f"{TITLES[provider]} needs {what}: pass {argument}=... or set {var}.")
+            raise ConfigError(
+                f"{TITLES[provider]} needs {what}: set {var} (or pass {argument}=... to "
+                "mjnb.Client)."
+            )
     return found
 
 

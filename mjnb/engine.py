@@ -23,6 +23,7 @@ import json
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Coroutine, Mapping
 from dataclasses import asdict
 from datetime import datetime, timezone
@@ -48,7 +49,7 @@ T = TypeVar("T")
 
 #: how long a poll or download may take before it counts as one failed attempt
 REQUEST_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
-MAX_CONNECT_ATTEMPTS = 8
+MAX_CONNECT_ATTEMPTS = 5  # 1+2+4+8 s of back-off: a refused connection is rarely transient
 #: query parameters whose values never reach a log line
 SECRET_PARAMS = ("token", "key", "api_key", "apikey", "secret", "access_token")
 #: what an adapter raises on an answer of the wrong shape (valid JSON, wrong types)
@@ -92,7 +93,7 @@ class Engine:
             target=self.loop.run_forever, name="mjnb-engine", daemon=True
         )
         self._thread.start()
-        self._limits: dict[tuple[str, str], asyncio.Semaphore] = {}
+        self._limits: dict[tuple[str, str], Limit] = {}
         self._http: httpx.AsyncClient | None = None
 
     @property
@@ -131,11 +132,57 @@ class Engine:
                 "use `await task` or schedule the work elsewhere."
             )
 
-    def limit(self, key: tuple[str, str], size: int) -> asyncio.Semaphore:
-        """The concurrency limit shared by every client of one provider endpoint."""
+    def limit(self, key: tuple[str, str], size: int) -> Limit:
+        """The concurrency limit shared by every client of one provider endpoint.
+
+        One provider plan allows so many jobs at once, whichever client sends them: the
+        size asked for last applies to all of them.
+        """
         if key not in self._limits:
-            self._limits[key] = asyncio.Semaphore(size)
+            self._limits[key] = Limit(size)
+        self._limits[key].resize(size)
         return self._limits[key]
+
+
+class Limit:
+    """At most ``size`` holders at once, first come first served; the size can change.
+
+    Used only on the engine loop, so it needs no lock.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.active = 0
+        self._waiting: deque[asyncio.Future[None]] = deque()
+
+    def resize(self, size: int) -> None:
+        self.size = size
+        self._admit()
+
+    def _admit(self) -> None:
+        while self._waiting and self.active < self.size:
+            turn = self._waiting.popleft()
+            if not turn.done():
+                turn.set_result(None)
+                self.active += 1
+
+    async def __aenter__(self) -> None:
+        if self.active < self.size and not self._waiting:
+            self.active += 1
+            return
+        turn = asyncio.get_running_loop().create_future()
+        self._waiting.append(turn)
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():  # granted as we were cancelled
+                self.active -= 1
+                self._admit()
+            raise
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.active -= 1
+        self._admit()
 
 
 def _with_timeout(request: httpx.Request, timeout: httpx.Timeout) -> httpx.Request:
@@ -296,8 +343,9 @@ class Runner:
             if response.is_error or _json_object(response.content):
                 raise
             raise ProviderError(
-                f"{exc} The answer was unreadable, so the job may have been created; mjnb "
-                "did not send it again. Check the provider's task list before retrying.",
+                f"{self.adapter.name} answered the submit with something unreadable (HTTP "
+                f"{response.status_code}), so the job may have been created; mjnb did not "
+                "send it again. Check the provider's task list before retrying.",
                 code=exc.code,
                 status=exc.status,
             ) from None
@@ -370,8 +418,8 @@ class Runner:
         """Download the result at once, into the content-addressed cache."""
         snapshot = task.snapshot
         urls = [snapshot.image_url] if snapshot.image_url else list(snapshot.image_urls)
-        if not urls:
-            return  # describe: text only
+        if not urls or task.job.kind == "describe":
+            return  # text only (a describe's image_url is the user's own picture)
         try:
             stored = [await self._download(url) for url in urls]
         except MJError as exc:

@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from mjnb.errors import LogError
+from mjnb.errors import LogError, MJError
 
 if TYPE_CHECKING:
     import pandas
@@ -251,7 +251,13 @@ def _newer_error(path: Path, found: int, supported: int) -> LogError:
 def _to_us(value: datetime | str | float | int) -> int:
     """Microseconds since the epoch; naive datetimes are local time, like Python's."""
     if isinstance(value, str):
-        value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        try:
+            value = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise MJError(
+                f"{value!r} is not a date and time; write it as ISO 8601, e.g. "
+                "'2026-11-21' or '2026-11-21T09:30', or pass a datetime or a timedelta."
+            ) from None
     if isinstance(value, datetime):
         if value.tzinfo is None:
             value = value.astimezone()
@@ -371,7 +377,7 @@ def _param_columns(params: Mapping[str, Any]) -> dict[str, Any]:
 
 def _check_status(status: str) -> str:
     if status not in STATUSES:
-        raise ValueError(f"status must be one of {', '.join(STATUSES)}; got {status!r}.")
+        raise MJError(f"status must be one of {', '.join(STATUSES)}; got {status!r}.")
     return status
 
 

@@ -213,7 +213,7 @@ def _scalar(value: Any) -> Any:
 def format_value(value: Any) -> str:
     """How a coordinate is shown in labels: ``250``, ``0.5``, ``on``/``off``, ``16:9``."""
     if value is None:
-        return "—"
+        return "none"
     if value is True:
         return "on"
     if value is False:
@@ -1096,7 +1096,7 @@ def _draw_cell(view: CellView | None, bw: int, bh: int, st: _Style) -> Image:
         box.paste(image.convert("RGB"), ((bw - image.width) // 2, (bh - image.height) // 2))
         return box
     if view is None:
-        fill, ink, head, body = (250, 250, 250), (150, 150, 150), "—", "no such cell"
+        fill, ink, head, body = (250, 250, 250), (150, 150, 150), "-", "no such cell"
     elif view.status in ("failed", "cancelled"):
         fill, ink, head, body = (88, 88, 88), (255, 255, 255), view.status, view.error or ""
     elif view.status == "succeeded":

@@ -391,7 +391,7 @@ def ace_error(code: str, message: str = "it went wrong") -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("status", "payload", "kind", "says"),
     [
-        (401, ace_error("invalid_token"), AuthError, "Check MJNB_ACEDATA_TOKEN"),
+        (401, ace_error("invalid_token"), AuthError, "Check token= or MJNB_ACEDATA_TOKEN"),
         (400, ace_error("token_mismatched"), AuthError, "MJNB_ACEDATA_TOKEN"),
         (401, ace_error("no_token"), AuthError, "no_token"),
         (401, ace_error("token_expired"), AuthError, "token_expired"),

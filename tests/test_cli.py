@@ -62,7 +62,7 @@ def test_imagine_prints_the_image_path_and_log_exports(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     path = Path(done.stdout.strip().splitlines()[-1])
     assert path.exists() and path.suffix == ".png"
-    assert "100%" in done.stdout
+    assert "100%" in done.stderr and done.stdout.strip() == str(path)  # stdout: the path only
 
     table = run("log")
     assert table.returncode == 0 and "a teal whale" in table.stdout

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -242,3 +243,18 @@ def test_listeners_see_progress_in_order(make_sim: Callable[..., RunningSimulato
     assert seen[-1] == ("succeeded", 100)
     del task
     gc.collect()
+
+
+def test_a_new_concurrency_limit_applies_to_the_endpoint(
+    make_sim: Callable[..., RunningSimulator],
+) -> None:
+    sim = make_sim(latency=1.5, concurrency=4)
+    client_for("mjproxy", sim, max_concurrency=1).imagine("a fox").wait(timeout=30)
+    wider = client_for("mjproxy", sim, max_concurrency=4)
+    tasks = [wider.imagine(f"a fox --seed {seed}") for seed in range(4)]
+    deadline = time.monotonic() + 5
+    while sim.stats()["running"] < 4:
+        assert time.monotonic() < deadline, "the first client's limit of 1 still applies"
+        time.sleep(0.05)
+    for task in tasks:
+        assert task.wait(timeout=30).status == "succeeded"

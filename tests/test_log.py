@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 from conftest import CANARY
 
-from mjnb.errors import LogError
+from mjnb.errors import LogError, MJError
 from mjnb.images import ImageStore, encode
 from mjnb.log import MIGRATIONS, PARAM_COLUMNS, SCHEMA_VERSION, TaskLog, migrate
 
@@ -211,7 +211,7 @@ def test_update_refuses_unknown_fields_credentials_and_bad_values(log: TaskLog) 
         log.update_task("t1", colour="red")
     with pytest.raises(ValueError, match="never stores credentials"):
         log.update_task("t1", api_key="x")
-    with pytest.raises(ValueError, match="status must be one of"):
+    with pytest.raises(MJError, match="status must be one of"):
         log.update_task("t1", status="done")
     with pytest.raises(ValueError, match="progress"):
         log.update_task("t1", progress="lots")
@@ -312,7 +312,7 @@ def test_dataframe_filters(log: TaskLog) -> None:
     assert list(log.dataframe(limit=2).task_id) == ["b", "c"]
     assert list(log.dataframe(provider="acedata", status="queued").task_id) == ["c"]
     assert list(log.dataframe(since=timedelta(days=1)).task_id) == []
-    with pytest.raises(ValueError, match="status must be one of"):
+    with pytest.raises(MJError, match="status must be one of"):
         log.dataframe(status="done")
 
 
@@ -659,3 +659,11 @@ def fake_png() -> bytes:
     from PIL import Image
 
     return encode(Image.new("RGB", (8, 8), (200, 10, 10)), "PNG")
+
+
+def test_bad_filters_are_one_clear_error(tmp_path: Path) -> None:
+    log = TaskLog(tmp_path / "history.sqlite")
+    with pytest.raises(MJError, match="ISO 8601"):
+        log.dataframe(since="yesterday")
+    with pytest.raises(MJError, match="status must be one of"):
+        log.dataframe(status="nosuch")

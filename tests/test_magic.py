@@ -360,7 +360,7 @@ def test_describe_and_blend(ip: TestingShell) -> None:
     assert described.action == "describe"
     blended = run(ip, f"%mj blend {url} {url} --dimensions portrait").value
     assert blended.action == "blend" and blended.job.dimensions == "portrait"
-    assert "2-5 image URL" in usage_error(ip, f"%mj blend {url}")
+    assert "2 to 5 image URLs" in usage_error(ip, f"%mj blend {url}")
     assert "one image URL" in usage_error(ip, "%mj describe")
     assert run(ip, "%mj wait").io.stdout == "All 3 tasks have ended: 3 succeeded.\n"
     assert len(described.descriptions) == 4

@@ -129,6 +129,9 @@ def test_provider_status_names_the_variable_to_set(monkeypatch: pytest.MonkeyPat
     assert "MJNB_ACEDATA_TOKEN" in (provider_status("acedata") or "")
     monkeypatch.setenv("MJNB_ACEDATA_TOKEN", "t")
     assert provider_status("acedata") is None
+    assert "MJNB_MJPROXY_URL" in (provider_status("mjproxy") or "")  # no secret, but no host
+    monkeypatch.setenv("MJNB_MJPROXY_URL", "http://127.0.0.1:9")
+    assert provider_status("mjproxy") is None
 
 
 # ----------------------------------------------------------------------------- widget

@@ -199,12 +199,17 @@ def test_make_adapter_builds_each_provider() -> None:
 @pytest.mark.parametrize(
     ("name", "kwargs", "message"),
     [
-        ("acedata", {}, "Ace Data Cloud needs a token: pass token=... or set MJNB_ACEDATA_TOKEN."),
-        ("zhishuyun", {"token": ""}, "Zhishuyun needs a token: pass token=... or set "),
-        ("metachat", {"token": "k"}, "MetaChat needs an app id: pass app_id=... or set "),
-        ("metachat", {"app_id": "a"}, "set MJNB_METACHAT_API_KEY."),
-        ("youchuan", {"token": "s"}, "Youchuan needs an app id: pass app_id=... or set "),
-        ("youchuan", {"app_id": "a"}, "Youchuan needs a secret: pass token=... or set "),
+        (
+            "acedata",
+            {},
+            "Ace Data Cloud needs a token: set MJNB_ACEDATA_TOKEN (or pass token=... to "
+            "mjnb.Client).",
+        ),
+        ("zhishuyun", {"token": ""}, "Zhishuyun needs a token: set MJNB_ZHISHUYUN_TOKEN"),
+        ("metachat", {"token": "k"}, "MetaChat needs an app id: set MJNB_METACHAT_APP_ID"),
+        ("metachat", {"app_id": "a"}, "set MJNB_METACHAT_API_KEY (or pass token="),
+        ("youchuan", {"token": "s"}, "Youchuan needs an app id: set MJNB_YOUCHUAN_APP"),
+        ("youchuan", {"app_id": "a"}, "Youchuan needs a secret: set MJNB_YOUCHUAN_SECRET"),
     ],
 )
 def test_missing_credentials_name_the_variable(

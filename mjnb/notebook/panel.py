@@ -201,8 +201,12 @@ def provider_status(name: str) -> str | None:
     """None if ``name``'s required credentials are set, else what to set (a sentence)."""
     try:
         config.credentials(name, {})
+        settings = config.settings()
     except MJError as exc:
         return str(exc)
+    var = config.BASE_URL_VARS.get(name)
+    if var and config.base_url_for(name, settings) is None:
+        return f"{config.TITLES[name]} needs the URL of your server: set {var}."
     return None
 
 
@@ -211,7 +215,8 @@ def _provider_label(name: str, missing: str | None) -> str:
         return "local (simulator)"
     if missing is None:
         return f"{name} ✓"
-    variables = [v for v in config.CREDENTIAL_VARS[name].values() if v in missing]
+    named = [*config.CREDENTIAL_VARS[name].values(), config.BASE_URL_VARS.get(name, "")]
+    variables = [v for v in named if v and v in missing]
     return f"{name} (needs {', '.join(variables) or 'credentials'})"
 
 

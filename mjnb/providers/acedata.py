@@ -261,7 +261,8 @@ class AceDataAdapter:
         said = f"{detail} ({code or f'HTTP {status}'})"
         kind: type[ProviderError] = ProviderError
         if status == 401 or code in AUTH_CODES:
-            kind, text = AuthError, f"refused the token: {said}. Check {self.token_env}."
+            kind = AuthError
+            text = f"refused the token: {said}. Check token= or {self.token_env}."
         elif status == 429 or code in BUSY_CODES:
             kind = RateLimited
             text = f"is busy: {said}. The job was not created; submit it again in a moment."

@@ -1,5 +1,5 @@
-"""An offline Midjourney proxy: the Ace Data Cloud/Zhishuyun, MetaChat and
-midjourney-proxy protocols, served by one Starlette app with no network and no key.
+"""An offline Midjourney proxy: the Ace Data Cloud/Zhishuyun, MetaChat, midjourney-proxy
+and Youchuan protocols, served by one Starlette app with no network and no key.
 
     from mjnb.simulator import SimConfig, serve
 
@@ -17,8 +17,11 @@ What it simulates
   ``token`` checked each protocol's way; image URLs signed and expiring after
   ``url_ttl`` seconds, like Discord CDN links.
 - Each protocol at its real paths with its quirks (``mjnb.simulator.acedata``,
-  ``.metachat``, ``.mjproxy``): NDJSON streaming, callbacks and notifyHook (loopback
-  addresses only), HTTP-200 errors, string progress, queue-full and moderation codes.
+  ``.metachat``, ``.mjproxy``, ``.youchuan``): NDJSON streaming, callbacks and
+  notifyHook (loopback addresses only), HTTP-200 errors, string progress, queue-full
+  and moderation codes, four separate images per job.
+- Faults on demand (``mjnb.simulator.faults``): dropped connections, stalled jobs,
+  answers slower than the client's timeout, malformed JSON.
 - Pictures are deterministic from prompt, seed and parameters (``mjnb.simulator.art``);
   actions behave like Midjourney's (U crops a tile, V varies it, zoom adds a border,
   pan extends). Prompts are checked with the same parser the client uses
