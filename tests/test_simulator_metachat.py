@@ -213,8 +213,6 @@ def test_api_level_failures_are_http_200(sim: Any, client: httpx.Client) -> None
         assert reply["status"] == "Fail" and reply["data"] is None and reply["message"], reply
     assert "blood" in fails[2]["message"]
     grid = submit(client, "imagine", {"prompt": "not yet"})
-    early = post(client, "separate", {"id": grid, "index": 1})
-    assert early["status"] == "Fail" and "not succeeded" in early["message"]
     wait(client, grid)
     assert post(client, "separate", {"id": grid, "index": 5})["status"] == "Fail"
     assert post(client, "upscale", {"id": grid, "type": "subtle"})["status"] == "Fail"
@@ -223,6 +221,19 @@ def test_api_level_failures_are_http_200(sim: Any, client: httpx.Client) -> None
     assert post(client, "separate", {"id": single, "index": 1})["status"] == "Fail"
     assert post(client, "upscale", {"id": single, "type": "4x"})["status"] == "Fail"
     assert sim.stats()["submits"] == 2
+
+
+def test_acting_on_a_running_job_fails() -> None:
+    from mjnb.simulator import serve
+
+    headers = {"X-App-ID": "app-1", "Authorization": "Bearer key"}
+    with (
+        serve(SimConfig(latency=30.0, long_side=256)) as slow,
+        httpx.Client(base_url=slow.url, headers=headers, timeout=10.0) as client,
+    ):
+        grid = submit(client, "imagine", {"prompt": "not yet"})
+        early = post(client, "separate", {"id": grid, "index": 1})
+        assert early["status"] == "Fail" and "not succeeded" in early["message"]
 
 
 def test_unknown_result_is_http_500(client: httpx.Client) -> None:

@@ -177,8 +177,6 @@ def test_v5_upscaled_offers_2x_and_4x(client: httpx.Client) -> None:
 def test_action_errors(client: httpx.Client) -> None:
     assert submit(client, "change", {"taskId": "123", "action": "UPSCALE", "index": 1})["code"] == 3
     grid = submit(client, "imagine", {"prompt": "a slow job"})["result"]
-    early = submit(client, "change", {"taskId": grid, "action": "UPSCALE", "index": 1})
-    assert early["code"] == 4 and "SUCCESS" in early["description"]
     wait_task(client, grid)
     assert submit(client, "change", {"taskId": grid, "action": "UPSCALE", "index": 9})["code"] == 4
     assert submit(client, "change", {"taskId": grid, "action": "ZOOM", "index": 1})["code"] == 4
@@ -188,6 +186,18 @@ def test_action_errors(client: httpx.Client) -> None:
     wait_task(client, single)
     on_single = submit(client, "change", {"taskId": single, "action": "UPSCALE", "index": 1})
     assert on_single["code"] == 4
+
+
+def test_acting_on_a_running_job_fails() -> None:
+    from mjnb.simulator import SimConfig, serve
+
+    with (
+        serve(SimConfig(latency=30.0, long_side=256)) as slow,
+        httpx.Client(base_url=slow.url, timeout=10.0) as client,
+    ):
+        grid = submit(client, "imagine", {"prompt": "a slow job"})["result"]
+        early = submit(client, "change", {"taskId": grid, "action": "UPSCALE", "index": 1})
+        assert early["code"] == 4 and "SUCCESS" in early["description"]
 
 
 def test_banned_and_invalid_prompts(sim: Any, client: httpx.Client) -> None:
