@@ -26,7 +26,6 @@ import time
 from collections import deque
 from collections.abc import Coroutine, Mapping
 from dataclasses import asdict
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import httpx
@@ -540,7 +539,3 @@ def _reason(exc: BaseException) -> str:
 def _short(url: str) -> str:
     """A URL without its query string (which may carry a token or a signature)."""
     return url.split("?", 1)[0]
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)

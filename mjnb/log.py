@@ -312,13 +312,8 @@ def _scrub_text(text: str | None) -> str | None:
 
 
 def _as_int(value: Any) -> int | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    if not math.isfinite(number) or number != int(number):
+    number = _as_float(value)
+    if number is None or number != int(number):
         return None
     return int(number)
 

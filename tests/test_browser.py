@@ -5,8 +5,8 @@ loopback port with a temp ``MJNB_HOME`` and root dir, opens a notebook whose cel
 ``mjnb.Panel()``, runs it, types a prompt (first an invalid one: Submit must be
 disabled), clicks Submit, waits until the card's progress bar reaches 100% and its grid
 is shown and the history table lists the task, clicks U1 and waits for the child card.
-Screenshots go to ``artifacts/`` (gitignored). The same flow runs in Notebook 7 when the
-``notebook`` package is importable (it is not a dependency; the test skips it otherwise).
+Screenshots go to ``artifacts/`` (gitignored). The same flow runs in Notebook 7 (the
+``notebook`` package, in the ``notebook`` extra; the test skips it where it is missing).
 
 It drives Debian's ``chromium`` (``/usr/bin/chromium``, installed by
 ``scripts/install_browser.sh``) through the ``playwright`` package; ``playwright

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_THUMBNAIL_SIZE",
     "DEFAULT_UPDATES_PER_SECOND",
+    "LiveView",
     "TaskCard",
     "Throttle",
     "task_summary",
@@ -58,7 +59,6 @@ logger = logging.getLogger("mjnb")
 DEFAULT_THUMBNAIL_SIZE = 256
 DEFAULT_UPDATES_PER_SECOND = 4.0
 DEFAULT_QUALITY = 70
-WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 _BAR_STYLES = {
     "queued": "",
@@ -278,10 +278,103 @@ def _image_size(data: bytes) -> tuple[int, int]:
         return probe.size
 
 
-# -------------------------------------------------------------------------------- card
+# -------------------------------------------------------------------------------- views
 
 
-class TaskCard(widgets.VBox):
+class LiveView(widgets.VBox):
+    """What a task card and a sweep view share: throttled renders, a display id, and a
+    static output for saved notebooks.
+
+    A subclass renders its state in ``_render`` (setting ``_published`` once the final
+    state is shown) and says what the static output holds in ``_static``.
+    """
+
+    _lock: threading.RLock
+    _throttle: Throttle
+    _published = False
+    _display_handle: DisplayHandle | None = None
+    _live_static = False
+
+    @property
+    def finished(self) -> bool:
+        """True once what the view shows has ended (the final state may not be rendered)."""
+        raise NotImplementedError
+
+    def _render(self) -> None:
+        raise NotImplementedError
+
+    def _static(self) -> tuple[str, bytes | None, str]:
+        """The summary line, the final JPEG (None until finished) and its alt text."""
+        raise NotImplementedError
+
+    def _subject(self) -> str:
+        """What the view shows, for log messages: ``"task <id>"``."""
+        raise NotImplementedError
+
+    @property
+    def settled(self) -> bool:
+        """True once the final state has been rendered (nothing more will change)."""
+        return self._published
+
+    def flush(self) -> None:
+        """Render the current state now, on this thread (pending or not)."""
+        self._throttle.flush()
+        self._render()
+
+    # -- static output for saved notebooks -------------------------------------------------
+    def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        data: dict[str, Any] = dict(super()._repr_mimebundle_(**kwargs) or {})
+        metadata: dict[str, Any] = {}
+        with self._lock:
+            summary, jpeg, alt = self._static()
+        data["text/plain"] = summary
+        if jpeg is not None:
+            width, height = _image_size(jpeg)
+            encoded = base64.b64encode(jpeg).decode("ascii")
+            data["image/jpeg"] = encoded
+            metadata["image/jpeg"] = {"width": width, "height": height}
+            data["text/html"] = (
+                f"<figure style='margin:4px 0'><img src='data:image/jpeg;base64,{encoded}' "
+                f"width='{width}' height='{height}' alt='{html.escape(alt)}'>"
+                f"<figcaption><code>{html.escape(summary)}</code></figcaption></figure>"
+            )
+        return data, metadata
+
+    def show(self, *, live_static: bool = False) -> DisplayHandle | None:
+        """Display the view with a display id (so :meth:`publish_static` can replace it).
+
+        ``live_static=True`` also replaces the output from the render thread when the
+        view reaches its final state (use it inside a Jupyter kernel only).
+        """
+        from IPython.display import display
+
+        handle = display(self, display_id=True)
+        self._display_handle = handle if handle is not None else None
+        self._live_static = live_static and self._display_handle is not None
+        return self._display_handle
+
+    def publish_static(self) -> bool:
+        """Replace the displayed output with the current state; True if it was displayed.
+
+        Call it on the kernel's main thread (the magic does, after each cell and in
+        ``%mj wait``), so the saved notebook holds the final image and summary.
+        """
+        self.flush()
+        return self._update_display()
+
+    def _update_display(self) -> bool:
+        handle = self._display_handle
+        if handle is None:
+            return False
+        try:
+            handle.update(self)
+        except Exception:  # the output area may be gone (cleared cell, closed notebook)
+            logger.debug("mjnb: could not update the output of %s", self._subject())
+            return False
+        return True
+
+
+class TaskCard(LiveView):
     """A live card for one task: header, progress bar, image, action buttons.
 
     ``thumbnail_size`` bounds the image sent to the browser (and saved in the
@@ -349,9 +442,6 @@ class TaskCard(widgets.VBox):
         self._preview: bytes | None = None  # the task's preview last shown
         self._action_error: str | None = None
         self._shown_actions: tuple[str, ...] = ()
-        self._display_handle: DisplayHandle | None = None
-        self._live_static = False
-        self._published = False
         self._throttle = Throttle(self._render, 1.0 / updates_per_second)
         task.add_listener(self._on_change)
         self._render()
@@ -368,11 +458,6 @@ class TaskCard(widgets.VBox):
         return self.task.done
 
     @property
-    def settled(self) -> bool:
-        """True once the final state has been rendered (nothing more will change)."""
-        return self._published
-
-    @property
     def summary(self) -> str:
         return task_summary(self.task)
 
@@ -385,11 +470,6 @@ class TaskCard(widgets.VBox):
     def _on_change(self, task: Task) -> None:
         """Task listener, on the engine thread: only schedule a render."""
         self._throttle.request(urgent=task.done and not self._published)
-
-    def flush(self) -> None:
-        """Render the current state now, on this thread (pending or not)."""
-        self._throttle.flush()
-        self._render()
 
     def _render(self) -> None:
         task = self.task
@@ -544,55 +624,9 @@ class TaskCard(widgets.VBox):
         """What pressing the ``label`` button does (for scripts and tests)."""
         return self._on_button(label)
 
-    # -- static output for saved notebooks -------------------------------------------------
-    def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-        data: dict[str, Any] = dict(super()._repr_mimebundle_(**kwargs) or {})
-        metadata: dict[str, Any] = {}
-        with self._lock:
-            summary = task_summary(self.task)
-            data["text/plain"] = summary
-            thumb = self._thumb if self.task.done else None
-        if thumb is not None:
-            width, height = _image_size(thumb)
-            encoded = base64.b64encode(thumb).decode("ascii")
-            data["image/jpeg"] = encoded
-            metadata["image/jpeg"] = {"width": width, "height": height}
-            data["text/html"] = (
-                f"<figure style='margin:4px 0'><img src='data:image/jpeg;base64,{encoded}' "
-                f"width='{width}' height='{height}' alt='{html.escape(self.task.id)}'>"
-                f"<figcaption><code>{html.escape(summary)}</code></figcaption></figure>"
-            )
-        return data, metadata
+    # -- static output -----------------------------------------------------------------------
+    def _static(self) -> tuple[str, bytes | None, str]:
+        return task_summary(self.task), self._thumb if self.task.done else None, self.task.id
 
-    def show(self, *, live_static: bool = False) -> DisplayHandle | None:
-        """Display the card with a display id (so :meth:`publish_static` can replace it).
-
-        ``live_static=True`` also replaces the output from the render thread when the
-        task finishes (use it inside a Jupyter kernel only).
-        """
-        from IPython.display import display
-
-        handle = display(self, display_id=True)
-        self._display_handle = handle if handle is not None else None
-        self._live_static = live_static and self._display_handle is not None
-        return self._display_handle
-
-    def publish_static(self) -> bool:
-        """Replace the displayed output with the current state; True if it was displayed.
-
-        Call it on the kernel's main thread (the magic does, after each cell and in
-        ``%mj wait``), so the saved notebook holds the final thumbnail and summary.
-        """
-        self.flush()
-        return self._update_display()
-
-    def _update_display(self) -> bool:
-        handle = self._display_handle
-        if handle is None:
-            return False
-        try:
-            handle.update(self)
-        except Exception:  # the output area may be gone (cleared cell, closed notebook)
-            logger.debug("mjnb: could not update the output of task %s", self.task.id)
-            return False
-        return True
+    def _subject(self) -> str:
+        return f"task {self.task.id}"

@@ -25,7 +25,7 @@ import re
 import shlex
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
@@ -43,10 +43,12 @@ if TYPE_CHECKING:
     from ..prompt import Prompt
     from ..sweep import Sweep
     from ..task import Task
-    from .card import TaskCard
+    from .card import LiveView, TaskCard
     from .sweepview import SweepView
 
 __all__ = ["MJMagic", "TaskBatch", "load_ipython_extension", "unload_ipython_extension"]
+
+View = TypeVar("View", bound="LiveView")
 
 #: longest side of a PIL image shown in a notebook while compact_images is on
 COMPACT_SIDE = 1024
@@ -451,9 +453,7 @@ class MJMagic(Magics, Configurable):
         print(f"All {len(tasks)} {noun} ended" + (f": {detail}." if detail else "."))
 
     def _log(self, rest: str) -> pd.DataFrame:
-        options = _options(
-            rest, ("status", "provider", "sweep", "since"), command="log", positional="N"
-        )
+        options = _options(rest, ("status", "provider", "sweep", "since"), command="log")
         limit = None
         if options.positional:
             value = options.positional[0]
@@ -474,7 +474,7 @@ class MJMagic(Magics, Configurable):
         return self._show_task(self.client.describe(urls[0]))
 
     def _blend(self, rest: str) -> Task:
-        options = _options(rest, ("dimensions",), command="blend", positional="URL")
+        options = _options(rest, ("dimensions",), command="blend")
         return self._show_task(
             self.client.blend(
                 options.positional, dimensions=options.named.get("dimensions", "square")
@@ -513,27 +513,21 @@ class MJMagic(Magics, Configurable):
 
     # -- display ---------------------------------------------------------------------------
     def publish(self) -> None:
-        """Replace each finished card's output with its final state (main thread)."""
+        """Replace each finished card's and view's output with its final state (main thread)."""
+        self._cards = self._publish_finished(self._cards)
+        self._views = self._publish_finished(self._views)
+
+    def _publish_finished(self, views: list[View]) -> list[View]:
+        """Publish the finished ``views``; answer the others (still to publish)."""
         still = []
-        for card in self._cards:
-            if card.finished:
-                if self.static_outputs:
-                    card.publish_static()
-                else:
-                    card.flush()
+        for view in views:
+            if not view.finished:
+                still.append(view)
+            elif self.static_outputs:
+                view.publish_static()
             else:
-                still.append(card)
-        self._cards = still
-        views = []
-        for view in self._views:
-            if view.finished:
-                if self.static_outputs:
-                    view.publish_static()
-                else:
-                    view.flush()
-            else:
-                views.append(view)
-        self._views = views
+                view.flush()
+        return still
 
     def _pre_run_cell(self, *args: Any) -> None:
         self._shown.clear()
@@ -609,7 +603,7 @@ class _Options:
         self.named: dict[str, str] = {}
 
 
-def _options(rest: str, names: Sequence[str], *, command: str, positional: str) -> _Options:
+def _options(rest: str, names: Sequence[str], *, command: str) -> _Options:
     """``--name value`` pairs (only ``names``) and the other words, for %mj subcommands."""
     try:
         words = shlex.split(rest)

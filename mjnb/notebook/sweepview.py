@@ -14,24 +14,18 @@ static JPEG for saved notebooks.
 
 from __future__ import annotations
 
-import base64
 import html
-import logging
 import threading
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
-from .card import DEFAULT_QUALITY, Throttle, _image_size, thumbnail_jpeg
+from .card import DEFAULT_QUALITY, LiveView, Throttle, _image_size, thumbnail_jpeg
 
 if TYPE_CHECKING:
-    from IPython.display import DisplayHandle
-
     from ..sweep import Sweep
 
 __all__ = ["SweepView", "sweep_summary"]
-
-logger = logging.getLogger("mjnb")
 
 #: the grid is recomposed at most this often while cells change
 DEFAULT_UPDATES_PER_SECOND = 1.0
@@ -58,7 +52,7 @@ def sweep_summary(sweep: Sweep, limit: int = 80) -> str:
     return f"[sweep {sweep.summary}] {sweep.id} {axes}: {prompt}"
 
 
-class SweepView(widgets.VBox):
+class SweepView(LiveView):
     """A live view of one sweep: summary, progress, and the labelled grid."""
 
     def __init__(
@@ -87,9 +81,6 @@ class SweepView(widgets.VBox):
         self._lock = threading.RLock()
         self._grid_key: tuple[Any, ...] | None = None
         self._grid: bytes | None = None
-        self._published = False
-        self._display_handle: DisplayHandle | None = None
-        self._live_static = False
         self._throttle = Throttle(self._render, 1.0 / updates_per_second)
         sweep.add_listener(self._on_change)
         self._render()
@@ -100,11 +91,6 @@ class SweepView(widgets.VBox):
     @property
     def finished(self) -> bool:
         return _finished(self.sweep)
-
-    @property
-    def settled(self) -> bool:
-        """True once the final state has been rendered (nothing more will change)."""
-        return self._published
 
     @property
     def summary(self) -> str:
@@ -118,10 +104,6 @@ class SweepView(widgets.VBox):
     # -- updates -------------------------------------------------------------------------
     def _on_change(self, sweep: Sweep) -> None:
         self._throttle.request(urgent=_finished(sweep) and not self._published)
-
-    def flush(self) -> None:
-        self._throttle.flush()
-        self._render()
 
     def _render(self) -> None:
         sweep = self.sweep
@@ -159,47 +141,10 @@ class SweepView(widgets.VBox):
         if final and self._live_static:
             self._update_display()
 
-    # -- static output for saved notebooks -------------------------------------------------
-    def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-        data: dict[str, Any] = dict(super()._repr_mimebundle_(**kwargs) or {})
-        metadata: dict[str, Any] = {}
-        with self._lock:
-            summary = sweep_summary(self.sweep)
-            grid = self._grid if _finished(self.sweep) else None
-        data["text/plain"] = summary
-        if grid is not None:
-            width, height = _image_size(grid)
-            encoded = base64.b64encode(grid).decode("ascii")
-            data["image/jpeg"] = encoded
-            metadata["image/jpeg"] = {"width": width, "height": height}
-            data["text/html"] = (
-                f"<figure style='margin:4px 0'><img src='data:image/jpeg;base64,{encoded}' "
-                f"width='{width}' height='{height}' alt='sweep {html.escape(self.sweep.id)}'>"
-                f"<figcaption><code>{html.escape(summary)}</code></figcaption></figure>"
-            )
-        return data, metadata
+    # -- static output -----------------------------------------------------------------------
+    def _static(self) -> tuple[str, bytes | None, str]:
+        grid = self._grid if _finished(self.sweep) else None
+        return sweep_summary(self.sweep), grid, f"sweep {self.sweep.id}"
 
-    def show(self, *, live_static: bool = False) -> DisplayHandle | None:
-        """Display the view with a display id; see ``TaskCard.show``."""
-        from IPython.display import display
-
-        handle = display(self, display_id=True)
-        self._display_handle = handle if handle is not None else None
-        self._live_static = live_static and self._display_handle is not None
-        return self._display_handle
-
-    def publish_static(self) -> bool:
-        """Replace the displayed output with the current state (kernel main thread)."""
-        self.flush()
-        return self._update_display()
-
-    def _update_display(self) -> bool:
-        handle = self._display_handle
-        if handle is None:
-            return False
-        try:
-            handle.update(self)
-        except Exception:
-            logger.debug("mjnb: could not update the output of sweep %s", self.sweep.id)
-            return False
-        return True
+    def _subject(self) -> str:
+        return f"sweep {self.sweep.id}"

@@ -38,7 +38,6 @@ ACTION_LABELS: tuple[str, ...] = (
     "upscale subtle", "upscale creative", "upscale 2x", "upscale 4x",
 )  # fmt: skip
 GRID_ACTIONS: tuple[str, ...] = ACTION_LABELS[:9]
-UPSCALED_ACTIONS: tuple[str, ...] = ACTION_LABELS[9:]
 
 JobKind = Literal["imagine", "action", "describe", "blend"]
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio
@@ -37,12 +37,13 @@ from mjnb.errors import PromptError
 from mjnb.simulator.jobs import (
     SPEEDS,
     BadRequest,
+    Endpoints,
     Fields,
+    Handler,
     Job,
     QueueFull,
     Simulator,
     State,
-    read_json,
     watch,
 )
 
@@ -50,7 +51,6 @@ __all__ = ["ACE_NAMES", "PROTOCOL", "ZHISHUYUN_NAMES", "AceData", "routes", "too
 
 PROTOCOL = "acedata"
 log = logging.getLogger("mjnb.simulator")
-Handler = Callable[[Request], Awaitable[Response]]
 
 #: Label -> current Ace action name.
 ACE_NAMES: dict[str, str] = {
@@ -119,11 +119,8 @@ def ace_state(state: State) -> str:
     )
 
 
-class AceData:
+class AceData(Endpoints):
     """The ``/midjourney`` endpoints over one :class:`Simulator`."""
-
-    def __init__(self, sim: Simulator) -> None:
-        self.sim = sim
 
     # -- plumbing
 
@@ -160,9 +157,6 @@ class AceData:
                 return error(500, "api_error", "Internal error in the simulator; see its log.")
 
         return run
-
-    async def fields(self, request: Request) -> Fields:
-        return Fields(await read_json(request, self.sim.config.max_body))
 
     # -- answers
 

@@ -43,6 +43,7 @@ import re
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal
 
 import numpy as np
@@ -123,7 +124,6 @@ COLOURS: dict[str, tuple[int, int, int]] = {
 }
 ALIASES = {"grey": "gray", "aqua": "cyan", "golden": "gold", "azure": "blue"}
 RAINBOW = ("red", "orange", "yellow", "green", "blue", "purple")
-ACHROMATIC = frozenset({"black", "white", "gray", "silver", "ivory", "cream"})
 #: Words that suggest colours without naming one; used after the named colours.
 HINTS: dict[str, tuple[str, ...]] = {
     "snow": ("white", "blue"),
@@ -959,29 +959,25 @@ def _motif_dots(sc: _Scene, snow: bool) -> None:
         cv.draw(float(xs[i]) * cv.W, float(ys[i]) * bottom, (r, r), _disc(r, cv.s), colour, 0.9)
 
 
+#: motif -> painter, in the order they are painted (snow falls over everything)
+_MOTIF_PAINTERS: dict[str, Callable[[_Scene], None]] = {
+    "stars": partial(_motif_dots, snow=False),
+    "sun": partial(_motif_sun, moon=False),
+    "moon": partial(_motif_sun, moon=True),
+    "mountain": _motif_mountain,
+    "water": _motif_water,
+    "city": _motif_city,
+    "tree": _motif_tree,
+    "flower": _motif_flower,
+    "animal": _motif_animal,
+    "snow": partial(_motif_dots, snow=True),
+}
+
+
 def _motifs(sc: _Scene) -> None:
-    order = ("stars", "sun", "moon", "mountain", "water", "city", "tree", "flower", "animal")
-    for m in order:
-        if m not in sc.look.motifs:
-            continue
-        if m in ("sun", "moon"):
-            _motif_sun(sc, moon=m == "moon")
-        elif m == "stars":
-            _motif_dots(sc, snow=False)
-        elif m == "mountain":
-            _motif_mountain(sc)
-        elif m == "water":
-            _motif_water(sc)
-        elif m == "city":
-            _motif_city(sc)
-        elif m == "tree":
-            _motif_tree(sc)
-        elif m == "flower":
-            _motif_flower(sc)
-        elif m == "animal":
-            _motif_animal(sc)
-    if "snow" in sc.look.motifs:
-        _motif_dots(sc, snow=True)
+    for motif, paint in _MOTIF_PAINTERS.items():
+        if motif in sc.look.motifs:
+            paint(sc)
 
 
 def _ornaments(sc: _Scene) -> None:

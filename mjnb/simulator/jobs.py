@@ -42,6 +42,7 @@ import anyio
 import httpx
 from PIL import Image
 from starlette.requests import Request
+from starlette.responses import Response
 
 from mjnb.errors import PromptError
 from mjnb.prompt import Prompt, parse_prompt
@@ -51,6 +52,8 @@ from mjnb.simulator.config import SimConfig
 __all__ = [
     "ACTION_LABELS",
     "BadRequest",
+    "Endpoints",
+    "Handler",
     "ImageSource",
     "Job",
     "JobTable",
@@ -946,3 +949,17 @@ class Fields:
         if not isinstance(value, dict):
             raise BadRequest(f"The field '{name}' must be a JSON object.")
         return value
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class Endpoints:
+    """What every protocol's endpoints share: the simulator they run on, and request bodies."""
+
+    def __init__(self, sim: Simulator) -> None:
+        self.sim = sim
+
+    async def fields(self, request: Request) -> Fields:
+        """The request's JSON object (BadRequest past the simulator's body limit)."""
+        return Fields(await read_json(request, self.sim.config.max_body))

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -32,18 +32,18 @@ from mjnb.errors import PromptError
 from mjnb.prompt import Prompt
 from mjnb.simulator.jobs import (
     BadRequest,
+    Endpoints,
     Fields,
+    Handler,
     Job,
     QueueFull,
     Simulator,
-    read_json,
 )
 
 __all__ = ["MODELS", "PROTOCOL", "MetaChat", "routes", "too_many_requests"]
 
 PROTOCOL = "metachat"
 log = logging.getLogger("mjnb.simulator")
-Handler = Callable[[Request], Awaitable[Response]]
 
 #: Model name -> the prompt parameter it stands for.
 MODELS: dict[str, tuple[str, str]] = {
@@ -123,11 +123,8 @@ def params_of(p: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-class MetaChat:
+class MetaChat(Endpoints):
     """The ``/open/v1`` endpoints over one :class:`Simulator`."""
-
-    def __init__(self, sim: Simulator) -> None:
-        self.sim = sim
 
     # -- plumbing
 
@@ -155,9 +152,6 @@ class MetaChat:
                 return service_error(500, "internal_error", "Internal error in the simulator.")
 
         return run
-
-    async def fields(self, request: Request) -> Fields:
-        return Fields(await read_json(request, self.sim.config.max_body))
 
     def create(self, make: Callable[[], Job], data: Callable[[Job], dict[str, Any]]) -> Response:
         try:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import anyio
@@ -27,13 +27,14 @@ from starlette.routing import BaseRoute, Route
 from mjnb.errors import PromptError
 from mjnb.simulator.jobs import (
     BadRequest,
+    Endpoints,
     Fields,
+    Handler,
     Job,
     QueueFull,
     Simulator,
     State,
     decode_data_url,
-    read_json,
 )
 
 __all__ = ["PROTOCOL", "MJProxy", "routes", "too_many_requests"]
@@ -45,8 +46,6 @@ STATUSES = {"queued": "NOT_START", "succeeded": "SUCCESS", "failed": "FAILURE"}
 CHANGE_ACTIONS = {"UPSCALE": "U", "VARIATION": "V"}
 DIMENSIONS = {"PORTRAIT": "portrait", "SQUARE": "square", "LANDSCAPE": "landscape"}
 SPEED_MODES = {"FAST": "fast", "RELAX": "relax", "TURBO": "turbo"}
-
-Handler = Callable[[Request], Awaitable[Response]]
 
 
 def task_action(job: Job) -> str:
@@ -144,11 +143,8 @@ def too_many_requests(sim: Simulator) -> Response:
     return response
 
 
-class MJProxy:
+class MJProxy(Endpoints):
     """The ``/mj`` endpoints over one :class:`Simulator`."""
-
-    def __init__(self, sim: Simulator) -> None:
-        self.sim = sim
 
     # -- plumbing
 
@@ -175,9 +171,6 @@ class MJProxy:
                 return reply(9, "Internal error in the simulator; see its log.", status=500)
 
         return run
-
-    async def fields(self, request: Request) -> Fields:
-        return Fields(await read_json(request, self.sim.config.max_body))
 
     @staticmethod
     def base(request: Request) -> str:

@@ -29,7 +29,7 @@ has its second image withheld by moderation (``audits[1]`` set).
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -40,12 +40,13 @@ from mjnb.errors import PromptError
 from mjnb.prompt import Prompt
 from mjnb.simulator.jobs import (
     BadRequest,
+    Endpoints,
     Fields,
+    Handler,
     Job,
     QueueFull,
     Simulator,
     State,
-    read_json,
     version_family,
 )
 
@@ -53,7 +54,6 @@ __all__ = ["PROTOCOL", "Youchuan", "routes", "too_many_requests"]
 
 PROTOCOL = "youchuan"
 log = logging.getLogger("mjnb.simulator")
-Handler = Callable[[Request], Awaitable[Response]]
 
 MAX_TEXT = 8192
 #: words whose images Youchuan's moderation withholds: the second image of such a job
@@ -105,11 +105,8 @@ def failure_comment(reason: str | None) -> str:
     return "JobStatusError" if "internal error" in text else "JobStatusFail"
 
 
-class Youchuan:
+class Youchuan(Endpoints):
     """The ``/v1/tob`` endpoints over one :class:`Simulator`."""
-
-    def __init__(self, sim: Simulator) -> None:
-        self.sim = sim
 
     # -- plumbing
 
@@ -139,9 +136,6 @@ class Youchuan:
                 return error(500, "Internal_Server_Error", "Internal error in the simulator.")
 
         return run
-
-    async def fields(self, request: Request) -> Fields:
-        return Fields(await read_json(request, self.sim.config.max_body))
 
     def prompt(self, text: str, field: str) -> Prompt:
         """Parse a prompt as Youchuan takes it; Refused for what it refuses."""
