@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from mjnb.simulator import RunningSimulator, SimConfig, serve
 
 CANARY = "sk-CANARY-7f3a9c-do-not-leak"
 
@@ -98,3 +101,23 @@ def webhook() -> Iterator[WebhookReceiver]:
     receiver = WebhookReceiver()
     yield receiver
     receiver.close()
+
+
+@pytest.fixture
+def make_sim(request: pytest.FixtureRequest) -> Iterator[Callable[..., RunningSimulator]]:
+    """Start simulators on real loopback ports; all are stopped after the test.
+
+    ``make_sim(**knobs)``: the knobs go over the test module's ``FAST`` defaults (a dict
+    of SimConfig fields), if it has one.
+    """
+    defaults = getattr(request.module, "FAST", {})
+    running: list[RunningSimulator] = []
+
+    def make(**knobs: Any) -> RunningSimulator:
+        sim = serve(SimConfig(**{**defaults, **knobs}))
+        running.append(sim)
+        return sim
+
+    yield make
+    for sim in running:
+        sim.stop()

@@ -9,32 +9,17 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import mjnb
-from mjnb.simulator import RunningSimulator, SimConfig, serve
+from mjnb.simulator import RunningSimulator
 from tests.conftest import CANARY
 
 FAST = {"latency": 0.3, "long_side": 256, "progress_steps": 3}
-
-
-@pytest.fixture
-def make_sim() -> Iterator[Callable[..., RunningSimulator]]:
-    """Start simulators with custom knobs; all are stopped after the test."""
-    running: list[RunningSimulator] = []
-
-    def make(**knobs: Any) -> RunningSimulator:
-        sim = serve(SimConfig(**{**FAST, **knobs}))
-        running.append(sim)
-        return sim
-
-    yield make
-    for sim in running:
-        sim.stop()
 
 
 def client_for(provider: str, sim: RunningSimulator, **options: Any) -> mjnb.Client:

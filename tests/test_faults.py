@@ -10,14 +10,14 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
 
 from mjnb.errors import ConfigError
-from mjnb.simulator import RunningSimulator, SimConfig, serve
+from mjnb.simulator import RunningSimulator, SimConfig
 
 pytestmark = pytest.mark.reliability
 
@@ -29,20 +29,6 @@ SUBMITS: dict[str, tuple[str, dict[str, Any], dict[str, str]]] = {
     "metachat": ("/open/v1/midjourney/imagine", {"prompt": "a fox"}, {"app-id": "a"}),
     "mjproxy": ("/mj/submit/imagine", {"prompt": "a fox"}, {}),
 }
-
-
-@pytest.fixture
-def make_sim() -> Iterator[Callable[..., RunningSimulator]]:
-    running: list[RunningSimulator] = []
-
-    def make(**knobs: Any) -> RunningSimulator:
-        sim = serve(SimConfig(**{**FAST, **knobs}))
-        running.append(sim)
-        return sim
-
-    yield make
-    for sim in running:
-        sim.stop()
 
 
 def submit(sim: RunningSimulator, protocol: str, timeout: float = 5.0) -> httpx.Response:

@@ -29,7 +29,7 @@ import textwrap
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,7 @@ import pytest
 
 import mjnb
 from mjnb.providers import PROVIDERS as ADAPTERS
-from mjnb.simulator import RunningSimulator, SimConfig, serve
+from mjnb.simulator import RunningSimulator
 from tests.conftest import CANARY
 
 pytestmark = pytest.mark.reliability
@@ -56,20 +56,6 @@ FAULTS = {
 }
 PROTOCOLS = [p for p in ("acedata", "metachat", "mjproxy", "youchuan") if p in ADAPTERS]
 CORPUS = Path(__file__).with_name("bad_prompts.txt")
-
-
-@pytest.fixture
-def make_sim() -> Iterator[Callable[..., RunningSimulator]]:
-    running: list[RunningSimulator] = []
-
-    def make(**knobs: Any) -> RunningSimulator:
-        sim = serve(SimConfig(**{**FAST, **knobs}))
-        running.append(sim)
-        return sim
-
-    yield make
-    for sim in running:
-        sim.stop()
 
 
 def client_for(provider: str, sim: RunningSimulator, **options: Any) -> mjnb.Client:

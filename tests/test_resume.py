@@ -28,7 +28,9 @@ SUBMIT_AND_HANG = """
 import sys, time, mjnb
 mj = mjnb.Client({provider!r}, base_url={url!r}, poll_interval=0.05, **{creds!r})
 task = mj.imagine("a lighthouse at dusk --seed 11")
-while not task.snapshot.remote_id:
+# killed once the log knows the remote id (a kill before that loses the id, and the
+# task is then failed as "may have been created", never resent)
+while not mj.log().query("task_id == @task.id").remote_id.notna().any():
     time.sleep(0.02)
 print(task.id, flush=True)
 time.sleep(60)

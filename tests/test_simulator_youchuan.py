@@ -16,25 +16,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mjnb.simulator import RunningSimulator, SimConfig, serve
+from mjnb.simulator import RunningSimulator
 from tests.conftest import CANARY, WebhookReceiver
 
-FAST = {"latency": 0.3, "long_side": 256, "progress_steps": 3}
+FAST = {"latency": 0.3, "long_side": 256, "progress_steps": 3, "token": CANARY}
 HEADERS = {"x-youchuan-app": "app-1", "x-youchuan-secret": CANARY}
-
-
-@pytest.fixture
-def make_sim() -> Iterator[Callable[..., RunningSimulator]]:
-    running: list[RunningSimulator] = []
-
-    def make(**knobs: Any) -> RunningSimulator:
-        sim = serve(SimConfig(**{**FAST, "token": CANARY, **knobs}))
-        running.append(sim)
-        return sim
-
-    yield make
-    for sim in running:
-        sim.stop()
 
 
 @pytest.fixture

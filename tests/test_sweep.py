@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -15,26 +15,11 @@ import pytest
 from PIL import Image
 
 import mjnb
-from mjnb.simulator import RunningSimulator, SimConfig, serve
+from mjnb.simulator import RunningSimulator
 from mjnb.sweep import CellView, Sweep, plan_sweep, render_grid, resume_sweeps
 
 FAST = {"latency": 0.25, "long_side": 256, "progress_steps": 3, "concurrency": 4}
 WAIT = 60
-
-
-@pytest.fixture
-def make_sim() -> Iterator[Callable[..., RunningSimulator]]:
-    """Start simulators with custom knobs; all are stopped after the test."""
-    running: list[RunningSimulator] = []
-
-    def make(**knobs: Any) -> RunningSimulator:
-        sim = serve(SimConfig(**{**FAST, **knobs}))
-        running.append(sim)
-        return sim
-
-    yield make
-    for sim in running:
-        sim.stop()
 
 
 def client(sim: RunningSimulator, **options: Any) -> mjnb.Client:

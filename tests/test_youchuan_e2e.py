@@ -8,7 +8,7 @@ locally, edits by ``jobId`` + 0-based ``imageNo``, a sweep, the log and the secr
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -17,24 +17,10 @@ from PIL import Image
 
 import mjnb
 from mjnb.images import compose_grid
-from mjnb.simulator import RunningSimulator, SimConfig, serve
+from mjnb.simulator import RunningSimulator
 from tests.conftest import CANARY
 
-FAST = {"latency": 0.3, "long_side": 256, "progress_steps": 3}
-
-
-@pytest.fixture
-def make_sim() -> Iterator[Callable[..., RunningSimulator]]:
-    running: list[RunningSimulator] = []
-
-    def make(**knobs: Any) -> RunningSimulator:
-        sim = serve(SimConfig(**{**FAST, "token": CANARY, **knobs}))
-        running.append(sim)
-        return sim
-
-    yield make
-    for sim in running:
-        sim.stop()
+FAST = {"latency": 0.3, "long_side": 256, "progress_steps": 3, "token": CANARY}
 
 
 def youchuan(sim: RunningSimulator, **options: Any) -> mjnb.Client:
