@@ -214,7 +214,7 @@ def snapshot_from_state(state: Mapping[str, Any]) -> Snapshot:
 
 
 class Runner:
-    """Runs tasks of one client: one adapter, one HTTP connection pool, one limit."""
+    """Runs the tasks of one client: its adapter, log, image cache and settings."""
 
     def __init__(
         self,
