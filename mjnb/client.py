@@ -116,7 +116,6 @@ class Client:
             max_concurrency=self.settings.max_concurrency,
             poll_interval=interval,
             stall_timeout=self.settings.stall_timeout,
-            thumbnail_size=self.settings.thumbnail_size,
             stream=stream,
             request_timeout=timeout,
         )

@@ -226,7 +226,6 @@ class Runner:
         max_concurrency: int,
         poll_interval: float,
         stall_timeout: float,
-        thumbnail_size: int,
         stream: bool = True,
         request_timeout: float = 30.0,
     ) -> None:
@@ -237,7 +236,6 @@ class Runner:
         self.max_concurrency = max_concurrency
         self.poll_interval = poll_interval
         self.stall_timeout = stall_timeout
-        self.thumbnail_size = thumbnail_size
         self.stream = stream
         #: one request's limit; a stream may stay quiet up to stall_timeout (at most 120 s)
         connect = min(10.0, request_timeout)
@@ -436,7 +434,7 @@ class Runner:
         from .images import compose_grid, encode
 
         grid = compose_grid(images)
-        path, _ = self.images.store(encode(grid, "PNG"), thumbnail_size=self.thumbnail_size)
+        path, _ = self.images.store(encode(grid, "PNG"))
         return path, grid
 
     async def _download(self, url: str) -> tuple[Path, Image]:
@@ -463,10 +461,7 @@ class Runner:
                     await response.aclose()
                 content_type = response.headers.get("content-type")
                 return await asyncio.to_thread(
-                    self.images.store,
-                    bytes(body),
-                    content_type=content_type,
-                    thumbnail_size=self.thumbnail_size,
+                    self.images.store, bytes(body), content_type=content_type
                 )
             except httpx.TransportError as exc:
                 last = exc

@@ -48,6 +48,7 @@ MAX_PIXELS = 64_000_000
 _EXTENSIONS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp", "GIF": "gif"}
 _THUMB_EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
 _THUMBS = "thumbs"
+DEFAULT_QUALITY = 80
 _PLACEHOLDER = (128, 128, 128)
 
 
@@ -74,13 +75,9 @@ class ImageStore:
         """
         return self.store(data, content_type=content_type)[0]
 
-    def store(
-        self, data: bytes, *, content_type: str | None = None, thumbnail_size: int | None = None
-    ) -> tuple[Path, Image.Image]:
-        """:meth:`save`, also returning the decoded image (RGB) and making its thumbnail.
-
-        The image is decoded once, for the check, the thumbnail and the caller.
-        """
+    def store(self, data: bytes, *, content_type: str | None = None) -> tuple[Path, Image.Image]:
+        """:meth:`save`, also returning the decoded image (RGB): decoded once, for the
+        check and for the caller (the task's grid, tiles and thumbnails)."""
         kind = f" ({content_type})" if content_type else ""
         if len(data) > MAX_IMAGE_BYTES:
             raise ProviderError(
@@ -88,27 +85,33 @@ class ImageStore:
                 f"{MAX_IMAGE_BYTES:,}-byte limit for one image; it was not saved."
             )
         fmt, decoded = _check_image(data, kind)
-        image = _rgb(decoded)
         digest = hashlib.sha256(data).hexdigest()
         path = self.path_for(digest, _EXTENSIONS[fmt])
         if path.exists() and path.stat().st_size == len(data):
             os.utime(path)
         else:
             _write_atomic(path, data)
-        if thumbnail_size is not None:
-            target = self._thumb_path(digest, thumbnail_size, "JPEG")
-            if not target.exists():
-                _write_atomic(target, encode(fit_thumbnail(image, thumbnail_size), "JPEG"))
-        return path, image
+        return path, _rgb(decoded)
 
-    def _thumb_path(self, digest: str, size: int, fmt: str) -> Path:
-        return self.root / _THUMBS / f"{digest}-{size}.{_THUMB_EXTENSIONS[fmt]}"
+    def _thumb_path(self, digest: str, size: int, fmt: str, quality: int) -> Path:
+        tag = "" if quality == DEFAULT_QUALITY else f"-q{quality}"
+        return self.root / _THUMBS / f"{digest}-{size}{tag}.{_THUMB_EXTENSIONS[fmt]}"
 
-    def thumbnail(self, path: str | os.PathLike[str], size: int = 256, fmt: str = "JPEG") -> Path:
+    def thumbnail(
+        self,
+        path: str | os.PathLike[str],
+        size: int = 256,
+        fmt: str = "JPEG",
+        *,
+        quality: int = DEFAULT_QUALITY,
+        image: Image.Image | None = None,
+    ) -> Path:
         """The path of a thumbnail of ``path`` at most ``size`` pixels wide and high.
 
         Made once and reused: ``thumbs/<sha>-<size>.jpg`` (``.png``/``.webp`` for
-        those formats), where ``<sha>`` names the source image's content.
+        those formats; ``-q<quality>`` added for a JPEG/WebP quality other than 80),
+        where ``<sha>`` names the source image's content. ``image`` is the source,
+        already decoded, if the caller has it.
         """
         fmt = fmt.upper()
         if fmt not in _THUMB_EXTENSIONS:
@@ -117,15 +120,23 @@ class ImageStore:
             raise ValueError(f"size must be a positive number of pixels, got {size}.")
         source = Path(path)
         digest = _digest_of(source)
-        target = self._thumb_path(digest, size, fmt)
+        target = self._thumb_path(digest, size, fmt, quality)
         if target.exists():
             return target
-        _write_atomic(target, encode(fit_thumbnail(open_image(source), size), fmt))
+        thumb = fit_thumbnail(image if image is not None else open_image(source), size)
+        _write_atomic(target, encode(thumb, fmt, quality=quality))
         return target
 
-    def thumbnail_bytes(self, path: str | os.PathLike[str], size: int = 256) -> bytes:
+    def thumbnail_bytes(
+        self,
+        path: str | os.PathLike[str],
+        size: int = 256,
+        *,
+        quality: int = DEFAULT_QUALITY,
+        image: Image.Image | None = None,
+    ) -> bytes:
         """The JPEG bytes of :meth:`thumbnail` (made once, then read from disk)."""
-        return self.thumbnail(path, size).read_bytes()
+        return self.thumbnail(path, size, quality=quality, image=image).read_bytes()
 
     def prune(self, *, older_than: timedelta | None = None, keep: Iterable[Path] = ()) -> int:
         """Delete cached images (and their thumbnails) not used for ``older_than``.

@@ -145,6 +145,17 @@ class Task:
                 self._tiles = split_grid(self.image)
         return self._tiles
 
+    def thumbnail(self, size: int = 256, quality: int = 80) -> bytes:
+        """A JPEG of the result at most ``size`` px, made once and kept in the cache."""
+        from .images import encode, fit_thumbnail
+
+        if self.image_path is None or not self.image_path.exists():
+            # nothing in the cache to name it after (self.image says why, if pruned)
+            return encode(fit_thumbnail(self.image, size), "JPEG", quality=quality)
+        return self._client._images.thumbnail_bytes(
+            self.image_path, size, quality=quality, image=self._image
+        )
+
     def _no_image_reason(self) -> str:
         if self.status == "succeeded" and self.error:
             return f"Task {self.id} succeeded but its image is missing: {self.error}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import io
 import os
 import subprocess
 import sys
@@ -243,3 +244,18 @@ def test_a_new_concurrency_limit_applies_to_the_endpoint(
         time.sleep(0.05)
     for task in tasks:
         assert task.wait(timeout=30).status == "succeeded"
+
+
+def test_thumbnails_are_made_once_in_the_cache(make_sim: Callable[..., RunningSimulator]) -> None:
+    from PIL import Image
+
+    sim = make_sim()
+    task = client_for("mjproxy", sim).imagine("a fox --seed 3").wait(timeout=30)
+    first = task.thumbnail(128, quality=70)
+    thumbs = Path(os.environ["MJNB_HOME"]) / "images" / "thumbs"
+    [cached] = thumbs.glob("*-128-q70.jpg")
+    made = cached.stat().st_mtime_ns
+    assert task.thumbnail(128, quality=70) == first == cached.read_bytes()
+    assert cached.stat().st_mtime_ns == made
+    with Image.open(io.BytesIO(first)) as image:
+        assert max(image.size) == 128 and image.format == "JPEG"

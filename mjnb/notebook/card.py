@@ -519,7 +519,7 @@ class TaskCard(LiveView):
         if finished and task.status == "succeeded":
             if self._thumb is None:
                 try:
-                    self._thumb = thumbnail_jpeg(task.image, self.thumbnail_size, self.quality)
+                    self._thumb = task.thumbnail(self.thumbnail_size, self.quality)
                 except MJError:
                     self._set_image("none", b"")  # the message shows task.error
                     return
