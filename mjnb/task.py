@@ -244,10 +244,25 @@ class Task:
         self.snapshot = _replace(self.snapshot, status="failed")
 
     def _end(self) -> None:
-        """Stamp the end; the engine logs the final state, then calls :meth:`_finish`."""
-        self.finished_at = self.finished_at or datetime.now(timezone.utc)
+        """Stamp the end; the engine logs the final state, then calls :meth:`_finish`.
+
+        When no reading saw the job running (the first poll found it done), the times the
+        provider reported, if any, stand in (clamped to the submit time and now).
+        """
+        now = datetime.now(timezone.utc)
+        if self.finished_at is None:
+            self.finished_at = now
+            if self.started_at is None and (finished := self._reported("finished_at")):
+                self.finished_at = min(max(finished, self.submitted_at), now)
         if self.started_at is None:
-            self.started_at = self.finished_at
+            started = self._reported("started_at") or self.finished_at
+            self.started_at = min(max(started, self.submitted_at), self.finished_at)
+
+    def _reported(self, key: str) -> datetime | None:
+        value = self.snapshot.extra.get(key)
+        if isinstance(value, (int, float)):
+            return datetime.fromtimestamp(value, timezone.utc)
+        return None
 
     def _finish(self) -> None:
         """Wake every waiter and view: the task has ended and its result is here."""

@@ -259,3 +259,16 @@ def test_thumbnails_are_made_once_in_the_cache(make_sim: Callable[..., RunningSi
     assert cached.stat().st_mtime_ns == made
     with Image.open(io.BytesIO(first)) as image:
         assert max(image.size) == 128 and image.format == "JPEG"
+
+
+@pytest.mark.parametrize("provider", ["mjproxy", "metachat"])
+def test_run_time_uses_the_providers_clock_when_no_poll_saw_it_running(
+    provider: str, make_sim: Callable[..., RunningSimulator]
+) -> None:
+    sim = make_sim(latency=2.5)
+    mj = client_for(provider, sim, poll_interval=5.0)  # the first poll finds it done
+    task = mj.imagine("a quick fox --seed 4").wait(timeout=30)
+    assert task.status == "succeeded"
+    row = mj.log().set_index("task_id").loc[task.id]
+    # 2.5 s of work; MetaChat reports whole seconds (so +-1 s); polling alone said 5 s or 0
+    assert 1.2 < row["run_s"] < 3.6, row[["queue_s", "run_s"]]

@@ -48,7 +48,9 @@ class Snapshot:
 
     ``wire`` maps each action label offered now to the adapter's own handle for it
     (Ace ``"upscale2"``, a midjourney-proxy button ``customId`` ...); ``actions`` is
-    its keys. ``extra`` keeps whatever else the adapter needs later (Ace ``image_id``).
+    its keys. ``extra`` keeps whatever else the adapter needs later (Ace ``image_id``),
+    and ``started_at``/``finished_at`` (seconds since the epoch) where the provider says
+    when the job ran, so run times are right whatever the polling interval.
     """
 
     status: Status

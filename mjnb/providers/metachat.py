@@ -177,6 +177,9 @@ class MetaChatAdapter:
         extra = dict(snapshot.extra)
         if data.get("model"):
             extra["model"] = str(data["model"])
+        for key in ("started_at", "finished_at"):  # the provider's clock, epoch seconds
+            if isinstance(data.get(key), (int, float)) and data[key] > 0:
+                extra[key] = data[key]
         progress = progress_percent(data.get("progress"))
         url = data.get("image_url") or data.get("image_url_mirror") or None
         status = map_status(METACHAT_STATUSES, data.get("status"))

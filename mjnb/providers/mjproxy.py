@@ -218,10 +218,15 @@ class MJProxyAdapter:
         status = map_status(MJPROXY_STATUSES, task.get("status"))
         progress = progress_percent(task.get("progress"))
         url = task.get("imageUrl") or None
+        extra = {  # the provider's own clock, in seconds since the epoch
+            key: task[field] / 1000
+            for key, field in (("started_at", "startTime"), ("finished_at", "finishTime"))
+            if isinstance(task.get(field), (int, float)) and task[field] > 0
+        }
         if status in ("failed", "cancelled"):
             reason = scrub(str(task.get("failReason") or ""), self._token)
             error = reason or f"midjourney-proxy reported the task {status}."
-            return Snapshot(status, progress, snapshot.remote_id, error=error)
+            return Snapshot(status, progress, snapshot.remote_id, error=error, extra=extra)
         if status == "succeeded":
             return Snapshot(
                 "succeeded",
@@ -230,6 +235,7 @@ class MJProxyAdapter:
                 image_url=url,
                 wire=self._offered(task),
                 descriptions=_descriptions(task),
+                extra=extra,
             )
         waiting: Status = status or ("running" if progress else "queued")
         return Snapshot(waiting, progress, snapshot.remote_id, preview_url=url)
