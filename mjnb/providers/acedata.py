@@ -25,6 +25,7 @@ from ..errors import AuthError, ProviderError, RateLimited, Rejected
 from .base import Job, Snapshot, Status
 from .common import (
     ACEDATA_STATES,
+    Redacted,
     blend_prompt,
     map_status,
     progress_percent,
@@ -75,7 +76,7 @@ def wire_actions(actions: Any, *, prefer_zhishuyun: bool = False) -> dict[str, s
     return found
 
 
-class AceDataAdapter:
+class AceDataAdapter(Redacted):
     """Maps jobs onto Ace Data Cloud's Midjourney API (bearer token in a header)."""
 
     name = "acedata"
@@ -90,9 +91,6 @@ class AceDataAdapter:
     def __init__(self, base_url: str | None = None, token: str | None = None) -> None:
         self.base_url = (base_url or self.default_base_url).rstrip("/")
         self._token = token
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(name={self.name!r}, base_url={self.base_url!r})"
 
     # -- requests ---------------------------------------------------------------------
 

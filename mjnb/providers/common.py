@@ -236,3 +236,13 @@ def split_descriptions(text: Any) -> tuple[str, ...]:
         return ()
     cleaned = (_ENUMERATOR.sub("", line, count=1).strip() for line in lines)
     return tuple(line for line in cleaned if line)
+
+
+class Redacted:
+    """Base of every adapter: its repr shows the provider and the URL, never a credential."""
+
+    name: str
+    base_url: str
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, base_url={self.base_url!r})"

@@ -26,6 +26,7 @@ from ..errors import AuthError, ProviderError, RateLimited, Rejected
 from .base import Job, Snapshot, Status
 from .common import (
     METACHAT_STATUSES,
+    Redacted,
     check_blend,
     map_status,
     mime_type,
@@ -86,7 +87,7 @@ def offered(kind: str | None, model: str | None) -> dict[str, str]:
     return wire
 
 
-class MetaChatAdapter:
+class MetaChatAdapter(Redacted):
     """Maps jobs onto MetaChat's Midjourney API (``X-App-ID`` + bearer API key)."""
 
     name = "metachat"
@@ -104,9 +105,6 @@ class MetaChatAdapter:
         self.base_url = base
         self._app_id = app_id
         self._token = token
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(name={self.name!r}, base_url={self.base_url!r})"
 
     def _request(self, method: str, path: str, body: Any = None) -> httpx.Request:
         headers = {"accept": "application/json"}

@@ -27,6 +27,7 @@ from ..errors import AuthError, ConfigError, ProviderError, RateLimited, Rejecte
 from .base import Job, Snapshot, Status
 from .common import (
     MJPROXY_STATUSES,
+    Redacted,
     blend_prompt,
     check_blend,
     is_data_url,
@@ -96,7 +97,7 @@ def wire_from_buttons(buttons: Any) -> dict[str, str]:
     return wire
 
 
-class MJProxyAdapter:
+class MJProxyAdapter(Redacted):
     """Maps jobs onto a midjourney-proxy server; ``base_url`` is required."""
 
     name = "mjproxy"
@@ -113,9 +114,6 @@ class MJProxyAdapter:
         base = base_url.rstrip("/")
         self.base_url = base[:-3] if base.endswith("/mj") else base  # paths add /mj
         self._token = token
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(name={self.name!r}, base_url={self.base_url!r})"
 
     def _request(self, method: str, path: str, body: Any = None) -> httpx.Request:
         headers = {"accept": "application/json"}

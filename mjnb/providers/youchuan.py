@@ -43,7 +43,15 @@ import httpx
 from ..errors import AuthError, PromptError, ProviderError, RateLimited, Rejected
 from ..prompt import Prompt
 from .base import Job, Snapshot, Status
-from .common import blend_prompt, progress_percent, read_json, retry_after, scrub, with_mode
+from .common import (
+    Redacted,
+    blend_prompt,
+    progress_percent,
+    read_json,
+    retry_after,
+    scrub,
+    with_mode,
+)
 
 CREDENTIALS = "MJNB_YOUCHUAN_APP and MJNB_YOUCHUAN_SECRET"
 MAX_TEXT = 8192
@@ -318,7 +326,7 @@ def error_for(response: httpx.Response, *secrets: str | None) -> ProviderError |
     return cls(message, code=reason or None, status=status)
 
 
-class YouchuanAdapter:
+class YouchuanAdapter(Redacted):
     """Maps jobs onto Youchuan's open platform (``x-youchuan-app`` + ``x-youchuan-secret``)."""
 
     name = "youchuan"
@@ -333,9 +341,6 @@ class YouchuanAdapter:
         self.base_url = (base_url or self.default_base_url).rstrip("/")
         self._app_id = app_id
         self._token = token
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(name={self.name!r}, base_url={self.base_url!r})"
 
     def _request(self, method: str, path: str, body: Any = None) -> httpx.Request:
         headers = {"accept": "application/json"}
