@@ -1,9 +1,15 @@
 """Every exception mjnb raises, in one tree.
 
-    MJError                      root: ``except mjnb.MJError`` catches everything below
-    ├── PromptError              the prompt is malformed; nothing was sent
+    MJError                      root: ``except mjnb.MJError`` catches everything below;
+    │                            never raised bare
+    ├── InvalidArgument          an argument is wrong (also a ValueError); nothing was sent
+    │   └── PromptError          the prompt is malformed; nothing was sent
+    ├── NotFound                 no such task, sweep or row (also a LookupError)
+    ├── NotReady                 the task is in the wrong state for that (still running,
+    │                            already finished, has no image)
     ├── ConfigError              a setting or credential is missing or wrong
     ├── LogError                 the task log cannot be opened or written
+    ├── StorageError             the image cache cannot be written or holds a damaged file
     ├── ProviderError            the provider answered with an error
     │   ├── AuthError            the credentials were refused (401/403)
     │   ├── RateLimited          429 / queue full: the job was not created, retry later
@@ -12,7 +18,7 @@
     └── Timeout                  a job, or a wait for one, took too long
 
 Messages are full sentences that say what to do next. None of them ever carries a
-credential: providers' messages pass through :func:`redact` before they are raised.
+credential: providers' text is scrubbed of every secret before it is raised.
 """
 
 from __future__ import annotations
@@ -20,12 +26,16 @@ from __future__ import annotations
 __all__ = [
     "AuthError",
     "ConfigError",
+    "InvalidArgument",
     "LogError",
     "MJError",
+    "NotFound",
+    "NotReady",
     "PromptError",
     "ProviderError",
     "RateLimited",
     "Rejected",
+    "StorageError",
     "TaskFailed",
     "Timeout",
 ]
@@ -35,7 +45,20 @@ class MJError(Exception):
     """Root of every mjnb exception."""
 
 
-class PromptError(MJError, ValueError):
+class InvalidArgument(MJError, ValueError):
+    """An argument mjnb cannot use (a bad label, mode, axis, URL ...); nothing was sent."""
+
+
+class NotFound(MJError, LookupError):
+    """No task, sweep or row by that name, in this session or in the log."""
+
+
+class NotReady(MJError):
+    """The task is in the wrong state for what was asked: still running, already
+    finished, or without an image."""
+
+
+class PromptError(InvalidArgument):
     """A prompt that Midjourney would refuse; raised before anything is sent.
 
     ``column`` is the 1-based column in the prompt where the problem starts (or None).
@@ -52,6 +75,11 @@ class ConfigError(MJError):
 
 class LogError(MJError):
     """The task log (``$MJNB_HOME/history.sqlite``) cannot be used."""
+
+
+class StorageError(MJError, OSError):
+    """The image cache cannot be written (disk full, no permission) or holds a damaged
+    file; the message names the folder and what to do."""
 
 
 class ProviderError(MJError):

@@ -12,14 +12,18 @@ PUBLIC = [
     "AuthError",
     "Client",
     "ConfigError",
+    "InvalidArgument",
     "LogError",
     "MJError",
+    "NotFound",
+    "NotReady",
     "Panel",
     "Prompt",
     "PromptError",
     "ProviderError",
     "RateLimited",
     "Rejected",
+    "StorageError",
     "Task",
     "TaskFailed",
     "Timeout",
@@ -47,6 +51,9 @@ def test_every_error_is_an_mjerror() -> None:
     assert issubclass(mjnb.PromptError, ValueError)
     assert issubclass(mjnb.AuthError, mjnb.ProviderError)
     assert issubclass(mjnb.Timeout, TimeoutError)
+    assert issubclass(mjnb.PromptError, mjnb.InvalidArgument)
+    assert issubclass(mjnb.NotFound, LookupError)
+    assert issubclass(mjnb.StorageError, OSError)
 
 
 def test_import_loads_nothing_heavy() -> None:
