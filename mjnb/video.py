@@ -55,8 +55,9 @@ PREVIEW_BYTES = 150_000
 Source = Union[bytes, str, "os.PathLike[str]"]
 
 # Preview ladder, tried in order until one fits: (long side px, frames per second).
-_LADDER = ((256, 8), (224, 8), (192, 6), (160, 6), (128, 5), (96, 4), (64, 3))
+_LADDER = ((256, 8), (224, 8), (192, 6), (160, 6), (128, 5), (96, 4), (64, 3), (64, 2), (48, 2))
 _PREVIEW_FRAMES = 40  # at most this many frames, whatever the clip's length
+_MIN_PREVIEW_BYTES = 10_000  # the poster alone at the smallest rung fits in this
 
 
 @dataclass(frozen=True)
@@ -143,7 +144,7 @@ def _opened(source: Source) -> Iterator[Any]:
         raise _fail(source, f"damaged MP4 ({_reason(exc)})") from exc
     try:
         if not container.streams.video:
-            raise _fail(source, "MP4 with no video track (damaged, truncated or audio only)")
+            raise _fail(source, "MP4 with no video frames (damaged, truncated, or audio only)")
         yield container
     except av.FFmpegError as exc:
         raise _fail(source, f"damaged or truncated MP4 ({_reason(exc)})") from exc
@@ -272,24 +273,24 @@ def _fit(image: Image.Image, long_side: int) -> Image.Image:
 
 
 def _preview(source: Source, fmt: str, max_bytes: int) -> bytes:
-    """The first rung of the ladder whose animation fits in ``max_bytes``."""
+    """The first rung of the ladder whose animation fits in ``max_bytes``; else the
+    poster alone, small (a saved notebook never holds more than it was allowed)."""
+    if max_bytes < _MIN_PREVIEW_BYTES:
+        raise InvalidArgument(
+            f"max_bytes must be at least {_MIN_PREVIEW_BYTES:,}, got {max_bytes:,}"
+        )
     info = probe(source)
-    if max_bytes < 2_000:
-        raise InvalidArgument(f"max_bytes must be at least 2,000, got {max_bytes:,}")
-    top_fps = _LADDER[0][1]
+    top_side, top_fps = _LADDER[0]
     count = max(2, min(_PREVIEW_FRAMES, round(info.duration * top_fps)))
-    stills = [_fit(f, _LADDER[0][0]) for f in frames(source, count)]
+    stills = [_fit(f, top_side) for f in frames(source, count)]
     for long_side, fps in _LADDER:
-        step = max(1, round(top_fps / fps))
-        chosen = [_fit(f, long_side) for f in stills[::step]]
+        wanted = max(2, min(_PREVIEW_FRAMES, round(info.duration * fps)))
+        chosen = [_fit(stills[k], long_side) for k in _pick(len(stills), wanted)]
         ms = max(20, round(info.duration * 1000 / len(chosen)))
         data = _encode_animation(chosen, fmt, ms)
         if len(data) <= max_bytes:
             return data
-    raise _fail(
-        source,
-        f"video whose smallest {fmt} preview is {len(data):,} bytes, over {max_bytes:,}",
-    )
+    return _encode_animation([_fit(stills[0], _LADDER[-1][0])], fmt, 1000)
 
 
 def _encode_animation(images: Sequence[Image.Image], fmt: str, ms: int) -> bytes:
