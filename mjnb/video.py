@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_VIDEO_SECONDS",
     "MAX_VIDEO_SIDE",
+    "NOTEBOOK_CLIP_BYTES",
     "PREVIEW_BYTES",
     "Source",
     "VideoInfo",
@@ -48,14 +49,17 @@ __all__ = [
 MAX_VIDEO_SECONDS = 120.0
 #: a frame wider or taller than this is refused (upscaled clips are 1080p)
 MAX_VIDEO_SIDE = 4096
-#: the most a saved notebook holds for one clip's animated preview, in bytes
-PREVIEW_BYTES = 150_000
+#: a saved notebook holds at most this for one clip (poster and preview, base64 included)
+NOTEBOOK_CLIP_BYTES = 150_000
+#: the animated preview's default budget in raw bytes: base64 adds a third and the
+#: poster JPEG about 20 KB, so poster + preview stay under NOTEBOOK_CLIP_BYTES
+PREVIEW_BYTES = 90_000
 
 #: clip bytes (a download) or the path of a file (in the cache)
 Source = Union[bytes, str, "os.PathLike[str]"]
 
 # Preview ladder, tried in order until one fits: (long side px, frames per second).
-_LADDER = ((256, 8), (224, 8), (192, 6), (160, 6), (128, 5), (96, 4), (64, 3), (64, 2), (48, 2))
+_LADDER = ((256, 6), (224, 6), (192, 6), (192, 4), (160, 4), (128, 4), (96, 3), (64, 2), (48, 2))
 _PREVIEW_FRAMES = 40  # at most this many frames, whatever the clip's length
 _MIN_PREVIEW_BYTES = 10_000  # the poster alone at the smallest rung fits in this
 
@@ -283,13 +287,18 @@ def _preview(source: Source, fmt: str, max_bytes: int) -> bytes:
     top_side, top_fps = _LADDER[0]
     count = max(2, min(_PREVIEW_FRAMES, round(info.duration * top_fps)))
     stills = [_fit(f, top_side) for f in frames(source, count)]
+    tried: tuple[int, int] | None = None  # (bytes, pixels x frames) of the last rung
     for long_side, fps in _LADDER:
         wanted = max(2, min(_PREVIEW_FRAMES, round(info.duration * fps)))
         chosen = [_fit(stills[k], long_side) for k in _pick(len(stills), wanted)]
+        work = chosen[0].width * chosen[0].height * len(chosen)
+        if tried and tried[0] * work / tried[1] > max_bytes * 1.05:
+            continue  # bytes grow with pixels x frames: this rung cannot fit either
         ms = max(20, round(info.duration * 1000 / len(chosen)))
         data = _encode_animation(chosen, fmt, ms)
         if len(data) <= max_bytes:
             return data
+        tried = (len(data), work)
     return _encode_animation([_fit(stills[0], _LADDER[-1][0])], fmt, 1000)
 
 
@@ -319,8 +328,9 @@ def _encode_animation(images: Sequence[Image.Image], fmt: str, ms: int) -> bytes
 def preview_webp(source: Source, max_bytes: int = PREVIEW_BYTES) -> bytes:
     """A small looping animated WebP of the whole clip, at most ``max_bytes``.
 
-    The notebook's preview: 256 px and 8 frames a second when that fits, smaller and
-    slower until it does (at most 40 frames; a long clip plays as a time-lapse).
+    The notebook's preview: 256 px and 6 frames a second when that fits, smaller and
+    slower until it does (at most 40 frames; a long clip plays as a time-lapse); if
+    nothing fits, the poster alone at 48 px.
     """
     return _preview(source, "WEBP", max_bytes)
 
