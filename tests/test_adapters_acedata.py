@@ -15,7 +15,7 @@ import pytest
 from mjnb.errors import AuthError, ProviderError, RateLimited, Rejected
 from mjnb.providers.acedata import AceDataAdapter, ZhishuyunAdapter, wire_actions
 from mjnb.providers.base import Job, Snapshot
-from mjnb.providers.common import redact_url
+from mjnb.secrets import redact_url
 from tests.conftest import CANARY
 
 GRID_ACE = ["upscale1", "upscale2", "upscale3", "upscale4", "reroll"] + [
