@@ -70,8 +70,7 @@ class _RedactURLs(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
             record.args = tuple(
-                redact_url(arg) if isinstance(arg, httpx.URL) else arg
-                for arg in record.args
+                redact_url(arg) if isinstance(arg, httpx.URL) else arg for arg in record.args
             )
         return True
 

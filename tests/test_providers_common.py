@@ -13,6 +13,7 @@ from mjnb.config import CREDENTIAL_VARS, credentials
 from mjnb.errors import ConfigError, Rejected
 from mjnb.providers import PROVIDERS, make_adapter
 from mjnb.providers.acedata import AceDataAdapter, LocalAdapter, ZhishuyunAdapter
+from mjnb.providers.base import Job
 from mjnb.providers.common import (
     ACEDATA_STATES,
     METACHAT_STATUSES,
@@ -27,7 +28,6 @@ from mjnb.providers.common import (
     text_after_images,
     with_mode,
 )
-from mjnb.providers.base import Job
 from mjnb.providers.metachat import MetaChatAdapter
 from mjnb.providers.mjproxy import MJProxyAdapter
 from mjnb.providers.youchuan import YouchuanAdapter
