@@ -31,6 +31,7 @@ from typing import Any
 import httpx
 
 from ..errors import AuthError, ProviderError, RateLimited, Rejected
+from ..vocab import UPSCALE_KINDS
 from .base import AdapterBase, Job, Snapshot, Status
 from .common import (
     ACEDATA_STATES,
@@ -88,9 +89,7 @@ def wire_actions(actions: Any, *, prefer_zhishuyun: bool = False) -> dict[str, s
 
 
 #: labels whose result is one image, not a grid (it may offer no actions at all)
-SINGLE_RESULTS = frozenset({"U1", "U2", "U3", "U4"}) | {
-    f"upscale {kind}" for kind in ("subtle", "creative", "2x", "4x")
-}
+SINGLE_RESULTS = frozenset({"U1", "U2", "U3", "U4"}) | {f"upscale {kind}" for kind in UPSCALE_KINDS}
 
 
 def makes_grid(job: Job) -> bool:

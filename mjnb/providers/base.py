@@ -32,7 +32,7 @@ import httpx
 
 from ..errors import AuthError, PromptError, ProviderError, RateLimited
 from ..secrets import scrub
-from ..vocab import ACTION_LABELS, GRID_ACTIONS, TERMINAL, Status
+from ..vocab import ACTION_LABELS, GRID_ACTIONS, MODES, TERMINAL, Status
 
 if TYPE_CHECKING:
     from ..prompt import Prompt
@@ -117,7 +117,7 @@ class Job:
     def speed(self) -> str | None:
         """The speed the prompt itself names (``--fast`` / ``--relax`` / ``--turbo``)."""
         params = self.parsed.params if self.parsed is not None else {}
-        named = [mode for mode in ("fast", "relax", "turbo") if params.get(mode)]
+        named = [mode for mode in MODES if params.get(mode)]
         return named[-1] if named else None
 
 

@@ -25,6 +25,7 @@ import httpx
 
 from ..errors import AuthError, ProviderError, RateLimited, Rejected
 from ..prompt import Prompt, parse_prompt
+from ..vocab import UPSCALE_KINDS
 from .base import AdapterBase, Job, Snapshot, Status
 from .common import (
     METACHAT_STATUSES,
@@ -54,7 +55,7 @@ SINGLE_WIRE: Mapping[str, str] = {
     "zoom 2x": "zoomout 2x",
     "zoom 1.5x": "zoomout 1.5x",
     **{f"pan {way}": f"pan {way}" for way in ("left", "right", "up", "down")},
-    **{f"upscale {kind}": f"upscale {kind}" for kind in ("subtle", "creative", "2x", "4x")},
+    **{f"upscale {kind}": f"upscale {kind}" for kind in UPSCALE_KINDS},
 }
 UPSCALED_WIRE: Mapping[str, str] = {"vary subtle": "vary subtle", "vary strong": "vary strong"}
 #: what a task made by each endpoint is: its result decides the actions it offers
