@@ -32,7 +32,7 @@ import httpx
 
 from .errors import AuthError, MJError, ProviderError, RateLimited, Timeout
 from .providers.base import Adapter, Job, Snapshot, resolve_locally
-from .providers.common import redact_url
+from .secrets import redact_url
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -70,8 +70,7 @@ class _RedactURLs(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
             record.args = tuple(
-                redact_url(arg, SECRET_PARAMS) if isinstance(arg, httpx.URL) else arg
-                for arg in record.args
+                redact_url(arg) if isinstance(arg, httpx.URL) else arg for arg in record.args
             )
         return True
 

@@ -15,7 +15,7 @@ import pytest
 from mjnb.errors import AuthError, ProviderError, RateLimited, Rejected
 from mjnb.providers.acedata import AceDataAdapter, ZhishuyunAdapter, wire_actions
 from mjnb.providers.base import Job, Snapshot
-from mjnb.providers.common import redact_url
+from mjnb.secrets import redact_url
 from tests.conftest import CANARY
 
 GRID_ACE = ["upscale1", "upscale2", "upscale3", "upscale4", "reroll"] + [
@@ -514,3 +514,118 @@ def test_the_token_never_leaks(cls: type[AceDataAdapter]) -> None:
     for snap in (failed, queued, polled, done_grid(GRID_ACE)):
         assert CANARY not in repr(snap)
     assert "authorization" not in adapter.download("https://cdn.example/a.png").headers
+
+
+# -- when is a job done: Ace as it really speaks (issue 13) ---------------------------
+
+PREVIEW = "https://cdn.acedata.cloud/preview/{n}.webp"
+
+
+def real_stream(actions: list[str] | None = None) -> list[bytes]:
+    """Ace's stream shape: ``success: true`` on every line, previews included, one full
+    object per progress change, ``actions: []`` until the last, ``\\r\\n`` endings."""
+    lines = [
+        {
+            "success": True,
+            "task_id": TASK_ID,
+            "trace_id": "tr-1",
+            "image_id": f"preview-{n}",
+            "image_url": PREVIEW.format(n=n),
+            "image_width": 512,
+            "image_height": 512,
+            "progress": n,
+            "actions": [],
+        }
+        for n in (12, 35, 75)
+    ]
+    final = {
+        "success": True,
+        "task_id": TASK_ID,
+        "trace_id": "tr-1",
+        "image_id": "1142862320582791268",
+        "image_url": "https://cdn.acedata.cloud/final.png",
+        "raw_image_url": "https://cdn.acedata.cloud/raw.png",
+        "image_width": 2048,
+        "image_height": 2048,
+        "progress": 100,
+        "actions": GRID_ACE if actions is None else actions,
+    }
+    return [b""] + [(json.dumps(line) + "\r\n").encode() for line in (*lines, final)]
+
+
+def follow(job: Job, lines: list[bytes]) -> list[Snapshot]:
+    """What the engine does with a stream: apply each snapshot until one is done."""
+    adapter, seen = AceDataAdapter(token="t"), []
+    for line in lines:
+        snap = adapter.parse_line(job, line)
+        if snap is not None:
+            seen.append(snap)
+            if snap.done:
+                break
+    return seen
+
+
+def test_success_true_on_every_line_is_not_done_until_the_final_image() -> None:
+    seen = follow(Job("imagine", prompt="a fox"), real_stream())
+    assert [(s.status, s.progress) for s in seen] == [
+        ("running", 12),
+        ("running", 35),
+        ("running", 75),
+        ("succeeded", 100),
+    ]
+    assert [s.preview_url for s in seen[:3]] == [PREVIEW.format(n=n) for n in (12, 35, 75)]
+    assert all(s.image_url is None and not s.actions for s in seen[:3])
+    result = seen[-1]
+    assert result.image_url == "https://cdn.acedata.cloud/final.png"
+    assert result.actions == ["U1", "U2", "U3", "U4", "V1", "V2", "V3", "V4", "reroll"]
+    assert result.extra["image_id"] == "1142862320582791268"  # the final's, not a preview's
+
+
+def test_a_grid_at_100_without_actions_is_still_a_preview() -> None:
+    seen = follow(Job("imagine", prompt="a fox"), real_stream(actions=[]))
+    assert not any(s.done for s in seen)
+    assert seen[-1].status == "running" and seen[-1].image_url is None
+    assert seen[-1].preview_url == "https://cdn.acedata.cloud/final.png"
+    blend = Job("blend", images=("https://x/a.png", "https://x/b.png"))
+    assert not any(s.done for s in follow(blend, real_stream(actions=[])))
+    reroll = Job("action", label="reroll", parent=done_grid(GRID_ACE))
+    assert not any(s.done for s in follow(reroll, real_stream(actions=[])))
+
+
+def test_an_upscale_is_final_with_its_image_even_without_actions() -> None:
+    upscale = Job("action", label="U2", parent=done_grid(GRID_ACE))
+    seen = follow(upscale, real_stream(actions=[]))
+    assert seen[-1].status == "succeeded"
+    assert seen[-1].image_url == "https://cdn.acedata.cloud/final.png"
+    assert [s.status for s in seen[:3]] == ["running"] * 3
+
+
+def test_a_failed_line_fails_at_any_point() -> None:
+    lines = real_stream()[:2]
+    failure = {"success": False, "task_id": TASK_ID, "error": {"code": "timeout", "message": "x"}}
+    lines.append(json.dumps(failure).encode())
+    seen = follow(Job("imagine", prompt="a fox"), lines)
+    assert [s.status for s in seen] == ["running", "failed"]
+
+
+def test_task_records_carry_no_image_url_while_running() -> None:
+    # a record says success: true from the start; only the final image makes it done
+    assert retrieve(wrapper({"success": True, "task_id": TASK_ID})).status == "queued"
+    running = retrieve(wrapper({"success": True, "progress": 40}, state="generating"))
+    assert (running.status, running.progress, running.preview_url) == ("running", 40, None)
+    at_100 = retrieve(wrapper({"success": True, "progress": 100}))
+    assert not at_100.done  # a finished number without the image: poll again
+    finished_empty = retrieve(wrapper({"success": True}, state="finished"))
+    assert not finished_empty.done
+    done = retrieve(wrapper({"success": True, "image_url": "https://c/f.png", "actions": GRID_ACE}))
+    assert (done.status, done.image_url, done.progress) == ("succeeded", "https://c/f.png", 100)
+    upscaled = retrieve(wrapper({"success": True, "progress": 100, "image_url": "https://c/u.png"}))
+    assert upscaled.status == "succeeded" and upscaled.wire == {}
+
+
+def test_a_synchronous_answer_follows_the_stream_rule() -> None:
+    adapter = AceDataAdapter(token="t")
+    job = Job("imagine", prompt="a fox")
+    preview = {"success": True, "task_id": TASK_ID, "progress": 35, "image_url": PREVIEW}
+    snap = adapter.parse_submit(job, answer(adapter.submit(job), json=preview))
+    assert snap.status == "running" and snap.preview_url == PREVIEW and snap.image_url is None

@@ -412,3 +412,48 @@ def test_the_secret_never_leaks() -> None:
     )
     assert CANARY not in repr(queued) and CANARY not in repr(failed)
     assert CANARY not in str(mp.download("https://cdn/a.png").headers)
+
+
+# -- cancel (trueai's TaskController.Cancel) ------------------------------------------
+
+
+def test_cancel_posts_to_the_tasks_cancel_route_with_the_secret() -> None:
+    mp = MJProxyAdapter(base_url="http://127.0.0.1:8080/mj", token="secret-1")
+    request = mp.cancel(Snapshot("running", remote_id="1712345"))
+    assert request is not None
+    assert request.method == "POST"
+    assert str(request.url) == "http://127.0.0.1:8080/mj/task/1712345/cancel"
+    assert request.headers["mj-api-secret"] == "secret-1"
+    assert json.loads(request.content or b"null") is None  # no body
+    with pytest.raises(ProviderError, match="no task id"):
+        mp.cancel(Snapshot("queued"))
+
+
+def test_parse_cancel_accepts_the_empty_200_and_explains_refusals() -> None:
+    mp = MJProxyAdapter(base_url="http://127.0.0.1:8080", token="s")
+    snap = Snapshot("running", remote_id="1712345")
+    request = mp.cancel(snap)
+    assert request is not None
+    assert mp.parse_cancel(snap, httpx.Response(200, request=request)) is None
+    demo = httpx.Response(400, request=request, text="演示模式，禁止操作")
+    with pytest.raises(Rejected, match="only an admin's secret may cancel") as caught:
+        mp.parse_cancel(snap, demo)
+    assert "keeps polling" in str(caught.value)
+    with pytest.raises(Rejected, match="no cancel endpoint"):
+        mp.parse_cancel(snap, httpx.Response(404, request=request))
+    with pytest.raises(AuthError):
+        mp.parse_cancel(snap, httpx.Response(403, request=request, text="未登录"))
+    with pytest.raises(ProviderError, match="HTTP 502"):
+        mp.parse_cancel(snap, httpx.Response(502, request=request))
+
+
+def test_a_task_cancelled_by_trueai_reads_as_cancelled() -> None:
+    mp = MJProxyAdapter(base_url="http://127.0.0.1:8080", token="s")
+    before = Snapshot("running", remote_id="1712345")
+    task = {"id": "1712345", "status": "FAILURE", "failReason": "取消任务", "progress": ""}
+    snap = mp.parse_poll(before, httpx.Response(200, request=mp.poll(before), json=task))
+    assert snap.status == "cancelled"
+    assert "cancelled on midjourney-proxy" in (snap.error or "")
+    other = {**task, "failReason": "Banned prompt detected"}
+    failed = mp.parse_poll(before, httpx.Response(200, request=mp.poll(before), json=other))
+    assert failed.status == "failed"

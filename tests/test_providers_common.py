@@ -13,6 +13,7 @@ from mjnb.config import CREDENTIAL_VARS, credentials
 from mjnb.errors import ConfigError, Rejected
 from mjnb.providers import PROVIDERS, make_adapter
 from mjnb.providers.acedata import AceDataAdapter, LocalAdapter, ZhishuyunAdapter
+from mjnb.providers.base import Job
 from mjnb.providers.common import (
     ACEDATA_STATES,
     METACHAT_STATUSES,
@@ -22,17 +23,15 @@ from mjnb.providers.common import (
     mime_type,
     progress_percent,
     read_json,
-    redact_url,
     retry_after,
-    scrub,
-    speed_flag,
     split_descriptions,
-    split_image_prompts,
+    text_after_images,
     with_mode,
 )
 from mjnb.providers.metachat import MetaChatAdapter
 from mjnb.providers.mjproxy import MJProxyAdapter
 from mjnb.providers.youchuan import YouchuanAdapter
+from mjnb.secrets import redact_url, scrub
 from tests.conftest import CANARY
 
 
@@ -111,8 +110,8 @@ def test_retry_after_reads_seconds_and_dates() -> None:
 
 
 def test_secrets_are_scrubbed_and_redacted() -> None:
-    assert scrub(f"bad token {CANARY}!", CANARY, None) == "bad token ***!"
-    assert scrub("too short to matter", "t") == "too short to matter"
+    assert scrub(f"bad token {CANARY}!", [CANARY, None]) == "bad token ***!"
+    assert scrub("too short to matter", ["t"]) == "too short to matter"
     url = f"https://api.zhishuyun.com/midjourney/imagine?token={CANARY}&x=1"
     assert redact_url(url) == "https://api.zhishuyun.com/midjourney/imagine?token=***&x=1"
     assert redact_url(httpx.URL(url)).count(CANARY) == 0
@@ -120,17 +119,20 @@ def test_secrets_are_scrubbed_and_redacted() -> None:
 
 
 def test_prompt_helpers() -> None:
-    assert split_image_prompts("https://x/a.png http://y/b.JPG?s=1 a fox --iw 2") == (
-        ["https://x/a.png", "http://y/b.JPG?s=1"],
-        "a fox --iw 2",
-    )
-    assert split_image_prompts("a fox https://x/a.png") == ([], "a fox https://x/a.png")
-    assert speed_flag("a fox --relax") == "relax"
-    assert speed_flag("a fox —turbo") == "turbo"
-    assert speed_flag("a relaxed fox") is None
-    assert with_mode("a fox", "fast") == "a fox --fast"
-    assert with_mode("a fox --relax", "fast") == "a fox --relax"
-    assert with_mode("a fox", None) == "a fox"
+    # the parsed prompt (job.parsed) answers, not a regex over the text
+    images = Job("imagine", prompt="https://x/a.png http://y/b.JPG?s=1 a fox --iw 2")
+    assert images.parsed is not None
+    assert images.parsed.images == ["https://x/a.png", "http://y/b.JPG?s=1"]
+    assert text_after_images(images) == "a fox --iw 2"
+    trailing = Job("imagine", prompt="a fox https://x/a.png")
+    assert text_after_images(trailing) == "a fox https://x/a.png"
+    assert Job("imagine", prompt="a fox --relax").speed == "relax"
+    assert Job("imagine", prompt="a fox —turbo").speed == "turbo"
+    assert Job("imagine", prompt="a relaxed fox").speed is None
+    assert with_mode("a fox", Job("imagine", prompt="a fox", mode="fast")) == "a fox --fast"
+    relax = Job("imagine", prompt="a fox --relax", mode="fast")
+    assert with_mode("a fox --relax", relax) == "a fox --relax"
+    assert with_mode("a fox", Job("imagine", prompt="a fox")) == "a fox"
     assert mime_type("https://x/a.JPG") == "image/jpeg"
     assert mime_type("https://x/a.webp?sig=1") == "image/webp"
     assert mime_type("https://x/image") == "image/png"

@@ -370,7 +370,7 @@ def test_answers_of_the_wrong_shape_are_retried_not_a_crash() -> None:
     assert task.snapshot.remote_id == "t1"  # the garbled first line was skipped
     assert "internal error" not in (task.error or "")
     assert "every poll of acedata failed" in (task.error or "")
-    assert "TypeError" in (task.error or "")
+    assert "sent sub_image_urls as int, not a list of URLs" in (task.error or "")
 
 
 MALFORMED = [b"{", b"null", b"[]", b'{"prompt": 5}', b"\xff\xfe", b'"text"', b"{" * 5000]

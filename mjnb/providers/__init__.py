@@ -15,14 +15,14 @@ from typing import Any
 
 from ..errors import ConfigError
 from .acedata import AceDataAdapter, LocalAdapter, ZhishuyunAdapter
-from .base import Adapter
+from .base import Adapter, AdapterBase
 from .metachat import MetaChatAdapter
 from .mjproxy import MJProxyAdapter
 from .youchuan import YouchuanAdapter
 
 __all__ = ["PROVIDERS", "make_adapter"]
 
-PROVIDERS: dict[str, type] = {
+PROVIDERS: dict[str, type[AdapterBase]] = {
     "local": LocalAdapter,
     "acedata": AceDataAdapter,
     "zhishuyun": ZhishuyunAdapter,

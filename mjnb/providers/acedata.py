@@ -11,6 +11,15 @@ Zhishuyun the token in the query string, and the speed as a path suffix.
   snapshot maps each label to the name the server itself listed in ``actions``.
 - Blend has no endpoint: it is an imagine whose prompt is only the image links
   (``"url1 url2 --ar 2:3"``), which Midjourney reads as a blend.
+
+When is a job done? Ace puts ``success: true`` on every stream line, previews too:
+it means "no error yet", never "finished". A stream line (or a synchronous or callback
+body) is final at ``progress`` 100 with non-empty ``actions``, or, for a job whose
+result is one image (an upscale), with its ``image_url``; anything earlier is a
+preview. A task record carries no ``image_url`` until the job is done (Ace's own SDK,
+``acedatacloud/_runtime/tasks.py``, takes any URL there as the result), so a record is
+final with an ``image_url`` and no progress below 100. ``success: false`` fails the
+job at any point. The protocol has no cancel.
 """
 
 from __future__ import annotations
@@ -22,17 +31,20 @@ from typing import Any
 import httpx
 
 from ..errors import AuthError, ProviderError, RateLimited, Rejected
-from .base import Job, Snapshot, Status
+from ..vocab import UPSCALE_KINDS
+from .base import AdapterBase, Job, Snapshot, Status
 from .common import (
     ACEDATA_STATES,
-    Redacted,
     blend_prompt,
+    capped_descriptions,
     map_status,
+    optional_id,
+    optional_str,
     progress_percent,
     read_json,
     retry_after,
-    scrub,
-    speed_flag,
+    str_list,
+    url_list,
 )
 
 #: every action name either era lists -> the label mjnb uses for it
@@ -69,14 +81,25 @@ REFUSED_CODES = frozenset({"bad_request", "api_not_implemented", "duplication", 
 def wire_actions(actions: Any, *, prefer_zhishuyun: bool = False) -> dict[str, str]:
     """``{label: wire name}`` for the action names a response offered."""
     found: dict[str, str] = {}
-    for wire in actions if isinstance(actions, list) else ():
+    for wire in str_list(actions):
         label = WIRE_LABELS.get(wire)
         if label and (label not in found or (wire in ZHISHUYUN_NAMES) == prefer_zhishuyun):
             found[label] = wire
     return found
 
 
-class AceDataAdapter(Redacted):
+#: labels whose result is one image, not a grid (it may offer no actions at all)
+SINGLE_RESULTS = frozenset({"U1", "U2", "U3", "U4"}) | {f"upscale {kind}" for kind in UPSCALE_KINDS}
+
+
+def makes_grid(job: Job) -> bool:
+    """True when the job's result is a grid: it is final only with its actions."""
+    return job.kind in ("imagine", "blend") or (
+        job.kind == "action" and job.label not in SINGLE_RESULTS
+    )
+
+
+class AceDataAdapter(AdapterBase):
     """Maps jobs onto Ace Data Cloud's Midjourney API (bearer token in a header)."""
 
     name = "acedata"
@@ -88,16 +111,13 @@ class AceDataAdapter(Redacted):
     poll_interval = 3.0
     min_poll_interval = 1.0
 
-    def __init__(self, base_url: str | None = None, token: str | None = None) -> None:
-        self.base_url = (base_url or self.default_base_url).rstrip("/")
-        self._token = token
-
     # -- requests ---------------------------------------------------------------------
 
+    def auth_headers(self) -> dict[str, str]:
+        return {"authorization": f"Bearer {self._token}"} if self._token else {}
+
     def _request(self, path: str, body: Mapping[str, Any], accept: str) -> httpx.Request:
-        headers = {"accept": accept}
-        if self._token:
-            headers["authorization"] = f"Bearer {self._token}"
+        headers = {"accept": accept, **self.auth_headers()}
         return httpx.Request("POST", self.base_url + path, json=body, headers=headers)
 
     def _imagine(self, body: dict[str, Any], mode: str | None) -> tuple[str, dict[str, Any]]:
@@ -130,7 +150,7 @@ class AceDataAdapter(Redacted):
             if job.kind == "blend":
                 prompt = blend_prompt(job.images, job.dimensions)
             body = {"action": "generate", "prompt": prompt}
-            mode = job.mode or speed_flag(prompt)
+            mode = job.mode or job.speed
         if job.callback_url:
             body["callback_url"] = job.callback_url
         return self._imagine(body, mode)
@@ -153,36 +173,30 @@ class AceDataAdapter(Redacted):
         body = {"action": "retrieve", "id": snapshot.remote_id}
         return self._request("/midjourney/tasks", body, "application/json")
 
-    def download(self, url: str) -> httpx.Request:
-        headers = {}
-        if self._token and httpx.URL(url).host == httpx.URL(self.base_url).host:
-            headers["authorization"] = f"Bearer {self._token}"  # never to a CDN
-        return httpx.Request("GET", url, headers=headers)
-
     # -- responses --------------------------------------------------------------------
 
     def parse_submit(self, job: Job, response: httpx.Response) -> Snapshot:
-        body = self._check(response)
+        body = self._body(response)
+        task_id = optional_id(body.get("task_id") or body.get("id"), "a task_id", self.title)
         if job.kind == "describe":
-            descriptions = tuple(str(d) for d in body.get("descriptions") or ())
+            descriptions, notice = capped_descriptions(body.get("descriptions"))
             if not descriptions:
                 raise ProviderError(f"{self.title} answered the describe with no descriptions.")
-            task_id = body.get("task_id") or body.get("id")
-            return Snapshot("succeeded", 100, task_id, descriptions=descriptions)
-        task_id = body.get("task_id")
+            extra = {"notice": notice} if notice else {}
+            return Snapshot("succeeded", 100, task_id, descriptions=descriptions, extra=extra)
         if not task_id:
             raise ProviderError(f"{self.title} accepted the job but sent no task_id; try again.")
-        return self._snapshot(body, str(task_id), {})
+        return self._snapshot(body, task_id, {}, grid=makes_grid(job))
 
     def parse_poll(self, snapshot: Snapshot, response: httpx.Response) -> Snapshot:
-        body = self._check(response)
+        body = self._body(response)
         data = body.get("response")
         if not body.get("id") and not isinstance(data, dict):
             raise ProviderError(f"{self.title} does not know task {snapshot.remote_id}.")
         state = map_status(ACEDATA_STATES, body.get("state"))
         if not isinstance(data, dict):
             data = {"error": body.get("error")} if body.get("error") else {}
-        return self._snapshot(data, snapshot.remote_id, snapshot.extra, state)
+        return self._snapshot(data, snapshot.remote_id, snapshot.extra, state, record=True)
 
     def parse_line(self, job: Job, line: bytes) -> Snapshot | None:
         try:
@@ -191,10 +205,10 @@ class AceDataAdapter(Redacted):
             return None  # blank or keep-alive line
         if not isinstance(data, dict):
             return None
-        if data.get("success") is False and not data.get("task_id"):
-            raise self._error(200, data, None)
-        task_id = data.get("task_id")
-        return self._snapshot(data, str(task_id) if task_id else None, {})
+        task_id = optional_id(data.get("task_id"), "a task_id", self.title)
+        if data.get("success") is False and not task_id:
+            raise self._exception(200, data, None)
+        return self._snapshot(data, task_id, {}, grid=makes_grid(job))
 
     def _snapshot(
         self,
@@ -202,47 +216,59 @@ class AceDataAdapter(Redacted):
         remote_id: str | None,
         extra: Mapping[str, Any],
         state: str | None = None,
+        *,
+        grid: bool = False,
+        record: bool = False,
     ) -> Snapshot:
-        success, progress = data.get("success"), progress_percent(data.get("progress"))
-        actions, url = data.get("actions"), data.get("image_url") or data.get("raw_image_url")
-        descriptions = tuple(str(d) for d in data.get("descriptions") or ())
-        if data.get("image_id"):
-            extra = {**extra, "image_id": str(data["image_id"])}
-        if success is False or state in ("failed", "cancelled"):
-            error = data.get("error")
-            reason = _message(error) if isinstance(error, dict) else None
-            if reason and isinstance(error, dict) and error.get("code"):
-                reason = f"{reason} ({error['code']})"
+        """One body in common terms (see the module notes for when it is final).
+
+        ``record``: a ``/midjourney/tasks`` record (no preview URLs), else a stream
+        line, a synchronous or a callback body; ``grid``: the result must list actions.
+        """
+        who = self.title
+        progress, sent = progress_percent(data.get("progress")), data.get("progress")
+        url = optional_str(data.get("image_url"), "an image_url", who) or optional_str(
+            data.get("raw_image_url"), "a raw_image_url", who
+        )
+        image_id = optional_id(data.get("image_id"), "an image_id", who)
+        if image_id:
+            extra = {**extra, "image_id": image_id}
+        if data.get("success") is False or state in ("failed", "cancelled"):
             return Snapshot(
                 "cancelled" if state == "cancelled" else "failed",
                 progress,
                 remote_id,
-                error=scrub(reason or f"{self.title} reported the job failed.", self._token),
+                error=_reason(data.get("error")) or f"{who} reported the job failed.",
                 extra=extra,
             )
-        old_era_done = success is None and progress >= 100 and bool(actions)
-        if success is True or old_era_done or descriptions or (state == "succeeded" and url):
+        descriptions, notice = capped_descriptions(data.get("descriptions"))
+        if notice:
+            extra = {**extra, "notice": notice}
+        actions = wire_actions(data.get("actions"), prefer_zhishuyun=self.prefer_zhishuyun)
+        final = progress >= 100 and bool(actions or (url and not grid))
+        if record:  # a record has no preview: its URL is the result unless progress < 100
+            final = final or bool(url and (sent is None or progress >= 100))
+        if final or descriptions:
             return Snapshot(
                 "succeeded",
                 100,
                 remote_id,
-                image_url=url or None,
-                image_urls=tuple(data.get("sub_image_urls") or ()),
-                wire=wire_actions(actions, prefer_zhishuyun=self.prefer_zhishuyun),
+                image_url=url,
+                image_urls=url_list(data.get("sub_image_urls"), "sub_image_urls", who),
+                wire=actions,
                 descriptions=descriptions,
                 extra=extra,
             )
-        running = state == "running" or progress > 0 or bool(url)
+        running = state in ("running", "succeeded") or progress > 0 or bool(url)
         status: Status = "running" if running else "queued"
-        return Snapshot(status, progress, remote_id, preview_url=url or None, extra=extra)
+        return Snapshot(status, min(progress, 99), remote_id, preview_url=url, extra=extra)
 
-    def _check(self, response: httpx.Response) -> dict[str, Any]:
+    def _body(self, response: httpx.Response) -> dict[str, Any]:
+        """The JSON object of a good answer; raises for every error answer."""
+        error = self.error_for(response)
+        if error is not None:
+            raise error
         body = read_json(response)
-        failed = isinstance(body, dict) and (
-            body.get("success") is False or ("code" in body and "detail" in body)
-        )
-        if response.is_error or failed:
-            raise self._error(response.status_code, body, response)
         if not isinstance(body, dict):
             raise ProviderError(
                 f"{self.title} answered HTTP {response.status_code} without a JSON object; "
@@ -251,11 +277,24 @@ class AceDataAdapter(Redacted):
             )
         return body
 
-    def _error(self, status: int, body: Any, response: httpx.Response | None) -> ProviderError:
+    def error_for(
+        self, response: httpx.Response, remote_id: str | None = None
+    ) -> ProviderError | None:
+        body = read_json(response)
+        failed = isinstance(body, dict) and (
+            body.get("success") is False or ("code" in body and "detail" in body)
+        )
+        if response.is_error or failed:
+            return self._exception(response.status_code, body, response)
+        return None
+
+    def _exception(self, status: int, body: Any, response: httpx.Response | None) -> ProviderError:
+        """The exception for an error body (``{success: false, error: {code, message}}``
+        now, ``{code, detail}`` in the Zhishuyun era)."""
         body = body if isinstance(body, dict) else {}
         error = body.get("error") if isinstance(body.get("error"), dict) else body
-        code = str(error.get("code") or body.get("code") or "") or None
-        detail = scrub(_message(error) or _message(body) or f"HTTP {status}", self._token)
+        code = _text(error.get("code")) or _text(body.get("code"))
+        detail = self.scrub(_message(error) or _message(body) or f"HTTP {status}")
         said = f"{detail} ({code or f'HTTP {status}'})"
         kind: type[ProviderError] = ProviderError
         if status == 401 or code in AUTH_CODES:
@@ -274,7 +313,8 @@ class AceDataAdapter(Redacted):
             kind = Rejected
             text = f"refused the job: {said}. Fix the prompt or the action and submit again."
         else:
-            trace = f" (trace_id {body['trace_id']})" if body.get("trace_id") else ""
+            trace_id = _text(body.get("trace_id"))
+            trace = f" (trace_id {trace_id})" if trace_id else ""
             text = f"answered with an error: {said}{trace}. Try again later."
         error = kind(f"{self.title} {text}", code=code, status=status)
         if isinstance(error, RateLimited) and response is not None:
@@ -292,8 +332,11 @@ class ZhishuyunAdapter(AceDataAdapter):
     top_up_url = "https://data.zhishuyun.com"
     prefer_zhishuyun = True
 
+    def auth_headers(self) -> dict[str, str]:
+        return {}  # the token goes in the query, and never into a download URL
+
     def _request(self, path: str, body: Mapping[str, Any], accept: str) -> httpx.Request:
-        # The token in the URL is the protocol; report such URLs via common.redact_url.
+        # The token in the URL is the protocol; report such URLs via secrets.redact_url.
         params = {"token": self._token} if self._token else None
         url = self.base_url + path
         return httpx.Request("POST", url, params=params, json=body, headers={"accept": accept})
@@ -302,15 +345,31 @@ class ZhishuyunAdapter(AceDataAdapter):
         suffix = f"/{mode}" if mode in ("relax", "turbo") else ""
         return "/midjourney/imagine" + suffix, body
 
-    def download(self, url: str) -> httpx.Request:
-        return httpx.Request("GET", url)  # the token never goes into a download URL
-
 
 def _message(data: Mapping[str, Any]) -> str | None:
     for key in ("message", "detail"):
         if isinstance(data.get(key), str) and data[key]:
             return str(data[key])
     return None
+
+
+def _text(value: Any) -> str | None:
+    """A code or id from an error body, as text (numbers too), else None."""
+    if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value):
+        return str(value)[:200]
+    return None
+
+
+def _reason(error: Any) -> str | None:
+    """Why a job failed: ``"message (code)"`` of an ``error`` object, or its text."""
+    if isinstance(error, str):
+        return error[:2000] or None
+    if not isinstance(error, dict):
+        return None
+    reason, code = _message(error), _text(error.get("code"))
+    if reason and code:
+        return f"{reason[:2000]} ({code})"
+    return reason[:2000] if reason else None
 
 
 class LocalAdapter(AceDataAdapter):

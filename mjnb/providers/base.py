@@ -1,4 +1,4 @@
-"""The one small contract every provider adapter fulfils.
+"""The one small contract every provider adapter fulfils, and its defaults.
 
 An adapter maps mjnb's common vocabulary onto one wire protocol and back. It builds
 ``httpx.Request`` objects and reads ``httpx.Response`` objects; it never sends
@@ -6,38 +6,51 @@ anything, sleeps, retries or logs: that policy lives once, in the engine.
 
 Vocabulary
 - :class:`Job` is what the engine wants done: imagine a prompt, act on a finished
-  task (``label`` is one of :data:`ACTION_LABELS`), describe or blend images.
-- :class:`Snapshot` is what the provider said about a job, in common terms.
+  task (``label`` is one of :data:`ACTION_LABELS`), describe or blend images. It
+  carries the parsed prompt (``job.parsed``), so no adapter re-reads the text.
+- :class:`Snapshot` is what the provider said about a job, in common terms. Adapters
+  check every field they copy into one (see :mod:`mjnb.providers.common`): a field of
+  the wrong type is a ``ProviderError`` here, never a crash at the end of the task.
 - Errors are raised as :mod:`mjnb.errors` classes. ``RateLimited`` means the job
   was certainly not created (429, queue full) and the engine may submit again; every
   other error on a submit marks the task failed.
+
+:class:`AdapterBase` gives every optional hook its default (no stream, no cancel,
+nothing done locally, a plain download), so the engine calls each hook directly.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+import contextlib
+import functools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
+from urllib.parse import quote
 
 import httpx
+
+from ..errors import AuthError, PromptError, ProviderError, RateLimited
+from ..secrets import scrub
+from ..vocab import ACTION_LABELS, GRID_ACTIONS, MODES, TERMINAL, Status
 
 if TYPE_CHECKING:
     from ..prompt import Prompt
 
-Status = Literal["queued", "running", "succeeded", "failed", "cancelled"]
-TERMINAL: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
-
-#: Action labels, the same in Python, the magic, the panel and the log.
-ACTION_LABELS: tuple[str, ...] = (
-    "U1", "U2", "U3", "U4",
-    "V1", "V2", "V3", "V4",
-    "reroll",
-    "vary subtle", "vary strong",
-    "zoom 2x", "zoom 1.5x", "square",
-    "pan left", "pan right", "pan up", "pan down",
-    "upscale subtle", "upscale creative", "upscale 2x", "upscale 4x",
-)  # fmt: skip
-GRID_ACTIONS: tuple[str, ...] = ACTION_LABELS[:9]
+__all__ = [
+    "ACTION_LABELS",
+    "GRID_ACTIONS",
+    "TERMINAL",
+    "Adapter",
+    "AdapterBase",
+    "Job",
+    "JobKind",
+    "Snapshot",
+    "Status",
+    "check_prompt",
+    "resolve_locally",
+    "same_origin",
+]
 
 JobKind = Literal["imagine", "action", "describe", "blend"]
 
@@ -49,8 +62,9 @@ class Snapshot:
     ``wire`` maps each action label offered now to the adapter's own handle for it
     (Ace ``"upscale2"``, a midjourney-proxy button ``customId`` ...); ``actions`` is
     its keys. ``extra`` keeps whatever else the adapter needs later (Ace ``image_id``),
-    and ``started_at``/``finished_at`` (seconds since the epoch) where the provider says
-    when the job ran, so run times are right whatever the polling interval.
+    ``started_at``/``finished_at`` (seconds since the epoch) where the provider says
+    when the job ran, so run times are right whatever the polling interval, and
+    ``notice``: a sentence for the user about what mjnb cut from the answer.
     """
 
     status: Status
@@ -75,7 +89,12 @@ class Snapshot:
 
 @dataclass(frozen=True)
 class Job:
-    """What the engine asks an adapter to submit."""
+    """What the engine asks an adapter to submit.
+
+    ``parsed`` is ``prompt`` as :func:`mjnb.prompt.parse_prompt` read it. The client
+    passes the Prompt it already checked; left out, it is parsed here once (and stays
+    None for a prompt the parser refuses: adapters then send the text as written).
+    """
 
     kind: JobKind
     prompt: str = ""
@@ -85,56 +104,231 @@ class Job:
     dimensions: str = "square"  # blend: square | portrait | landscape
     mode: str | None = None  # fast | relax | turbo
     callback_url: str | None = None
+    parsed: Prompt | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.parsed is None and self.prompt.strip():
+            from ..prompt import parse_prompt
+
+            with contextlib.suppress(PromptError):  # sent as written
+                object.__setattr__(self, "parsed", parse_prompt(self.prompt))
+
+    @property
+    def speed(self) -> str | None:
+        """The speed the prompt itself names (``--fast`` / ``--relax`` / ``--turbo``)."""
+        params = self.parsed.params if self.parsed is not None else {}
+        named = [mode for mode in MODES if params.get(mode)]
+        return named[-1] if named else None
 
 
-class Adapter(Protocol):
-    """Maps a :class:`Job` to requests and responses to :class:`Snapshot`."""
+def same_origin(url: str | httpx.URL, base_url: str | httpx.URL) -> bool:
+    """True when ``url`` has exactly the scheme, host and port of ``base_url``.
 
-    name: str
-    base_url: str
+    Credentials go only there: the same host on another port or scheme is another
+    server (a CDN, a sidecar, plain-text HTTP).
+    """
+    try:
+        one, two = httpx.URL(str(url)), httpx.URL(str(base_url))
+    except (httpx.InvalidURL, TypeError, ValueError):
+        return False
+    defaults = {"http": 80, "https": 443}
+
+    def origin(u: httpx.URL) -> tuple[str, str, int | None]:
+        scheme = u.scheme.lower()
+        return scheme, u.host.lower(), u.port or defaults.get(scheme)
+
+    return bool(one.host) and origin(one) == origin(two)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+#: the methods whose errors and snapshots may carry a provider's text
+_SCRUBBED = (
+    "submit",
+    "stream",
+    "poll",
+    "cancel",
+    "local",
+    "parse_submit",
+    "parse_poll",
+    "parse_line",
+    "parse_cancel",
+)
+
+
+def _scrubbing(method: F) -> F:
+    """``method`` with every secret scrubbed from the errors it raises and returns.
+
+    Providers echo tokens back (raw, URL-encoded, lowercased) in error text, and that
+    text reaches ``task.error``, cards, tracebacks and the log. Applied to every
+    adapter's methods by :class:`AdapterBase`, so no code path can forget it.
+    """
+
+    if getattr(method, "_scrubs", False):
+        return method
+
+    @functools.wraps(method)
+    def wrapper(self: AdapterBase, *args: Any, **kwargs: Any) -> Any:
+        try:
+            result = method(self, *args, **kwargs)
+        except ProviderError as exc:
+            exc.args = tuple(self.scrub(a) if isinstance(a, str) else a for a in exc.args)
+            if exc.code:
+                exc.code = self.scrub(exc.code)
+            raise
+        if isinstance(result, Snapshot) and result.error:
+            return replace(result, error=self.scrub(result.error))
+        return result
+
+    wrapper._scrubs = True  # type: ignore[attr-defined]
+    return wrapper  # type: ignore[return-value]
+
+
+class AdapterBase:
+    """Base of every adapter: the optional hooks' defaults and the shared rules.
+
+    A subclass sets ``name``, ``title``, ``base_url`` (and the credentials it keeps
+    in ``_token``/``_app_id``), and implements :meth:`submit`, :meth:`parse_submit`,
+    :meth:`poll`, :meth:`parse_poll` and :meth:`error_for`. Every other hook has a
+    default here. Its repr shows the provider and the URL, never a credential.
+    """
+
+    name: ClassVar[str] = ""
+    title: ClassVar[str] = ""
+    #: the public host when the user names none ("" when there is none)
+    default_base_url: ClassVar[str] = ""
     #: seconds between polls when the user sets nothing, and the least allowed
-    poll_interval: float
-    min_poll_interval: float
+    poll_interval: ClassVar[float] = 3.0
+    min_poll_interval: ClassVar[float] = 1.0
 
+    base_url: str = ""
+    _token: str | None = None
+    _app_id: str | None = None
+
+    def __init__(self, base_url: str | None = None, token: str | None = None) -> None:
+        self.base_url = (base_url or self.default_base_url).rstrip("/")
+        self._token = token
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for method_name in _SCRUBBED:
+            method = cls.__dict__.get(method_name)
+            if method is not None:
+                setattr(cls, method_name, _scrubbing(method))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, base_url={self.base_url!r})"
+
+    # -- secrets ---------------------------------------------------------------------
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The credentials this adapter holds, for :func:`mjnb.secrets.scrub`."""
+        return tuple(s for s in (self._token, self._app_id) if s)
+
+    def scrub(self, text: str) -> str:
+        """``text`` without any of this adapter's credentials, in any spelling."""
+        return scrub(text, self.secrets)
+
+    def auth_headers(self) -> dict[str, str]:
+        """The headers that carry the credentials (sent only to ``base_url``'s origin)."""
+        return {}
+
+    # -- the required part -----------------------------------------------------------
     def submit(self, job: Job) -> httpx.Request:
         """The request that creates ``job``. Raises ``Rejected`` if the job cannot be
         expressed on this protocol (an action the parent does not offer)."""
+        raise NotImplementedError
 
     def parse_submit(self, job: Job, response: httpx.Response) -> Snapshot:
         """The state right after a submit: at least ``remote_id``. Raises on errors."""
+        raise NotImplementedError
 
     def poll(self, snapshot: Snapshot) -> httpx.Request:
         """The request that reads the current state of a submitted job."""
+        raise NotImplementedError
 
     def parse_poll(self, snapshot: Snapshot, response: httpx.Response) -> Snapshot:
         """The new state; ``snapshot`` is the previous one (for fields not repeated)."""
+        raise NotImplementedError
 
+    def error_for(
+        self, response: httpx.Response, remote_id: str | None = None
+    ) -> ProviderError | None:
+        """The exception an answer stands for, or None when it is no error.
+
+        ``remote_id`` names the job polled or cancelled (None for a submit). The
+        default reads the HTTP status alone; every adapter overrides it with its
+        protocol's codes.
+        """
+        code = response.status_code
+        if not response.is_error:
+            return None
+        if code in (401, 403):
+            return AuthError(f"{self.title} refused the credentials (HTTP {code}).", status=code)
+        if code == 429:
+            return RateLimited(f"{self.title} is limiting requests (HTTP 429).", status=code)
+        return ProviderError(f"{self.title} answered HTTP {code}; try again later.", status=code)
+
+    # -- optional hooks, with their defaults -----------------------------------------
     def stream(self, job: Job) -> httpx.Request | None:
         """A streaming submit (NDJSON, one snapshot per line), or None if not offered."""
+        return None
 
     def parse_line(self, job: Job, line: bytes) -> Snapshot | None:
         """One line of a streaming answer; None for blank or keep-alive lines."""
+        return None
 
     def download(self, url: str) -> httpx.Request:
-        """The request that fetches an image the provider returned."""
+        """The GET of an image the provider returned; credentials only to the exact
+        origin (scheme, host, port) of ``base_url``, never to a CDN."""
+        headers = self.auth_headers() if same_origin(url, self.base_url) else {}
+        return httpx.Request("GET", url, headers=headers)
+
+    def cancel(self, snapshot: Snapshot) -> httpx.Request | None:
+        """The request that cancels a submitted job, or None: the protocol cannot."""
+        return None
+
+    def parse_cancel(self, snapshot: Snapshot, response: httpx.Response) -> None:
+        """Raise ``ProviderError`` if the provider refused the cancel."""
+        error = self.error_for(response, snapshot.remote_id)
+        if error is not None:
+            raise error
+
+    def local(self, job: Job) -> Snapshot | None:
+        """The finished state of a job done without the provider, else None.
+
+        Youchuan returns four separate images, so its U1-U4 only pick one of them.
+        """
+        return None
+
+    def check(self, prompt: Prompt) -> None:
+        """Raise ``PromptError`` for a prompt this provider cannot take, before anything
+        is sent (Youchuan refuses ``--repeat``). The default takes every prompt."""
+
+    # -- helpers for subclasses ------------------------------------------------------
+    def path_id(self, remote_id: str | None) -> str:
+        """``remote_id`` quoted as one path segment, so that a request built with it
+        never leaves the base path (``../../admin?x=`` stays one segment)."""
+        if not remote_id:
+            raise ProviderError(f"Cannot poll a {self.title} job that has no task id.")
+        if not isinstance(remote_id, str) or remote_id in (".", ".."):
+            raise ProviderError(f"{self.title} named the job {remote_id!r}: not a valid task id.")
+        return quote(remote_id, safe="")
+
+
+for _name in _SCRUBBED:  # the defaults above scrub too (a subclass may not override them)
+    setattr(AdapterBase, _name, _scrubbing(getattr(AdapterBase, _name)))
+
+
+#: the type the engine and the client hold (every adapter is an AdapterBase)
+Adapter = AdapterBase
 
 
 def resolve_locally(adapter: Adapter, job: Job) -> Snapshot | None:
-    """The finished state of a job the adapter does without the provider, else None.
-
-    Optional hook ``adapter.local(job)``: Youchuan returns four separate images, so
-    its U1-U4 only pick one of them and need no request.
-    """
-    local = getattr(adapter, "local", None)
-    return local(job) if local is not None else None
+    """``adapter.local(job)``; kept for callers of the first release's helper."""
+    return adapter.local(job)
 
 
 def check_prompt(adapter: Adapter, prompt: Prompt) -> None:
-    """Raise ``PromptError`` for a prompt the provider cannot take, before anything is sent.
-
-    Optional hook ``adapter.check(prompt)``: Youchuan refuses ``--repeat``, ``--stealth``
-    and ``--public``. ``Client.imagine`` calls it for every prompt, sweeps' cells too.
-    """
-    check = getattr(adapter, "check", None)
-    if check is not None:
-        check(prompt)
+    """``adapter.check(prompt)``: ``Client.imagine`` calls it for every prompt, sweeps'
+    cells too; kept for callers of the first release's helper."""
+    adapter.check(prompt)

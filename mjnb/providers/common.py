@@ -1,23 +1,29 @@
-"""Small pure helpers every adapter shares: progress, status tables, bodies, secrets.
+"""Small pure helpers every adapter shares: progress, status tables, bodies, field checks.
 
 Nothing here does I/O. Each adapter still owns its own protocol; these functions only
-normalize what several protocols spell differently (``"45%"``, ``45``, ``0.45`` ...).
+normalize what several protocols spell differently (``"45%"``, ``45``, ``0.45`` ...),
+and check the type of every field copied into a snapshot: a provider that sends an int
+where a URL belongs gets a ``ProviderError`` here (the engine retries the poll), never
+an exception later, inside the end-of-task sequence. What a secret is lives in
+:mod:`mjnb.secrets`.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import httpx
 
-from ..errors import Rejected
-from .base import Status
+from ..errors import ProviderError, Rejected
+from ..vocab import BLEND_ASPECTS, MAX_RESULT_URLS, Status
+from .base import Job
 
 #: Ace Data Cloud ``state`` in the ``/midjourney/tasks`` wrapper ("some clients see it").
 ACEDATA_STATES: Mapping[str, Status] = {
@@ -126,31 +132,6 @@ def _http_date(value: str) -> datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
 
-def scrub(text: str, *secrets: str | None) -> str:
-    """``text`` with every secret replaced by ``***`` (providers may echo a token back).
-
-    Secrets shorter than 4 characters are left alone: no real credential is that short,
-    and masking every ``"t"`` would only garble the message.
-    """
-    for secret in secrets:
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    return text
-
-
-def redact_url(url: httpx.URL | str, names: tuple[str, ...] = ("token",)) -> str:
-    """``url`` with the values of secret query parameters replaced by ``***``.
-
-    The engine must use this (not ``str(request.url)``) in any message about a request
-    built by the ``zhishuyun`` adapter, whose protocol puts the token in the query.
-    """
-    parts = urlsplit(str(url))
-    if not parts.query:
-        return str(url)
-    query = [(k, "***" if k in names else v) for k, v in parse_qsl(parts.query, True)]
-    return urlunsplit(parts._replace(query=urlencode(query, safe="*")))
-
-
 def is_data_url(url: str) -> bool:
     """True for ``data:`` URLs (inline base64 images)."""
     return url[:5].lower() == "data:"
@@ -165,15 +146,6 @@ def mime_type(url: str) -> str:
         return url[5:].split(";", 1)[0].split(",", 1)[0] or "image/png"
     path = urlsplit(url).path.lower()
     return _MIME.get(path.rsplit(".", 1)[-1], "image/png") if "." in path else "image/png"
-
-
-_IMAGE_URL = re.compile(
-    r"^(?:https?://\S+\.(?:png|gif|webp|jpe?g)(?:\?\S*)?|data:image/\S+)$", re.IGNORECASE
-)
-_SPEED = re.compile(r"(?:--|—)(fast|relax|turbo)\b")
-
-
-BLEND_ASPECTS: Mapping[str, str] = {"square": "1:1", "portrait": "2:3", "landscape": "3:2"}
 
 
 def check_blend(images: tuple[str, ...], dimensions: str) -> None:
@@ -201,26 +173,20 @@ def blend_prompt(images: tuple[str, ...], dimensions: str) -> str:
     return " ".join(images) + aspect
 
 
-def split_image_prompts(prompt: str) -> tuple[list[str], str]:
-    """The image URLs that start a prompt, and the rest of it."""
-    words = prompt.split()
-    images: list[str] = []
-    while words and _IMAGE_URL.match(words[0]):
-        images.append(words.pop(0))
-    return images, " ".join(words)
-
-
-def speed_flag(prompt: str) -> str | None:
-    """``"fast"``, ``"relax"`` or ``"turbo"`` when the prompt carries that flag."""
-    found = _SPEED.findall(prompt)
-    return found[-1] if found else None
-
-
-def with_mode(prompt: str, mode: str | None) -> str:
-    """``prompt`` with ``--<mode>`` appended, unless it already names a speed."""
-    if not mode or speed_flag(prompt):
+def with_mode(prompt: str, job: Job) -> str:
+    """``prompt`` with ``--<job.mode>`` appended, unless the prompt names a speed itself."""
+    if not job.mode or job.speed:
         return prompt
-    return f"{prompt} --{mode}".strip()
+    return f"{prompt} --{job.mode}".strip()
+
+
+def text_after_images(job: Job) -> str:
+    """The prompt as written, without the image links the parser found at its start."""
+    count = len(job.parsed.images) if job.parsed is not None else 0
+    if not count:
+        return job.prompt
+    words = job.prompt.split(None, count)
+    return words[count] if len(words) > count else ""
 
 
 _ENUMERATOR = re.compile(r"^\s*(?:\d\ufe0f?\u20e3\s*|\d[.)]\s+|[-*\u2022]\s+)")
@@ -229,7 +195,7 @@ _ENUMERATOR = re.compile(r"^\s*(?:\d\ufe0f?\u20e3\s*|\d[.)]\s+|[-*\u2022]\s+)")
 def split_descriptions(text: Any) -> tuple[str, ...]:
     """The prompts of a describe answer: a list, or text with one per line (``1️⃣ ...``)."""
     if isinstance(text, (list, tuple)):
-        lines = [str(item) for item in text]
+        lines = [item for item in text if isinstance(item, str)]
     elif isinstance(text, str):
         lines = text.splitlines()
     else:
@@ -238,11 +204,90 @@ def split_descriptions(text: Any) -> tuple[str, ...]:
     return tuple(line for line in cleaned if line)
 
 
-class Redacted:
-    """Base of every adapter: its repr shows the provider and the URL, never a credential."""
+# -- field checks --------------------------------------------------------------------
 
-    name: str
-    base_url: str
+#: a describe answer keeps at most this many prompts, each at most this long
+MAX_DESCRIPTIONS = 10
+MAX_DESCRIPTION_CHARS = 2000
+#: provider timestamps outside 2000-01-01 .. 2100-01-01 are dropped (1e27, ms read as s)
+MIN_EPOCH, MAX_EPOCH = 946_684_800.0, 4_102_444_800.0
 
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(name={self.name!r}, base_url={self.base_url!r})"
+
+def _kind(value: Any) -> str:
+    return type(value).__name__
+
+
+def optional_str(value: Any, what: str, who: str) -> str | None:
+    """``value`` as a non-empty string, or None when it is absent or empty.
+
+    Anything but a string (an int, a dict, a list) is a ``ProviderError``.
+    """
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ProviderError(
+            f"{who} sent {what} as {_kind(value)}, not text; the answer is unusable."
+        )
+    return value.strip() or None
+
+
+def optional_id(value: Any, what: str, who: str) -> str | None:
+    """A job or image id: a non-empty string (a JSON integer is read as its digits)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return optional_str(value, what, who)
+
+
+def url_list(value: Any, what: str, who: str, limit: int = MAX_RESULT_URLS) -> tuple[str, ...]:
+    """A list of at most ``limit`` URLs (strings; empty entries dropped), else raise.
+
+    Checked before anything is downloaded: twelve URLs are refused, not fetched.
+    """
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise ProviderError(f"{who} sent {what} as {_kind(value)}, not a list of URLs.")
+    if any(not isinstance(item, str) for item in value if item is not None):
+        raise ProviderError(f"{who} sent {what} with entries that are not URLs.")
+    urls = tuple(item.strip() for item in value if isinstance(item, str) and item.strip())
+    if len(urls) > limit:
+        raise ProviderError(
+            f"{who} sent {len(urls)} {what}; a job has at most {limit}. mjnb downloaded none."
+        )
+    return urls
+
+
+def str_list(value: Any) -> list[str]:
+    """The strings of a list (action names, button ids ...); anything else is skipped."""
+    return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
+
+
+def epoch_seconds(value: Any, scale: float = 1.0) -> float | None:
+    """A provider timestamp (``value * scale`` seconds since the epoch), or None when it
+    is absent, not a number, not finite or outside 2000-2100 (so it never breaks a
+    ``datetime.fromtimestamp`` later)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    seconds = float(value) * scale
+    if not math.isfinite(seconds) or not MIN_EPOCH <= seconds <= MAX_EPOCH:
+        return None
+    return seconds
+
+
+def capped_descriptions(value: Any) -> tuple[tuple[str, ...], str | None]:
+    """The prompts of a describe answer (see :func:`split_descriptions`), at most
+    :data:`MAX_DESCRIPTIONS` of at most :data:`MAX_DESCRIPTION_CHARS` each, and a
+    sentence saying what was cut (None when nothing was)."""
+    items = split_descriptions(value)
+    kept = items[:MAX_DESCRIPTIONS]
+    long = sum(len(text) > MAX_DESCRIPTION_CHARS for text in kept)
+    kept = tuple(
+        text if len(text) <= MAX_DESCRIPTION_CHARS else text[: MAX_DESCRIPTION_CHARS - 1] + "…"
+        for text in kept
+    )
+    cut = []
+    if len(items) > MAX_DESCRIPTIONS:
+        cut.append(f"kept the first {MAX_DESCRIPTIONS} of {len(items)} descriptions")
+    if long:
+        cut.append(f"shortened {long} to {MAX_DESCRIPTION_CHARS} characters")
+    return kept, (f"mjnb {' and '.join(cut)}." if cut else None)

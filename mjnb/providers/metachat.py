@@ -7,11 +7,12 @@ as HTTP 200 ``{"status": "Fail", "message": ...}``; service errors as bare 4xx/5
 
 Mapping choices (MetaChat documents neither way):
 - Parameters stay in the prompt text, where they override ``params``; only ``model``
-  is sent besides, read from the prompt's ``--v``/``--niji`` (``mj-v6`` otherwise).
+  is sent besides, read from the parsed prompt's version (``mj-v6`` otherwise).
 - Image links that open the prompt move to ``images`` (as image prompts, at most 3).
 - A result lists no actions, so a snapshot offers what its kind of task allows: a grid
   U/V/reroll, a separated image vary/zoom/pan/upscale, an upscaled image vary. Upscale
   types follow the model: subtle/creative on V6+, 2x/4x on V5, all four when unknown.
+- No cancel endpoint is documented: :meth:`cancel` is the default (None).
 """
 
 from __future__ import annotations
@@ -23,19 +24,22 @@ from typing import Any
 import httpx
 
 from ..errors import AuthError, ProviderError, RateLimited, Rejected
-from .base import Job, Snapshot, Status
+from ..prompt import Prompt, parse_prompt
+from ..vocab import UPSCALE_KINDS
+from .base import AdapterBase, Job, Snapshot, Status
 from .common import (
     METACHAT_STATUSES,
-    Redacted,
+    capped_descriptions,
     check_blend,
+    epoch_seconds,
     map_status,
     mime_type,
+    optional_id,
+    optional_str,
     progress_percent,
     read_json,
     retry_after,
-    scrub,
-    split_descriptions,
-    split_image_prompts,
+    text_after_images,
     with_mode,
 )
 
@@ -51,24 +55,25 @@ SINGLE_WIRE: Mapping[str, str] = {
     "zoom 2x": "zoomout 2x",
     "zoom 1.5x": "zoomout 1.5x",
     **{f"pan {way}": f"pan {way}" for way in ("left", "right", "up", "down")},
-    **{f"upscale {kind}": f"upscale {kind}" for kind in ("subtle", "creative", "2x", "4x")},
+    **{f"upscale {kind}": f"upscale {kind}" for kind in UPSCALE_KINDS},
 }
 UPSCALED_WIRE: Mapping[str, str] = {"vary subtle": "vary subtle", "vary strong": "vary strong"}
 #: what a task made by each endpoint is: its result decides the actions it offers
 RESULT_KIND = {"separate": "single", "upscale": "upscaled"}  # every other one: "grid"
 
-_VERSION = re.compile(r"(?:--|—)(?:v|version)\s+(\d+(?:\.\d+)?)")
-_NIJI = re.compile(r"(?:--|—)niji(?:\s+(\d+(?:\.\d+)?))?(?!\S)")
 MODELS = {"6": "mj-v6", "6.0": "mj-v6", "6.1": "mj-v61", "7": "mj-v7", "7.0": "mj-v7"}
 
 
-def model_for(prompt: str) -> str:
+def model_for(prompt: Prompt | str | None) -> str:
     """MetaChat's ``model`` for a prompt; versions it does not name stay in the prompt."""
-    niji = _NIJI.search(prompt)
-    if niji:
+    if isinstance(prompt, str):
+        prompt = parse_prompt(prompt)
+    version = prompt.version if prompt is not None else None
+    if version is None:
+        return "mj-v6"
+    if version.startswith("niji"):
         return "mj-niji-v6"  # the only niji MetaChat names; ``--niji 5`` still overrides
-    version = _VERSION.search(prompt)
-    return MODELS.get(version.group(1), "mj-v6") if version else "mj-v6"
+    return MODELS.get(version, "mj-v6")
 
 
 def offered(kind: str | None, model: str | None) -> dict[str, str]:
@@ -87,7 +92,7 @@ def offered(kind: str | None, model: str | None) -> dict[str, str]:
     return wire
 
 
-class MetaChatAdapter(Redacted):
+class MetaChatAdapter(AdapterBase):
     """Maps jobs onto MetaChat's Midjourney API (``X-App-ID`` + bearer API key)."""
 
     name = "metachat"
@@ -106,12 +111,14 @@ class MetaChatAdapter(Redacted):
         self._app_id = app_id
         self._token = token
 
-    def _request(self, method: str, path: str, body: Any = None) -> httpx.Request:
-        headers = {"accept": "application/json"}
-        if self._app_id:
-            headers["X-App-ID"] = self._app_id
+    def auth_headers(self) -> dict[str, str]:
+        headers = {"X-App-ID": self._app_id} if self._app_id else {}
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
+        return headers
+
+    def _request(self, method: str, path: str, body: Any = None) -> httpx.Request:
+        headers = {"accept": "application/json", **self.auth_headers()}
         return httpx.Request(method, self.base_url + path, json=body, headers=headers)
 
     def submit(self, job: Job) -> httpx.Request:
@@ -120,11 +127,11 @@ class MetaChatAdapter(Redacted):
 
     def _build(self, job: Job) -> tuple[str, dict[str, Any]]:
         if job.kind == "imagine":
-            images, text = split_image_prompts(job.prompt)
+            images = job.parsed.images if job.parsed is not None else []
             if len(images) > 3:
                 raise Rejected(f"MetaChat takes at most 3 image prompts, got {len(images)}.")
-            body: dict[str, Any] = {"prompt": with_mode(text, job.mode)}
-            body["model"] = model_for(text)
+            body: dict[str, Any] = {"prompt": with_mode(text_after_images(job), job)}
+            body["model"] = model_for(job.parsed)
             if images:
                 body["images"] = [_image(url) | {"image_prompt": True} for url in images]
             return "imagine", body
@@ -154,36 +161,46 @@ class MetaChatAdapter(Redacted):
 
     def parse_submit(self, job: Job, response: httpx.Response) -> Snapshot:
         data = self._data(response, None)
-        if not data.get("id"):
+        task_id = optional_id(data.get("id"), "a task id", self.title)
+        if not task_id:
             raise ProviderError("MetaChat accepted the job but sent no task id; try again.")
         if job.kind == "action" and job.parent:
             endpoint = job.parent.wire.get(job.label or "", "").partition(" ")[0]
             kind, model = RESULT_KIND.get(endpoint, "grid"), job.parent.extra.get("model")
         else:
             kind = {"imagine": "grid", "blend": "grid"}.get(job.kind, job.kind)
-            model = data.get("model") or (model_for(job.prompt) if job.kind == "imagine" else None)
+            model = optional_str(data.get("model"), "a model", self.title) or (
+                model_for(job.parsed) if job.kind == "imagine" else None
+            )
         extra = {"kind": kind, "model": model} if model else {"kind": kind}
-        return Snapshot("queued", remote_id=str(data["id"]), extra=extra)
+        return Snapshot("queued", remote_id=task_id, extra=extra)
 
     def poll(self, snapshot: Snapshot) -> httpx.Request:
         if not snapshot.remote_id:
             raise ProviderError("Cannot poll a MetaChat job that has no task id.")
-        return self._request("GET", f"/midjourney/result/{snapshot.remote_id}")
+        return self._request("GET", f"/midjourney/result/{self.path_id(snapshot.remote_id)}")
 
     def parse_poll(self, snapshot: Snapshot, response: httpx.Response) -> Snapshot:
         data = self._data(response, snapshot.remote_id)
-        extra = dict(snapshot.extra)
-        if data.get("model"):
-            extra["model"] = str(data["model"])
+        extra, who = dict(snapshot.extra), self.title
+        model = optional_str(data.get("model"), "a model", who)
+        if model:
+            extra["model"] = model
         for key in ("started_at", "finished_at"):  # the provider's clock, epoch seconds
-            if isinstance(data.get(key), (int, float)) and data[key] > 0:
-                extra[key] = data[key]
+            seconds = epoch_seconds(data.get(key))
+            if seconds is not None:
+                extra[key] = seconds
         progress = progress_percent(data.get("progress"))
-        url = data.get("image_url") or data.get("image_url_mirror") or None
+        url = optional_str(data.get("image_url"), "an image_url", who) or optional_str(
+            data.get("image_url_mirror"), "an image_url_mirror", who
+        )
         status = map_status(METACHAT_STATUSES, data.get("status"))
-        descriptions = split_descriptions(data.get("image_description"))
+        descriptions, notice = capped_descriptions(data.get("image_description"))
+        if notice:
+            extra["notice"] = notice
         if status == "failed":
-            reason = scrub(str(data.get("fail_reason") or ""), self._token, self._app_id)
+            reason = data.get("fail_reason")
+            reason = self.scrub(reason[:2000]) if isinstance(reason, str) else ""
             error = reason or "MetaChat reported the task failed without a reason."
             return Snapshot("failed", progress, snapshot.remote_id, error=error, extra=extra)
         if status == "succeeded" and (url or descriptions):
@@ -202,53 +219,62 @@ class MetaChatAdapter(Redacted):
             waiting = "queued"  # a status this adapter does not know
         return Snapshot(waiting, progress, snapshot.remote_id, preview_url=url, extra=extra)
 
-    def stream(self, job: Job) -> httpx.Request | None:
-        return None
-
-    def parse_line(self, job: Job, line: bytes) -> Snapshot | None:
-        return None
-
-    def download(self, url: str) -> httpx.Request:
-        return httpx.Request("GET", url)
-
     def _data(self, response: httpx.Response, task: str | None) -> dict[str, Any]:
         """``data`` of a Success envelope; raises for service and API errors."""
-        code, body = response.status_code, read_json(response)
+        error = self.error_for(response, task)
+        if error is not None:
+            raise error
+        envelope = read_json(response)
+        data = envelope.get("data") if isinstance(envelope, dict) else None
+        if not isinstance(data, dict):
+            raise ProviderError(
+                f"MetaChat answered HTTP {response.status_code} without a Success envelope; "
+                "try again later.",
+                status=response.status_code,
+            )
+        return data
+
+    def error_for(
+        self, response: httpx.Response, remote_id: str | None = None
+    ) -> ProviderError | None:
+        """The exception for a service error (bare 4xx/5xx) or an API error (HTTP 200
+        ``{"status": "Fail"}``), or None for a Success envelope."""
+        code, body, task = response.status_code, read_json(response), remote_id
         envelope = body if isinstance(body, dict) else {}
-        said = scrub(str(envelope.get("message") or ""), self._token, self._app_id)
+        message = envelope.get("message")
+        said = self.scrub(message[:500]) if isinstance(message, str) else ""
         if code in (401, 403):
             why = "are wrong or missing" if code == 401 else "have expired or are disabled"
-            raise AuthError(
+            return AuthError(
                 f"MetaChat refused the credentials (HTTP {code}): the app id or API key "
                 f"{why}. Check {CREDENTIALS}.",
                 status=code,
             )
         if code == 429:
-            raise RateLimited(
+            return RateLimited(
                 "MetaChat is rate-limiting requests (HTTP 429). The job was not created; "
                 "submit it again in a moment.",
                 status=code,
                 retry_after=retry_after(response),
             )
         if task and code == 500 and "not found" in said.lower():
-            raise ProviderError(f"MetaChat does not know task {task}: {said}.", status=code)
+            return ProviderError(f"MetaChat does not know task {task}: {said}.", status=code)
         if response.is_error:
             where = "the API path was not found; check base_url" if code == 404 else said
-            raise ProviderError(
+            return ProviderError(
                 f"MetaChat answered HTTP {code} ({where or 'service error'}). Try again later.",
                 status=code,
             )
         if envelope.get("status") == "Fail":
             if task:
-                raise ProviderError(f"MetaChat could not read task {task}: {said}", status=code)
-            raise Rejected(f"MetaChat refused the job: {said}", status=code)
-        data = envelope.get("data")
-        if envelope.get("status") != "Success" or not isinstance(data, dict):
-            raise ProviderError(
+                return ProviderError(f"MetaChat could not read task {task}: {said}", status=code)
+            return Rejected(f"MetaChat refused the job: {said}", status=code)
+        if envelope.get("status") != "Success":
+            return ProviderError(
                 f"MetaChat answered HTTP {code} without a Success envelope; try again later.",
                 status=code,
             )
-        return data
+        return None
 
 
 def _image(url: str) -> dict[str, Any]:

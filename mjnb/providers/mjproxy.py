@@ -13,6 +13,11 @@ Mapping choices:
   sends ``base64Array`` when every image is a ``data:`` URL; links are blended as an
   image-only imagine prompt (``"url1 url2 --ar 2:3"``), which Midjourney reads as a blend.
 - A MODAL task (waiting for a form mjnb never fills) reads as running.
+- Cancel is trueai's ``POST /mj/task/{id}/cancel`` (``TaskController.Cancel``): no
+  body; 200 with an empty body, also for an unknown or finished id; 400
+  ``演示模式，禁止操作`` for any secret that is not an admin's. The task then reads
+  FAILURE with ``failReason`` ``取消任务``, which this adapter reports as cancelled.
+  novicezk's server has no such route (404).
 """
 
 from __future__ import annotations
@@ -24,19 +29,20 @@ from typing import Any
 import httpx
 
 from ..errors import AuthError, ConfigError, ProviderError, RateLimited, Rejected
-from .base import Job, Snapshot, Status
+from .base import AdapterBase, Job, Snapshot, Status
 from .common import (
     MJPROXY_STATUSES,
-    Redacted,
     blend_prompt,
+    capped_descriptions,
     check_blend,
+    epoch_seconds,
     is_data_url,
     map_status,
+    optional_id,
+    optional_str,
     progress_percent,
     read_json,
     retry_after,
-    scrub,
-    split_descriptions,
     with_mode,
 )
 
@@ -61,6 +67,10 @@ BUTTON_LABELS: Mapping[str, str] = {
 }
 _JOB_OPS = {"reroll": "reroll", "low_variation": "vary subtle", "high_variation": "vary strong"}
 _OUTPAINT = {"50": "zoom 2x", "75": "zoom 1.5x", "100": "square"}
+#: trueai's ``failReason`` for a task its cancel endpoint ended
+CANCEL_REASON = "取消任务"
+#: trueai's answer to a cancel by a secret that is not an admin's ("demo mode, forbidden")
+CANCEL_REFUSED = "演示模式"
 _UPSAMPLE = re.compile(r"^upsample_v\w*?_(?:2x_(subtle|creative)|(2x|4x))$")
 
 
@@ -97,7 +107,7 @@ def wire_from_buttons(buttons: Any) -> dict[str, str]:
     return wire
 
 
-class MJProxyAdapter(Redacted):
+class MJProxyAdapter(AdapterBase):
     """Maps jobs onto a midjourney-proxy server; ``base_url`` is required."""
 
     name = "mjproxy"
@@ -115,10 +125,11 @@ class MJProxyAdapter(Redacted):
         self.base_url = base[:-3] if base.endswith("/mj") else base  # paths add /mj
         self._token = token
 
+    def auth_headers(self) -> dict[str, str]:
+        return {"mj-api-secret": self._token} if self._token else {}
+
     def _request(self, method: str, path: str, body: Any = None) -> httpx.Request:
-        headers = {"accept": "application/json"}
-        if self._token:
-            headers["mj-api-secret"] = self._token
+        headers = {"accept": "application/json", **self.auth_headers()}
         return httpx.Request(method, self.base_url + path, json=body, headers=headers)
 
     def submit(self, job: Job) -> httpx.Request:
@@ -129,7 +140,7 @@ class MJProxyAdapter(Redacted):
 
     def _build(self, job: Job) -> tuple[str, dict[str, Any]]:
         if job.kind == "imagine":
-            prompt = with_mode(job.prompt, job.mode)
+            prompt = with_mode(job.prompt, job)
             return "/mj/submit/imagine", {"prompt": prompt, "base64Array": []}
         if job.kind == "describe":
             if len(job.images) != 1:
@@ -141,7 +152,7 @@ class MJProxyAdapter(Redacted):
                 check_blend(job.images, job.dimensions)
                 body = {"base64Array": list(job.images), "dimensions": job.dimensions.upper()}
                 return "/mj/submit/blend", body
-            prompt = with_mode(blend_prompt(job.images, job.dimensions), job.mode)
+            prompt = with_mode(blend_prompt(job.images, job.dimensions), job)
             return "/mj/submit/imagine", {"prompt": prompt, "base64Array": []}
         parent = job.parent
         wire = parent.wire.get(job.label or "") if parent else None
@@ -160,7 +171,7 @@ class MJProxyAdapter(Redacted):
         return "/mj/submit/change", change
 
     def parse_submit(self, job: Job, response: httpx.Response) -> Snapshot:
-        body = self._check(response, None)
+        body = self._body(response, None)
         if not isinstance(body, dict):
             raise ProviderError(
                 f"midjourney-proxy answered HTTP {response.status_code} without a JSON "
@@ -172,9 +183,10 @@ class MJProxyAdapter(Redacted):
         properties = body.get("properties")
         if not isinstance(properties, dict):
             properties = {}
-        said = scrub(str(body.get("description") or ""), self._token)
-        if code in (1, 21, 22) and result:
-            return Snapshot("queued", remote_id=str(result))
+        said = self.scrub(_said(body.get("description")))
+        task_id = optional_id(result, "a task id (result)", self.title)
+        if code in (1, 21, 22) and task_id:
+            return Snapshot("queued", remote_id=task_id)
         if code == 23:
             raise RateLimited(
                 f"midjourney-proxy's queue is full ({said or 'code 23'}). The job was not "
@@ -182,7 +194,7 @@ class MJProxyAdapter(Redacted):
                 code="23",
             )
         if code == 24:
-            word, sent = properties.get("bannedWord"), properties.get("promptEn")
+            word, sent = _said(properties.get("bannedWord")), _said(properties.get("promptEn"))
             which = f"the banned word {word!r}" if word else "a banned word"
             as_sent = f" (prompt as sent: {sent!r})" if sent else ""
             raise Rejected(
@@ -203,10 +215,10 @@ class MJProxyAdapter(Redacted):
     def poll(self, snapshot: Snapshot) -> httpx.Request:
         if not snapshot.remote_id:
             raise ProviderError("Cannot poll a midjourney-proxy job that has no task id.")
-        return self._request("GET", f"/mj/task/{snapshot.remote_id}/fetch")
+        return self._request("GET", f"/mj/task/{self.path_id(snapshot.remote_id)}/fetch")
 
     def parse_poll(self, snapshot: Snapshot, response: httpx.Response) -> Snapshot:
-        task = self._check(response, snapshot.remote_id)
+        task = self._body(response, snapshot.remote_id)
         if not isinstance(task, dict) or not task:
             raise ProviderError(
                 f"midjourney-proxy does not know task {snapshot.remote_id} (empty answer); "
@@ -215,24 +227,32 @@ class MJProxyAdapter(Redacted):
             )
         status = map_status(MJPROXY_STATUSES, task.get("status"))
         progress = progress_percent(task.get("progress"))
-        url = task.get("imageUrl") or None
-        extra = {  # the provider's own clock, in seconds since the epoch
-            key: task[field] / 1000
-            for key, field in (("started_at", "startTime"), ("finished_at", "finishTime"))
-            if isinstance(task.get(field), (int, float)) and task[field] > 0
-        }
+        url = optional_str(task.get("imageUrl"), "an imageUrl", self.title)
+        extra: dict[str, Any] = {}
+        for key, name in (("started_at", "startTime"), ("finished_at", "finishTime")):
+            seconds = epoch_seconds(task.get(name), 1 / 1000)  # the provider's own clock
+            if seconds is not None:
+                extra[key] = seconds
         if status in ("failed", "cancelled"):
-            reason = scrub(str(task.get("failReason") or ""), self._token)
+            reason = self.scrub(_said(task.get("failReason")))
+            if status == "failed" and reason.strip() == CANCEL_REASON:
+                status, reason = (
+                    "cancelled",
+                    f"The task was cancelled on midjourney-proxy ({reason}).",
+                )
             error = reason or f"midjourney-proxy reported the task {status}."
             return Snapshot(status, progress, snapshot.remote_id, error=error, extra=extra)
         if status == "succeeded":
+            descriptions, notice = capped_descriptions(_descriptions(task))
+            if notice:
+                extra["notice"] = notice
             return Snapshot(
                 "succeeded",
                 100,
                 snapshot.remote_id,
                 image_url=url,
                 wire=self._offered(task),
-                descriptions=_descriptions(task),
+                descriptions=descriptions,
                 extra=extra,
             )
         waiting: Status = status or ("running" if progress else "queued")
@@ -242,28 +262,52 @@ class MJProxyAdapter(Redacted):
     def _offered(task: Mapping[str, Any]) -> dict[str, str]:
         if task.get("buttons"):
             return wire_from_buttons(task["buttons"])
-        return dict(CHANGE_WIRE) if task.get("action") in GRID_TASKS else {}
+        action = task.get("action")
+        return dict(CHANGE_WIRE) if isinstance(action, str) and action in GRID_TASKS else {}
 
-    def stream(self, job: Job) -> httpx.Request | None:
-        return None
+    def cancel(self, snapshot: Snapshot) -> httpx.Request | None:
+        """trueai's ``POST /mj/task/{id}/cancel`` (no body; see the module notes)."""
+        return self._request("POST", f"/mj/task/{self.path_id(snapshot.remote_id)}/cancel")
 
-    def parse_line(self, job: Job, line: bytes) -> Snapshot | None:
-        return None
-
-    def download(self, url: str) -> httpx.Request:
-        return httpx.Request("GET", url)
-
-    def _check(self, response: httpx.Response, task: str | None) -> Any:
-        """The JSON body; raises for the HTTP statuses the protocol gives a meaning."""
+    def parse_cancel(self, snapshot: Snapshot, response: httpx.Response) -> None:
         code = response.status_code
+        if code == 400 and CANCEL_REFUSED in response.text:
+            raise Rejected(
+                "midjourney-proxy refused the cancel: only an admin's secret may cancel "
+                f"tasks on this server ({self.scrub(response.text[:200]).strip()}). The task "
+                "keeps running and mjnb keeps polling it.",
+                status=code,
+            )
+        if code in (404, 405):
+            raise Rejected(
+                f"This midjourney-proxy server has no cancel endpoint (HTTP {code}); the "
+                "task keeps running and mjnb keeps polling it.",
+                status=code,
+            )
+        error = self.error_for(response, snapshot.remote_id)
+        if error is not None:
+            raise error
+
+    def _body(self, response: httpx.Response, task: str | None) -> Any:
+        """The JSON body of a good answer; raises for every error answer."""
+        error = self.error_for(response, task)
+        if error is not None:
+            raise error
+        return read_json(response)
+
+    def error_for(
+        self, response: httpx.Response, remote_id: str | None = None
+    ) -> ProviderError | None:
+        """The exception for the HTTP statuses the protocol gives a meaning, or None."""
+        code, task = response.status_code, remote_id
         if code in (401, 403):
-            raise AuthError(
+            return AuthError(
                 f"midjourney-proxy refused the secret (HTTP {code}). Check "
                 "MJNB_MJPROXY_SECRET: it must equal the server's mj.api-secret.",
                 status=code,
             )
         if code == 429:
-            raise RateLimited(
+            return RateLimited(
                 "midjourney-proxy is rate-limiting requests (HTTP 429). The job was not "
                 "created; submit it again in a moment.",
                 status=code,
@@ -271,27 +315,33 @@ class MJProxyAdapter(Redacted):
             )
         if code == 404:
             if task:
-                raise ProviderError(f"midjourney-proxy does not know task {task}.", status=404)
-            raise Rejected(
+                return ProviderError(f"midjourney-proxy does not know task {task}.", status=404)
+            return Rejected(
                 "midjourney-proxy did not find the task to act on (HTTP 404); "
                 "it may have expired on the server. Run the parent task again.",
                 status=404,
             )
         if response.is_error:
-            said = scrub(response.text[:200], self._token).strip()
-            raise ProviderError(
+            said = self.scrub(response.text[:200]).strip()
+            return ProviderError(
                 f"midjourney-proxy answered HTTP {code}{f': {said}' if said else ''}. "
                 "Try again later.",
                 status=code,
             )
-        return read_json(response)
+        return None
 
 
-def _descriptions(task: Mapping[str, Any]) -> tuple[str, ...]:
+def _descriptions(task: Mapping[str, Any]) -> str | None:
+    """The describe prompts' text (one per line), or None for another kind of task."""
     if task.get("action") != "DESCRIBE":
-        return ()
-    text = task.get("prompt") or task.get("promptEn")
-    description = task.get("description")
-    if not text and isinstance(description, str) and not description.startswith("/describe"):
+        return None
+    text = _said(task.get("prompt")) or _said(task.get("promptEn"))
+    description = _said(task.get("description"))
+    if not text and not description.startswith("/describe"):
         text = description
-    return split_descriptions(text)
+    return text or None
+
+
+def _said(value: Any) -> str:
+    """A text field of the provider's (a reason, a description), or "" when it is none."""
+    return value if isinstance(value, str) else ""

@@ -30,26 +30,28 @@ Mapping choices:
 - ``--repeat``, ``--stealth`` and ``--public`` are refused before sending
   (:meth:`YouchuanAdapter.check`); ``{}`` permutations are expanded by mjnb (sweeps).
   Blend is sent as an image-only prompt; describe is not offered.
+- A cancel API exists (error ``Cancel_Job_Not_Runnig``) but its path is not
+  documented, so :meth:`cancel` is the default (None: mjnb keeps polling).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
 
 from ..errors import AuthError, PromptError, ProviderError, RateLimited, Rejected
-from ..prompt import Prompt
-from .base import Job, Snapshot, Status
+from ..prompt import Prompt, parse_prompt
+from .base import AdapterBase, Job, Snapshot, Status
 from .common import (
-    Redacted,
     blend_prompt,
+    optional_id,
     progress_percent,
     read_json,
     retry_after,
-    scrub,
+    url_list,
     with_mode,
 )
 
@@ -237,16 +239,18 @@ _PARAM = {
     "stealth": re.compile(r"(?:--|—)stealth(?!\S)"),
     "public": re.compile(r"(?:--|—)public(?!\S)"),
 }
-_VERSION = re.compile(r"(?:--|—)(?:v|version)\s+(\d+)")
-_NIJI = re.compile(r"(?:--|—)niji\s+(\d+)")
 
 
-def family(prompt: str) -> str:
+def family(prompt: Prompt | str | None) -> str:
     """``"5"`` for V5.x and niji 5 and older (Upscale 2x/4x), else ``"6"`` (Subtle/Creative)."""
-    version, niji = _VERSION.search(prompt), _NIJI.search(prompt)
-    old_version = version is not None and int(version.group(1)) <= 5
-    old_niji = niji is not None and int(niji.group(1)) <= 5
-    return "5" if old_version or old_niji else "6"
+    if isinstance(prompt, str):
+        prompt = parse_prompt(prompt)
+    version = (prompt.version if prompt is not None else None) or ""
+    number = version.removeprefix("niji").strip()
+    try:
+        return "5" if number and float(number) < 6 else "6"
+    except ValueError:
+        return "6"
 
 
 def grid_wire(image_nos: list[int]) -> dict[str, str]:
@@ -287,16 +291,23 @@ def job_state(data: Mapping[str, Any]) -> tuple[Status, str | None]:
     return by_number or (by_comment[0] if by_comment else "queued"), None
 
 
-def error_for(response: httpx.Response, *secrets: str | None) -> ProviderError | None:
-    """The exception an error answer stands for (HTTP status equals ``code``), or None."""
+def _answer_error(response: httpx.Response, scrub: Callable[[str], str]) -> ProviderError | None:
+    """The exception an error answer stands for (HTTP status equals ``code``), or None.
+
+    ``scrub`` removes the credentials from Youchuan's own text (the adapter's).
+    """
     body = read_json(response)
     envelope = body if isinstance(body, dict) else {}
     raw_code = envelope.get("code")
     code = raw_code if isinstance(raw_code, int) else response.status_code
     if not response.is_error and code in (0, 200):
         return None
-    reason = str(envelope.get("reason") or "")
-    said = scrub(str(envelope.get("message") or "").strip(), *secrets) or "no details"
+    raw_reason = envelope.get("reason")
+    reason = raw_reason if isinstance(raw_reason, str) else ""
+    message = envelope.get("message")
+    said = scrub(message[:500].strip()) if isinstance(message, str) else ""
+    said = said or "no details"
+    reason = scrub(reason[:100])
     status = response.status_code if response.is_error else code
     known = REASONS.get(reason)
     if known is not None:
@@ -326,7 +337,7 @@ def error_for(response: httpx.Response, *secrets: str | None) -> ProviderError |
     return cls(message, code=reason or None, status=status)
 
 
-class YouchuanAdapter(Redacted):
+class YouchuanAdapter(AdapterBase):
     """Maps jobs onto Youchuan's open platform (``x-youchuan-app`` + ``x-youchuan-secret``)."""
 
     name = "youchuan"
@@ -342,12 +353,14 @@ class YouchuanAdapter(Redacted):
         self._app_id = app_id
         self._token = token
 
-    def _request(self, method: str, path: str, body: Any = None) -> httpx.Request:
-        headers = {"accept": "application/json"}
-        if self._app_id:
-            headers["x-youchuan-app"] = self._app_id
+    def auth_headers(self) -> dict[str, str]:
+        headers = {"x-youchuan-app": self._app_id} if self._app_id else {}
         if self._token:
             headers["x-youchuan-secret"] = self._token
+        return headers
+
+    def _request(self, method: str, path: str, body: Any = None) -> httpx.Request:
+        headers = {"accept": "application/json", **self.auth_headers()}
         return httpx.Request(method, self.base_url + path, json=body, headers=headers)
 
     # -- before anything is sent ---------------------------------------------------------
@@ -405,10 +418,10 @@ class YouchuanAdapter(Redacted):
 
     def _build(self, job: Job) -> tuple[str, dict[str, Any]]:
         if job.kind == "imagine":
-            return "/v1/tob/diffusion", {"text": with_mode(job.prompt, job.mode)}
+            return "/v1/tob/diffusion", {"text": with_mode(job.prompt, job)}
         if job.kind == "blend":
             return "/v1/tob/diffusion", {
-                "text": with_mode(blend_prompt(job.images, job.dimensions), job.mode)
+                "text": with_mode(blend_prompt(job.images, job.dimensions), job)
             }
         if job.kind == "describe":
             raise Rejected("Youchuan's API offers no describe; use another provider for it.")
@@ -444,7 +457,8 @@ class YouchuanAdapter(Redacted):
 
     def parse_submit(self, job: Job, response: httpx.Response) -> Snapshot:
         data = self._job(response)
-        if not data.get("id"):
+        job_id = optional_id(data.get("id"), "a job id", self.title)
+        if not job_id:
             raise ProviderError(
                 "Youchuan accepted the job but sent no job id; check your Youchuan job list "
                 "before submitting again."
@@ -454,16 +468,16 @@ class YouchuanAdapter(Redacted):
             kind = "upscaled" if endpoint == "upscale" else "grid"
             model = str(job.parent.extra.get("model", "6"))
         else:
-            kind, model = "grid", family(job.prompt)
-        extra = {"jobId": str(data["id"]), "kind": kind, "model": model, "prompt": job.prompt}
-        first = Snapshot("queued", remote_id=str(data["id"]), extra=extra)
+            kind, model = "grid", family(job.parsed)
+        extra = {"jobId": job_id, "kind": kind, "model": model, "prompt": job.prompt}
+        first = Snapshot("queued", remote_id=job_id, extra=extra)
         return self._read(first, data)
 
     # -- poll ------------------------------------------------------------------------------
     def poll(self, snapshot: Snapshot) -> httpx.Request:
         if not snapshot.remote_id:
             raise ProviderError("Cannot poll a Youchuan job that has no job id.")
-        return self._request("GET", f"/v1/tob/job/{snapshot.remote_id}")
+        return self._request("GET", f"/v1/tob/job/{self.path_id(snapshot.remote_id)}")
 
     def parse_poll(self, snapshot: Snapshot, response: httpx.Response) -> Snapshot:
         return self._read(snapshot, self._job(response))
@@ -474,10 +488,11 @@ class YouchuanAdapter(Redacted):
         sent = data.get("progress")
         progress = progress_percent(sent) if sent is not None else {"running": 50}.get(status, 0)
         if status in ("failed", "cancelled"):
-            error = scrub(why or "Youchuan reported the job failed.", self._token, self._app_id)
+            error = self.scrub(why or "Youchuan reported the job failed.")
             return Snapshot(status, progress, remote, error=error, extra=extra)
-        urls = [u for u in data.get("urls") or () if isinstance(u, str)]
-        audits = list(data.get("audits") or ())
+        urls = list(url_list(data.get("urls"), "result urls", self.title))
+        sent_audits = data.get("audits")
+        audits = sent_audits if isinstance(sent_audits, list) else []
         shown = [(n, url) for n, url in enumerate(urls) if url and not _withheld(audits, n)]
         if status != "succeeded" or not urls:
             # a success whose urls are not filled in yet is read as still running
@@ -510,7 +525,7 @@ class YouchuanAdapter(Redacted):
 
     def _job(self, response: httpx.Response) -> dict[str, Any]:
         """The job object of a good answer; raises for every error answer."""
-        error = error_for(response, self._token, self._app_id)
+        error = self.error_for(response)
         if error is not None:
             raise error
         body = read_json(response)
@@ -524,15 +539,10 @@ class YouchuanAdapter(Redacted):
             )
         return body
 
-    # -- the rest of the protocol ------------------------------------------------------------
-    def stream(self, job: Job) -> httpx.Request | None:
-        return None
-
-    def parse_line(self, job: Job, line: bytes) -> Snapshot | None:
-        return None
-
-    def download(self, url: str) -> httpx.Request:
-        return httpx.Request("GET", url)
+    def error_for(
+        self, response: httpx.Response, remote_id: str | None = None
+    ) -> ProviderError | None:
+        return _answer_error(response, self.scrub)
 
 
 def _withheld(audits: list[Any], index: int) -> bool:
