@@ -249,7 +249,7 @@ INVALID: list[tuple[str, list[str], int | None]] = [
     ("a fox --ar16:9", ["Unrecognized parameter --ar16:9", "--ar 16:9"], 7),
     ("a fox --s=250", ["Unrecognized parameter", "--s 250"], 7),
     ("a fox --video", ["--video is a video parameter", "animate"], 7),
-    ("a fox --hd --v 7", ["--hd works only with --version 8 or later", "--version 7"], 7),
+    ("a fox --hd --v 7", ["--hd works only with version 8 or later", "--version 7"], 7),
     ("a fox --ｆoo", ["Unrecognized parameter --foo"], 7),
     ("a fox --width 300", ["--width is no longer supported", "--ar"], 7),
     ("a fox --height 300", ["--height", "--ar"], 7),

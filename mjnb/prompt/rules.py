@@ -255,8 +255,8 @@ def _refusal(
         f"asks for {where}" if where else f"names no model, and no current one ({current}) takes it"
     )
     because = f"{why}; " if why else ""
-    if feature in ("quality", "iw", "sv") and value is not None:
-        support = rows[0].features[feature]
+    support = rows[0].features[FEATURE_OF.get(feature, feature)]
+    if feature in ("quality", "iw", "sv") and value is not None and support.status != "no":
         allowed = _allowed(support, PARAMETERS[name].range)
         with_what = f"with {where}" if where else f"with the current models ({current})"
         return f"{name} must be {allowed} {with_what}, got {format_number(value)} {here.where}."
