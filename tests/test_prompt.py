@@ -33,7 +33,7 @@ VALID: list[tuple[str, list[str], str, dict[str, Any]]] = [
     ("a fox --v 5.2 --ar 30:1", [], "a fox", {"version": "5.2", "ar": "30:1"}),
     ("a fox --niji 5 --ar 20:1", [], "a fox", {"niji": "5", "ar": "20:1"}),
     ("a fox --c 20 --s 0 --w 3000", [], "a fox", {"chaos": 20, "stylize": 0, "weird": 3000}),
-    ("a fox --chaos 1000", [], "a fox", {"chaos": 1000}),
+    ("a fox --chaos 100", [], "a fox", {"chaos": 100}),  # 0-100 per [mj] (was 1000)
     ("a fox --stylize 1000.0", [], "a fox", {"stylize": 1000}),
     ("a fox --seed 0", [], "a fox", {"seed": 0}),
     ("a fox --seed 4294967295", [], "a fox", {"seed": 4294967295}),
@@ -172,7 +172,7 @@ INVALID: list[tuple[str, list[str], int | None]] = [
     ("a fox --stylize -1", ["stylize", "0-1000", "-1"], 7),
     ("a fox --s 2.5", ["stylize", "whole number", "2.5"], 7),
     ("a fox --s abc", ["stylize", "abc", "column 7"], 7),
-    ("a fox --c 1001", ["chaos", "0-1000", "1001"], 7),
+    ("a fox --c 101", ["chaos must be 0-100", "101"], 7),  # [mj]: 0-100
     ("a fox --w 3001", ["weird", "0-3000"], 7),
     ("a fox --weird 10 --v 4", ["--weird", "version 5 or later", "--version 4"], 7),
     ("a fox --seed 4294967296", ["seed", "0-4294967295"], 7),
@@ -213,7 +213,7 @@ INVALID: list[tuple[str, list[str], int | None]] = [
     ("a fox --sref foo", ["sref", "foo", "column 14"], 14),
     ("a fox --sref 123 --v 5.2", ["--sref 123", "version 6 or later", "--version 5.2"], 7),
     ("a fox --sw 1001", ["sw", "0-1000"], 7),
-    ("a fox --sv 7", ["sv", "1-6"], 7),
+    ("a fox --sv 7 --v 7", ["sv must be 1-6 with --version 7"], 7),  # 7 exists for V8 [3p]
     ("a fox --cref 123", ["cref", "URLs", "123"], 14),
     (f"a fox --cref {A} --v 7", ["--cref", "version 6", "--version 7", "--oref"], 7),
     (f"a fox --cref {A} --v 5.2", ["--cref", "--version 5.2"], 7),
@@ -248,9 +248,9 @@ INVALID: list[tuple[str, list[str], int | None]] = [
     ("a fox --stylze 300", ["Unrecognized parameter --stylze", "did you mean --stylize"], 7),
     ("a fox --ar16:9", ["Unrecognized parameter --ar16:9", "--ar 16:9"], 7),
     ("a fox --s=250", ["Unrecognized parameter", "--s 250"], 7),
-    ("a fox --video", ["Unrecognized parameter --video"], 7),
-    ("a fox --hd", ["Unrecognized parameter --hd"], 7),
-    ("a fox —foo", ["Unrecognized parameter --foo"], 7),
+    ("a fox --video", ["--video is a video parameter", "animate"], 7),
+    ("a fox --hd --v 7", ["--hd works only with version 8 or later", "--version 7"], 7),
+    ("a fox --ｆoo", ["Unrecognized parameter --foo"], 7),
     ("a fox --width 300", ["--width is no longer supported", "--ar"], 7),
     ("a fox --height 300", ["--height", "--ar"], 7),
     ("a fox --hq", ["--hq", "--quality"], 7),
@@ -318,7 +318,7 @@ def test_every_parameter_is_in_the_table() -> None:
     names = [
         "ar", "chaos", "stylize", "weird", "seed", "quality", "no", "stop", "tile", "repeat",
         "version", "niji", "style", "iw", "sref", "sw", "sv", "cref", "cw", "oref", "ow", "exp",
-        "p", "draft", "fast", "relax", "turbo", "public", "stealth",
+        "p", "draft", "hd", "fast", "relax", "turbo", "public", "stealth",
     ]  # fmt: skip
     assert list(PARAMETERS) == names
     aliases = {alias: spec.name for spec in PARAMETERS.values() for alias in spec.aliases}
@@ -342,6 +342,8 @@ def test_every_parameter_is_in_the_table() -> None:
             example = f"{A} {example}"
         if spec.name == "oref":
             example += " --v 7"
+        if spec.name in ("cref", "cw"):
+            example += " --v 6"  # no current version (7, 8.1, 8.2) takes --cref
         assert spec.name in parse_prompt(example).params or spec.name == "style"
 
 
@@ -355,6 +357,7 @@ def test_every_alias_of_every_parameter_parses(name: str) -> None:
             continue
         prefix = f"{A} " if name == "iw" else ""
         suffix = " --v 7" if name in ("oref", "ow", "exp", "draft") else ""
+        suffix = " --v 6" if name in ("cref", "cw") else suffix
         prompt = parse_prompt(f"{prefix}a fox --{alias} {value}{suffix}".replace("  ", " "))
         assert name in prompt.params
 
