@@ -53,6 +53,7 @@ __all__ = [
     "make_mask",
     "mask_base64",
     "mask_png",
+    "sniff",
 ]
 
 #: the image types accepted, Pillow format name -> mime type
@@ -211,16 +212,14 @@ class ImageInput:
         image = self.image()
         if max_side is not None and max(image.size) > max_side:
             image = _scaled(image, max_side / max(image.size))
-        fmt = "PNG" if self.mime in (MIME_TYPES["PNG"], MIME_TYPES["GIF"]) else str(self.mime)
-        fmt = next((k for k, v in MIME_TYPES.items() if v == fmt), fmt)
+        fmt = {v: k for k, v in MIME_TYPES.items()}[str(self.mime)]
+        fmt = "PNG" if fmt == "GIF" else fmt  # a GIF's first frame; animation is not kept
         alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
         data = _encode(image, fmt)
         if max_bytes is not None and len(data) > max_bytes:
             if fmt == "PNG" and not alpha:
                 fmt = "JPEG"
             data, image = _squeeze(image, fmt, max_bytes, self.name)
-        if image.mode not in ("RGB", "RGBA", "L", "LA"):
-            image = image.convert("RGBA" if alpha else "RGB")
         return replace(
             self,
             data=data,
@@ -292,6 +291,8 @@ def _from_text(text: str, name: str | None) -> ImageInput:
         return ImageInput(name=name or redact_url(stripped), url=stripped)
     if scheme == "data":
         return _from_bytes(_data_url_bytes(stripped), name or "The data URL")
+    if Path(text).expanduser().exists():  # a file named like "a:b.png" is still a file
+        return _from_path(Path(text), name)
     if scheme == "file":
         raise InvalidArgument(
             "file: URLs are not accepted as images: pass the path itself "
@@ -310,6 +311,8 @@ def _data_url_bytes(url: str) -> bytes:
         raise InvalidArgument(
             "The data: URL has no ',' before its data: write data:<mime>;base64,<data>."
         )
+    if len(payload) > MAX_IMAGE_BYTES * 4 // 3 + 8:  # refused before decoding it
+        raise _too_many_bytes("The data URL", len(payload) * 3 // 4)
     if header.lower().endswith(";base64"):
         try:
             return base64.b64decode("".join(payload.split()), validate=True)
@@ -386,11 +389,15 @@ def _header_size(data: bytes, fmt: str, label: str) -> tuple[int, int]:
             f"{label} looks like a {fmt} but its header is damaged ({exc})."
         ) from None
     if width * height > MAX_PIXELS:
-        raise InvalidArgument(
-            f"{label} is {width}x{height} pixels; the limit is {MAX_PIXELS // 1_000_000} "
-            "megapixels: shrink it first."
-        )
+        raise _too_many_pixels(label, width, height)
     return width, height
+
+
+def _too_many_pixels(label: str, width: int, height: int) -> InvalidArgument:
+    return InvalidArgument(
+        f"{label} is {width}x{height} pixels; the limit is {MAX_PIXELS // 1_000_000} "
+        "megapixels: shrink it first."
+    )
 
 
 def _decode(data: bytes, label: str) -> Image.Image:
@@ -415,10 +422,7 @@ def _from_pil(image: Image.Image, label: str) -> ImageInput:
     if width < 1 or height < 1:
         raise InvalidArgument(f"{label} is {width}x{height} pixels: it has nothing to send.")
     if width * height > MAX_PIXELS:
-        raise InvalidArgument(
-            f"{label} is {width}x{height} pixels; the limit is {MAX_PIXELS // 1_000_000} "
-            "megapixels: shrink it first."
-        )
+        raise _too_many_pixels(label, width, height)
     if image.mode not in ("RGB", "RGBA", "L", "LA", "P", "1"):
         image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
     data = _encode(image, "PNG")

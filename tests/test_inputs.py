@@ -191,6 +191,21 @@ def test_bad_urls_are_refused(value: str, message: str) -> None:
     assert message in _one_line(exc)
 
 
+def test_a_file_whose_name_looks_like_a_scheme_is_a_file(
+    cat: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(cat.parent)
+    (cat.parent / "shot:1.png").write_bytes(cat.read_bytes())
+    assert image_input("shot:1.png").data == cat.read_bytes()
+    with pytest.raises(InvalidArgument, match="shot: URLs are not accepted"):
+        image_input("shot:2.png")
+
+
+def test_a_data_url_over_the_size_limit_is_refused_before_decoding() -> None:
+    with pytest.raises(InvalidArgument, match=r"^The data URL is 52 MB; the limit is 40 MB"):
+        image_input("data:image/png;base64," + "A" * (52 * 1024 * 1024 * 4 // 3))
+
+
 def test_a_missing_file_names_the_path(tmp_path: Path) -> None:
     with pytest.raises(InvalidArgument) as exc:
         image_input(tmp_path / "nope.png")
