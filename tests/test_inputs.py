@@ -588,3 +588,16 @@ def test_mask_encodings_are_grayscale_png() -> None:
     # the encoded mask is itself a valid image input (for an upload or a data URL)
     assert image_input(data).mime == "image/png"
     assert isinstance(image_input(data), ImageInput)
+
+
+def test_import_mjnb_inputs_loads_no_pillow_or_numpy() -> None:
+    import json
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, json, mjnb.inputs; "
+        "print(json.dumps(sorted(m for m in ('PIL', 'numpy') if m in sys.modules)))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert json.loads(done.stdout) == []
