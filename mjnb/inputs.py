@@ -1,0 +1,657 @@
+"""Images and masks the user gives mjnb: checked, normalised and encoded before sending.
+
+Every image argument (imagine's image prompts, ``--sref``/``--oref``/``--cref``,
+describe, blend, animate, edit, the mask) takes a URL, a local path, bytes or a PIL
+image. :func:`image_input` turns any of those into one :class:`ImageInput`:
+
+- an ``http(s)`` URL stays a URL (mjnb never downloads an input: the provider does);
+- a local file, bytes, a ``data:`` URL or a PIL image becomes checked bytes: type
+  (PNG, JPEG, WebP or GIF, sniffed from the first bytes), byte size and pixel count
+  (read from the header, before anything is decoded), then decoded once to catch a
+  truncated file. :meth:`ImageInput.fit` downscales and re-encodes it to a provider's
+  limits. Adapters then send :attr:`~ImageInput.base64`, :attr:`~ImageInput.data_url`
+  or the bytes to an upload endpoint, as their protocol allows.
+
+The log records :attr:`ImageInput.ref` (the URL, or ``sha256:<hex>`` of the bytes),
+never the bytes themselves.
+
+:func:`make_mask` turns a vary-region mask (a PIL image, a numpy array or a box in image
+pixels; white = repaint) into a black-and-white ``L`` image of the image's size, and
+:func:`mask_base64` encodes it as the grayscale PNG the providers take (Ace ``mask``,
+trueai ``maskBase64``).
+
+Everything here is a pure function over plain data: no network, no log, no widgets.
+Every refusal is a one-line :class:`~mjnb.errors.InvalidArgument` that says what to fix.
+Pillow and numpy are imported inside the functions, so ``import mjnb.inputs`` is cheap.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import io
+import os
+import re
+import warnings
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_to_bytes, urlsplit
+
+from mjnb.errors import InvalidArgument
+from mjnb.secrets import redact_url
+from mjnb.vocab import MAX_IMAGE_BYTES, MAX_PIXELS
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+__all__ = [
+    "MIME_TYPES",
+    "ImageInput",
+    "image_input",
+    "make_mask",
+    "mask_base64",
+    "mask_png",
+    "sniff",
+]
+
+#: the image types accepted, Pillow format name -> mime type
+MIME_TYPES: dict[str, str] = {
+    "PNG": "image/png",
+    "JPEG": "image/jpeg",
+    "WEBP": "image/webp",
+    "GIF": "image/gif",
+}
+_ACCEPTED = "PNG, JPEG, WebP or GIF"
+# first bytes of types people try that are not accepted, for a message that names them
+_OTHER_TYPES: tuple[tuple[bytes, int, str], ...] = (
+    (b"BM", 0, "a BMP image"),
+    (b"II*\x00", 0, "a TIFF image"),
+    (b"MM\x00*", 0, "a TIFF image"),
+    (b"ftypheic", 4, "a HEIC image"),
+    (b"ftypheix", 4, "a HEIC image"),
+    (b"ftypmif1", 4, "a HEIF image"),
+    (b"ftypavif", 4, "an AVIF image"),
+    (b"%PDF", 0, "a PDF document"),
+    (b"<svg", 0, "an SVG drawing"),
+    (b"<?xml", 0, "an XML/SVG file"),
+    (b"\x00\x00\x01\x00", 0, "an ICO icon"),
+)
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
+_WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:[\\/]")
+#: lossy qualities tried, in turn, when an image must fit a byte limit
+_QUALITIES = (90, 82, 74, 66)
+#: each further shrink step keeps this share of the side
+_SHRINK = 0.8
+
+
+def _mb(size: int) -> str:
+    """``size`` bytes as a short human figure: "52 MB", "40.3 MB", "812 KB"."""
+    if size >= 1024 * 1024:
+        return f"{size / (1024 * 1024):.1f}".removesuffix(".0") + " MB"
+    return f"{max(1, round(size / 1024))} KB"
+
+
+def sniff(data: bytes) -> str | None:
+    """The Pillow format name of ``data`` (``PNG``, ``JPEG``, ``WEBP``, ``GIF``) from its
+    first bytes, or None for anything else."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if data.startswith((b"GIF87a", b"GIF89a")):
+        return "GIF"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    return None
+
+
+def _what_it_is(data: bytes) -> str:
+    """A few words naming ``data`` for an error message ("a BMP image", "an empty file")."""
+    if not data:
+        return "empty"
+    head = data[:64].lstrip()
+    for magic, offset, name in _OTHER_TYPES:
+        if head[offset : offset + len(magic)].lower() == magic.lower():
+            return name
+    return "not an image mjnb can read"
+
+
+@dataclass(frozen=True)
+class ImageInput:
+    """One image argument, normalised: either a remote URL or checked local bytes.
+
+    ``name`` says where it came from, for messages ("cat.png", "bytes", "a PIL image",
+    the URL). For a remote image only ``url`` is set; for a local one ``data``, ``mime``,
+    ``width``, ``height`` and ``sha256`` are. ``repr()`` never shows the bytes.
+    """
+
+    name: str
+    url: str | None = None
+    data: bytes | None = field(default=None, repr=False)
+    mime: str | None = None
+    width: int | None = None
+    height: int | None = None
+    sha256: str | None = None
+
+    @property
+    def is_remote(self) -> bool:
+        """True for an ``http(s)`` URL the provider fetches itself."""
+        return self.url is not None
+
+    @property
+    def is_local(self) -> bool:
+        """True for bytes mjnb holds (a file, bytes, a data URL or a PIL image)."""
+        return self.data is not None
+
+    @property
+    def size(self) -> tuple[int, int] | None:
+        """``(width, height)`` of a local image, None for a URL."""
+        if self.width is None or self.height is None:
+            return None
+        return (self.width, self.height)
+
+    @property
+    def ref(self) -> str:
+        """What the log records: the URL (credentials redacted) or ``sha256:<hex>``."""
+        if self.url is not None:
+            return redact_url(self.url)
+        return f"sha256:{self.sha256}"
+
+    def _local(self, what: str) -> bytes:
+        if self.data is None:
+            raise InvalidArgument(
+                f"{self.name} is a URL, and {what} needs the image's bytes: pass a local "
+                "path, bytes or a PIL image instead."
+            )
+        return self.data
+
+    @property
+    def base64(self) -> str:
+        """The bytes as bare base64 (no ``data:`` prefix), e.g. for ``base64Array``."""
+        return base64.b64encode(self._local("base64")).decode("ascii")
+
+    @property
+    def data_url(self) -> str:
+        """The bytes as a ``data:<mime>;base64,...`` URL."""
+        data = self._local("a data URL")
+        return f"data:{self.mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+    @property
+    def url_or_data_url(self) -> str:
+        """The URL of a remote image, else the data URL (for fields that take either)."""
+        return self.url if self.url is not None else self.data_url
+
+    def image(self) -> Image.Image:
+        """The local image decoded (first frame of a GIF), EXIF rotation applied."""
+        from PIL import ImageOps
+
+        image = _decode(self._local("decoding"), self.name)
+        return ImageOps.exif_transpose(image) or image
+
+    def fit(self, *, max_side: int | None = None, max_bytes: int | None = None) -> ImageInput:
+        """This image within a provider's limits: at most ``max_side`` pixels on its long
+        side and ``max_bytes`` bytes, downscaled and re-encoded only where needed.
+
+        A remote URL, or an image already within the limits, is returned unchanged (the
+        same bytes and hash). PNG and GIF become PNG, JPEG and WebP stay lossy; when the
+        bytes are still too many, a PNG without transparency becomes a JPEG, lossy
+        quality steps down, then the image shrinks further.
+        """
+        if max_side is not None and max_side < 1:
+            raise InvalidArgument(f"max_side must be a positive number of pixels, got {max_side}.")
+        if max_bytes is not None and max_bytes < 1024:
+            raise InvalidArgument(f"max_bytes must be at least 1024, got {max_bytes}.")
+        if self.data is None or self.width is None or self.height is None:
+            return self
+        too_wide = max_side is not None and max(self.width, self.height) > max_side
+        too_big = max_bytes is not None and len(self.data) > max_bytes
+        if not (too_wide or too_big):
+            return self
+        image = self.image()
+        if max_side is not None and max(image.size) > max_side:
+            image = _scaled(image, max_side / max(image.size))
+        fmt = {v: k for k, v in MIME_TYPES.items()}[str(self.mime)]
+        fmt = "PNG" if fmt == "GIF" else fmt  # a GIF's first frame; animation is not kept
+        alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+        data = _encode(image, fmt)
+        if max_bytes is not None and len(data) > max_bytes:
+            if fmt == "PNG" and not alpha:
+                fmt = "JPEG"
+            data, image = _squeeze(image, fmt, max_bytes, self.name)
+        return replace(
+            self,
+            data=data,
+            mime=MIME_TYPES[fmt],
+            width=image.width,
+            height=image.height,
+            sha256=hashlib.sha256(data).hexdigest(),
+        )
+
+
+def image_input(
+    value: Any,
+    *,
+    name: str | None = None,
+    max_side: int | None = None,
+    max_bytes: int | None = None,
+) -> ImageInput:
+    """``value`` (a URL, a local path, bytes or a PIL image) as a checked
+    :class:`ImageInput`, fitted to ``max_side``/``max_bytes`` when given.
+
+    ``name`` overrides the label used in messages. Raises
+    :class:`~mjnb.errors.InvalidArgument` (one line, saying what to fix) for anything
+    else: another type, a ``file:``/``javascript:`` URL, a missing or unreadable file, a
+    file that is not a PNG, JPEG, WebP or GIF, more than ``MAX_IMAGE_BYTES`` bytes or
+    more than ``MAX_PIXELS`` pixels.
+    """
+    if isinstance(value, ImageInput):
+        result = value
+    elif isinstance(value, str):
+        result = _from_text(value, name)
+    elif isinstance(value, os.PathLike):
+        result = _from_path(Path(value), name)
+    elif isinstance(value, (bytes, bytearray, memoryview)):
+        result = _from_bytes(bytes(value), name or "The image")
+    elif _is_pil_image(value):
+        result = _from_pil(value, name or "The PIL image")
+    else:
+        raise InvalidArgument(
+            f"An image must be a URL, a local path, bytes or a PIL image, got "
+            f"{type(value).__name__}."
+        )
+    if max_side is None and max_bytes is None:
+        return result
+    return result.fit(max_side=max_side, max_bytes=max_bytes)
+
+
+def _is_pil_image(value: object) -> bool:
+    import sys
+
+    pil = sys.modules.get("PIL.Image")  # no PIL image can exist before PIL.Image is imported
+    return pil is not None and isinstance(value, pil.Image)
+
+
+def _from_text(text: str, name: str | None) -> ImageInput:
+    stripped = text.strip()
+    if not stripped:
+        raise InvalidArgument("An image was an empty string: pass a URL or a local path.")
+    match = _SCHEME.match(stripped)
+    if match is None or _WINDOWS_DRIVE.match(stripped):
+        return _from_path(Path(text), name)
+    scheme = match.group(1).lower()
+    if scheme in ("http", "https"):
+        parts = urlsplit(stripped)
+        if not parts.hostname or any(c.isspace() for c in stripped):
+            raise InvalidArgument(
+                f"{redact_url(stripped)[:80]} is not a valid image URL: it needs a host and "
+                "no spaces."
+            )
+        return ImageInput(name=name or redact_url(stripped), url=stripped)
+    if scheme == "data":
+        return _from_bytes(_data_url_bytes(stripped), name or "The data URL")
+    if Path(text).expanduser().exists():  # a file named like "a:b.png" is still a file
+        return _from_path(Path(text), name)
+    if scheme == "file":
+        raise InvalidArgument(
+            "file: URLs are not accepted as images: pass the path itself "
+            f"({unquote_to_bytes(urlsplit(stripped).path).decode(errors='replace')!r})."
+        )
+    raise InvalidArgument(
+        f"{scheme}: URLs are not accepted as images: pass an http(s) URL, a data: URL, a "
+        "local path, bytes or a PIL image."
+    )
+
+
+def _data_url_bytes(url: str) -> bytes:
+    """The payload of a ``data:`` URL (base64 or percent-encoded)."""
+    header, comma, payload = url.partition(",")
+    if not comma:
+        raise InvalidArgument(
+            "The data: URL has no ',' before its data: write data:<mime>;base64,<data>."
+        )
+    if len(payload) > MAX_IMAGE_BYTES * 4 // 3 + 8:  # refused before decoding it
+        raise _too_many_bytes("The data URL", len(payload) * 3 // 4)
+    if header.lower().endswith(";base64"):
+        try:
+            return base64.b64decode("".join(payload.split()), validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise InvalidArgument(f"The data: URL's base64 is damaged ({exc}).") from None
+    return unquote_to_bytes(payload)
+
+
+def _from_path(path: Path, name: str | None) -> ImageInput:
+    label = name or path.name or str(path)
+    where = path.expanduser()
+    try:
+        stat = where.stat()
+    except FileNotFoundError:
+        hint = "" if where.is_absolute() else f" (relative to {Path.cwd()})"
+        raise InvalidArgument(f"No image file at {path}{hint}: check the path.") from None
+    except OSError as exc:
+        raise InvalidArgument(f"Cannot read {path}: {exc.strerror or exc}.") from None
+    if where.is_dir():
+        raise InvalidArgument(f"{path} is a folder, not an image file: name the file in it.")
+    if stat.st_size > MAX_IMAGE_BYTES:
+        raise _too_many_bytes(label, stat.st_size)
+    try:
+        with where.open("rb") as f:
+            data = f.read(MAX_IMAGE_BYTES + 1)  # bounded, even if the file grew meanwhile
+    except OSError as exc:
+        raise InvalidArgument(f"Cannot read {path}: {exc.strerror or exc}.") from None
+    return _from_bytes(data, label)
+
+
+def _too_many_bytes(label: str, size: int) -> InvalidArgument:
+    got, limit = _mb(size), _mb(MAX_IMAGE_BYTES)
+    if got == limit:  # just over: rounded figures would read "40 MB; the limit is 40 MB"
+        got, limit = f"{size:,} bytes", f"{MAX_IMAGE_BYTES:,}"
+    return InvalidArgument(f"{label} is {got}; the limit is {limit}: shrink it first.")
+
+
+def _from_bytes(data: bytes, label: str) -> ImageInput:
+    if len(data) > MAX_IMAGE_BYTES:
+        raise _too_many_bytes(label, len(data))
+    fmt = sniff(data)
+    if fmt is None:
+        what = _what_it_is(data)
+        if what == "empty":
+            raise InvalidArgument(f"{label} is empty (0 bytes): pass a {_ACCEPTED} image.")
+        raise InvalidArgument(f"{label} is {what}, not a {_ACCEPTED}: convert it first.")
+    width, height = _header_size(data, fmt, label)
+    _decode(data, label)  # a truncated or damaged file fails here, not at the provider
+    return ImageInput(
+        name=label,
+        data=data,
+        mime=MIME_TYPES[fmt],
+        width=width,
+        height=height,
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
+
+
+def _header_size(data: bytes, fmt: str, label: str) -> tuple[int, int]:
+    """Width and height from the header alone, refusing more than ``MAX_PIXELS``."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=(fmt,)) as probe:
+                width, height = probe.size
+    except Image.DecompressionBombError:
+        raise InvalidArgument(
+            f"{label} has far more than {MAX_PIXELS // 1_000_000} megapixels: shrink it first."
+        ) from None
+    except Exception as exc:
+        raise InvalidArgument(
+            f"{label} looks like a {fmt} but its header is damaged ({exc})."
+        ) from None
+    if width * height > MAX_PIXELS:
+        raise _too_many_pixels(label, width, height)
+    return width, height
+
+
+def _too_many_pixels(label: str, width: int, height: int) -> InvalidArgument:
+    return InvalidArgument(
+        f"{label} is {width}x{height} pixels; the limit is {MAX_PIXELS // 1_000_000} "
+        "megapixels: shrink it first."
+    )
+
+
+def _decode(data: bytes, label: str) -> Image.Image:
+    """``data`` decoded whole (first frame), size already checked; damaged -> one line."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=tuple(MIME_TYPES))
+            image.load()
+    except Exception as exc:
+        raise InvalidArgument(
+            f"{label} is damaged or cut short ({exc}): save or download it again."
+        ) from None
+    return image
+
+
+def _from_pil(image: Image.Image, label: str) -> ImageInput:
+    """A PIL image as PNG bytes (lossless; :meth:`ImageInput.fit` may make it smaller)."""
+    width, height = image.size
+    if width < 1 or height < 1:
+        raise InvalidArgument(f"{label} is {width}x{height} pixels: it has nothing to send.")
+    if width * height > MAX_PIXELS:
+        raise _too_many_pixels(label, width, height)
+    if image.mode not in ("RGB", "RGBA", "L", "LA", "P", "1"):
+        image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
+    data = _encode(image, "PNG")
+    if len(data) > MAX_IMAGE_BYTES:
+        raise _too_many_bytes(label, len(data))
+    return ImageInput(
+        name=label,
+        data=data,
+        mime=MIME_TYPES["PNG"],
+        width=width,
+        height=height,
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
+
+
+def _scaled(image: Image.Image, factor: float) -> Image.Image:
+    from PIL import Image
+
+    size = (max(1, round(image.width * factor)), max(1, round(image.height * factor)))
+    if image.mode in ("P", "1"):
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+
+
+def _encode(image: Image.Image, fmt: str, quality: int = _QUALITIES[0]) -> bytes:
+    """``image`` as ``fmt`` bytes; JPEG lays transparency over white."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    if fmt == "JPEG":
+        if image.mode not in ("RGB", "L"):
+            rgba = image.convert("RGBA")
+            flat = Image.new("RGB", rgba.size, (255, 255, 255))
+            flat.paste(rgba, mask=rgba.getchannel("A"))
+            image = flat
+        image.save(out, "JPEG", quality=quality, optimize=True)
+    elif fmt == "WEBP":
+        image.save(out, "WEBP", quality=quality)
+    else:
+        image.save(out, "PNG", optimize=fmt == "PNG" and image.width * image.height <= 4_000_000)
+    return out.getvalue()
+
+
+def _squeeze(image: Image.Image, fmt: str, max_bytes: int, label: str) -> tuple[bytes, Image.Image]:
+    """The largest encoding of ``image`` (lower quality, then smaller) under ``max_bytes``."""
+    for _ in range(24):
+        for quality in _QUALITIES if fmt in ("JPEG", "WEBP") else (0,):
+            data = _encode(image, fmt, quality)
+            if len(data) <= max_bytes:
+                return data, image
+        if min(image.size) <= 16:
+            break
+        image = _scaled(image, _SHRINK)
+    raise InvalidArgument(f"{label} cannot be made smaller than {_mb(max_bytes)}.")
+
+
+# ----------------------------------------------------------------------------- masks
+
+
+def make_mask(mask: Any, size: tuple[int, int]) -> tuple[Image.Image, tuple[str, ...]]:
+    """``mask`` as a black-and-white ``L`` image of ``size`` (the image's ``(width,
+    height)``), white = repaint, and the notes the caller should show the user.
+
+    ``mask`` is one of:
+
+    - a PIL image, any mode (transparent pixels count as black; grey >= 128 is white);
+    - a numpy array, 2-D or HxWx1/3/4: bool, uint8 (>= 128 is white; an integer array of
+      only 0 and 1 means 1 = repaint) or float 0-1 (>= 0.5 is white);
+    - a box ``(x0, y0, x1, y1)`` in image pixels, x1/y1 exclusive like ``Image.crop``;
+      a box partly outside the image is clipped.
+
+    A mask of another size is scaled to ``size`` (a note says so). An empty mask, a mask
+    that covers everything, a box outside the image or inverted, and anything else are
+    one-line :class:`~mjnb.errors.InvalidArgument` errors.
+    """
+    from PIL import Image
+
+    width, height = _check_size(size)
+    notes: list[str] = []
+    if isinstance(mask, (tuple, list)):
+        gray = _box_mask(mask, width, height, notes)
+    elif _is_pil_image(mask):
+        gray = _pil_to_gray(mask)
+    elif type(mask).__module__ == "numpy" and type(mask).__name__ == "ndarray":
+        gray = _array_to_gray(mask, notes)
+    else:
+        raise InvalidArgument(
+            "A mask must be a PIL image, a numpy array or a box (x0, y0, x1, y1), got "
+            f"{type(mask).__name__}."
+        )
+    if gray.size != (width, height):
+        mw, mh = gray.size
+        stretched = abs(mw / mh - width / height) > 0.01 * (width / height)
+        notes.append(
+            f"The mask is {mw}x{mh} but the image is {width}x{height}: it was scaled to fit"
+            + (" (and stretched: its shape differs)." if stretched else ".")
+        )
+        gray = gray.resize((width, height), Image.Resampling.BILINEAR)
+    binary = gray.point(lambda v: 255 if v >= 128 else 0, mode="L")
+    lo, hi = binary.getextrema()
+    if hi == 0:
+        raise InvalidArgument("The mask is empty (all black): paint the area to repaint in white.")
+    if lo == 255:
+        raise InvalidArgument(
+            "The mask covers the whole image (all white): leave the part to keep black, or "
+            "use a reroll or remix to change everything."
+        )
+    return binary, tuple(notes)
+
+
+def _check_size(size: Any) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in size)
+    except (TypeError, ValueError):
+        raise InvalidArgument(f"size must be (width, height) in pixels, got {size!r}.") from None
+    if width < 1 or height < 1:
+        raise InvalidArgument(f"size must be positive, got {width}x{height}.")
+    return width, height
+
+
+def _box_mask(box: Any, width: int, height: int, notes: list[str]) -> Image.Image:
+    from PIL import Image, ImageDraw
+
+    numbers = [v for v in box if isinstance(v, (int, float)) and not isinstance(v, bool) and v == v]
+    if len(box) != 4 or len(numbers) != 4:
+        raise InvalidArgument(
+            f"A mask box is four numbers (x0, y0, x1, y1) in image pixels, got {tuple(box)!r}."
+        )
+    x0, y0, x1, y1 = (round(float(v)) for v in numbers)
+    if x1 <= x0 or y1 <= y0:
+        raise InvalidArgument(
+            f"The mask box {(x0, y0, x1, y1)} is inverted or empty: x1 must exceed x0 and "
+            "y1 exceed y0 (x0, y0 is the top-left corner)."
+        )
+    if x1 <= 0 or y1 <= 0 or x0 >= width or y0 >= height:
+        raise InvalidArgument(
+            f"The mask box {(x0, y0, x1, y1)} lies outside the {width}x{height} image: give "
+            "it in the image's pixels."
+        )
+    clipped = (max(0, x0), max(0, y0), min(width, x1), min(height, y1))
+    if clipped != (x0, y0, x1, y1):
+        notes.append(
+            f"The mask box {(x0, y0, x1, y1)} reaches past the {width}x{height} image: "
+            f"clipped to {clipped}."
+        )
+    gray = Image.new("L", (width, height), 0)
+    ImageDraw.Draw(gray).rectangle(
+        (clipped[0], clipped[1], clipped[2] - 1, clipped[3] - 1), fill=255
+    )
+    return gray
+
+
+def _pil_to_gray(image: Image.Image) -> Image.Image:
+    """Any PIL image as ``L``; transparency counts as black (not painted)."""
+    from PIL import Image
+
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        black = Image.new("L", rgba.size, 0)
+        black.paste(rgba.convert("L"), mask=rgba.getchannel("A"))
+        return black
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+        import numpy as np
+
+        a = np.asarray(image)
+        if a.dtype.kind in "iu" and a.size and 255 < int(a.max()) <= 65535:
+            a = a / 65535.0  # 16-bit grey
+        return _array_to_gray(a, [])
+    return image if image.mode == "L" else image.convert("L")
+
+
+def _array_to_gray(array: Any, notes: list[str]) -> Image.Image:
+    import numpy as np
+    from PIL import Image
+
+    a = np.asarray(array)
+    if a.ndim == 3 and a.shape[2] in (1, 3, 4):
+        alpha = a[..., 3] if a.shape[2] == 4 else None
+        channels = a[..., :1] if a.shape[2] == 1 else a[..., :3]
+    elif a.ndim == 2:
+        alpha, channels = None, a[..., None]
+    else:
+        raise InvalidArgument(
+            f"A mask array must be 2-D (height, width) or (height, width, 1|3|4), got shape "
+            f"{a.shape}."
+        )
+    if min(a.shape[:2]) < 1:
+        raise InvalidArgument(f"The mask array has no pixels (shape {a.shape}).")
+    gray = _unit(channels, "mask").mean(axis=2)
+    if alpha is not None:
+        gray = gray * _unit(alpha[..., None], "mask alpha")[..., 0]
+    return Image.fromarray(np.round(gray * 255).astype(np.uint8), mode="L")
+
+
+def _unit(a: Any, what: str) -> Any:
+    """``a`` as floats in 0-1: bool, uint8 0-255, integers 0/1 or 0-255, floats 0-1."""
+    import numpy as np
+
+    if a.dtype == np.bool_:
+        return a.astype(np.float32)
+    if np.issubdtype(a.dtype, np.integer):
+        lo, hi = (int(a.min()), int(a.max())) if a.size else (0, 0)
+        if lo < 0 or hi > 255:
+            raise InvalidArgument(
+                f"The {what} array holds {lo}..{hi}; use 0-255, 0/1, bool or floats 0-1."
+            )
+        scale = 1.0 if hi <= 1 else 255.0  # 0/1 integers mean 1 = repaint
+        return a.astype(np.float32) / scale
+    if np.issubdtype(a.dtype, np.floating):
+        if not np.isfinite(a).all():
+            raise InvalidArgument(f"The {what} array holds NaN or infinity; use floats 0-1.")
+        lo_f, hi_f = float(a.min()), float(a.max())
+        if lo_f < 0 or hi_f > 1:
+            raise InvalidArgument(
+                f"The {what} array holds floats {lo_f:g}..{hi_f:g}; use 0-1 (1 = repaint)."
+            )
+        return a.astype(np.float32)
+    raise InvalidArgument(
+        f"The {what} array is {a.dtype}; use bool, uint8 or floats 0-1 (1 = repaint)."
+    )
+
+
+def mask_png(mask: Image.Image) -> bytes:
+    """The mask as grayscale PNG bytes (what ``mask_path`` in the log stores)."""
+    out = io.BytesIO()
+    (mask if mask.mode == "L" else mask.convert("L")).save(out, "PNG", optimize=True)
+    return out.getvalue()
+
+
+def mask_base64(mask: Image.Image) -> str:
+    """The mask as bare base64 of a grayscale PNG (Ace ``mask``, trueai ``maskBase64``)."""
+    return base64.b64encode(mask_png(mask)).decode("ascii")
