@@ -95,12 +95,24 @@ class Engine:
         return self.spawn(coro).result(timeout)
 
     def close(self) -> None:
-        """Close the pool and stop the loop (private engines; the shared one never ends)."""
-        if self._http is not None and not self.in_engine_thread():
-            self.call(self._http.aclose(), timeout=10)
+        """Cancel what runs, close the pool and stop the loop (private engines only:
+        the shared one lives as long as the process)."""
+        self.check_not_engine_thread("Engine.close()")
+        if self._thread.is_alive():
+            self.call(self._shutdown(), timeout=30)
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(timeout=10)
+        if not self.loop.is_running():
+            self.loop.close()
+
+    async def _shutdown(self) -> None:
+        running = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+        if self._http is not None:
+            await self._http.aclose()
             self._http = None
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(timeout=10)
 
     def in_engine_thread(self) -> bool:
         return threading.current_thread() is self._thread

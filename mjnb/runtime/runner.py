@@ -171,6 +171,7 @@ class Runner:
             driving = self._driving.get(state.id)
             if driving is not None:
                 driving.cancel()
+                await asyncio.wait({driving})  # ended (and logged) before we answer
             else:  # not running here (an unsent task left by another kernel)
                 self.end(state, CANCELLED_UNSENT, status="cancelled")
             return f"Task {state.id} was cancelled before it was sent; nothing was spent."
