@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import importlib.util
 import logging
+import sys
 import threading
 from collections import deque
 from collections.abc import Coroutine
@@ -49,6 +51,15 @@ class _RedactURLs(logging.Filter):
 _REDACT = _RedactURLs()
 
 
+def _remember_missing_sniffio() -> None:
+    """httpcore tries ``import sniffio`` on every request (several times); when it is
+    not installed each try walks ``sys.path`` again, a quarter of a request's CPU.
+    Recording the absence once makes those imports fail at once, as they would anyway.
+    """
+    if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
+        sys.modules["sniffio"] = None  # type: ignore[assignment]
+
+
 class Engine:
     """A loop thread and its connection pool. :meth:`get` is the process-wide one;
     construct one with ``transport=`` only in tests (it runs until :meth:`close`)."""
@@ -58,6 +69,7 @@ class Engine:
 
     def __init__(self, transport: httpx.AsyncBaseTransport | None = None) -> None:
         logging.getLogger("httpx").addFilter(_REDACT)  # a no-op when already there
+        _remember_missing_sniffio()
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self.loop.run_forever, name="mjnb-engine", daemon=True
