@@ -5,55 +5,49 @@
 >>> task = mj.imagine("a red fox in snow --ar 3:2 --seed 7")
 >>> task.wait().status
 'succeeded'
+
+Both are thin facades over a :class:`mjnb.runtime.Session`, which owns the adapter,
+the log, the image store and the runner. ``Client()`` never sends a job: it re-polls
+jobs a dead kernel had already sent (free) and leaves everything else for an explicit
+:meth:`Client.resume`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
-import uuid
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from . import config
-from .engine import Engine, Runner, snapshot_from_state
-from .errors import MJError, PromptError, Rejected
-from .prompt import Prompt, parse_prompt
+from .errors import InvalidArgument, MJError, NotFound
+from .prompt import Prompt
 from .providers import make_adapter
-from .providers.base import ACTION_LABELS, Job, check_prompt
+from .runtime.engine import Engine
+from .runtime.session import RunSettings, Session, normalize_label
 from .task import Task
 
 if TYPE_CHECKING:
     import pandas as pd
     from PIL.Image import Image
 
+    from .log import TaskLog
+    from .providers.base import Adapter
     from .sweep import Sweep, SweepPlan
 
-BLEND_DIMENSIONS = ("square", "portrait", "landscape")
+__all__ = ["AsyncClient", "Client", "all_tasks", "normalize_label"]
+
 _CLIENTS: weakref.WeakSet[Client] = weakref.WeakSet()
+#: a sweep younger than this may still be being submitted by a live kernel
+SWEEP_GRACE = timedelta(seconds=30)
+PENDING_COLUMNS = ("sweep_id", "cell", "task_id", "action", "prompt", "submitted_at")
 
 
 def all_tasks() -> list[Task]:
     """Every task started or resumed by any client of this process (``%mj wait``)."""
     return [task for client in list(_CLIENTS) for task in client.tasks]
-
-
-#: a sweep younger than this may still be being submitted by a live kernel
-SWEEP_GRACE = timedelta(seconds=30)
-MODES = ("fast", "relax", "turbo")
-
-
-def normalize_label(label: str) -> str:
-    """``"u2"`` -> ``"U2"``, ``"Zoom 2X"`` -> ``"zoom 2x"``, ``"vary(strong)"`` is not a label."""
-    text = " ".join(label.strip().split())
-    if len(text) == 2 and text[0] in "uUvV" and text[1] in "1234":
-        return text.upper()
-    text = text.lower()
-    if text not in ACTION_LABELS:
-        raise MJError(f"Unknown action {label!r}; the actions are: {', '.join(ACTION_LABELS)}.")
-    return text
 
 
 class Client:
@@ -63,6 +57,7 @@ class Client:
     simulator, by default). Arguments beat ``mjnb.configure(...)``, which beats the
     ``MJNB_*`` environment. Methods return a :class:`Task` at once; the engine
     thread does the rest. ``timeout`` is how long one HTTP request may take (seconds).
+    ``engine`` is for tests (``Engine(transport=httpx.ASGITransport(app))``).
     """
 
     def __init__(
@@ -75,19 +70,19 @@ class Client:
         max_concurrency: int | None = None,
         poll_interval: float | None = None,
         stall_timeout: float | None = None,
+        task_timeout: float | None = None,
         home: str | os.PathLike[str] | None = None,
         stream: bool = True,
         timeout: float = 30.0,
+        engine: Engine | None = None,
     ) -> None:
-        from .images import ImageStore
-        from .log import TaskLog
-
         self.settings = config.settings(
             provider=provider,
             base_url=base_url,
             max_concurrency=max_concurrency,
             poll_interval=poll_interval,
             stall_timeout=stall_timeout,
+            task_timeout=task_timeout,
             home=home,
         )
         self.provider = self.settings.provider
@@ -97,37 +92,40 @@ class Client:
             from .providers.local import embedded_simulator_url
 
             url = embedded_simulator_url(self.settings.sim_latency)
-        self._adapter = make_adapter(self.provider, base_url=url, **credentials)
-        self.base_url = self._adapter.base_url
-        self._engine = Engine.get()
+        adapter = make_adapter(self.provider, base_url=url, **credentials)
+        self.base_url = adapter.base_url
         self.home = self.settings.home
-        self._log = TaskLog(self.home / "history.sqlite")
-        self._images = ImageStore(self.home / "images")
         interval = self.settings.poll_interval
         if interval is None:
-            interval = self._adapter.poll_interval
-        if self._adapter.base_url == getattr(self._adapter, "default_base_url", None):
-            interval = max(interval, self._adapter.min_poll_interval)  # the real service's rule
-        self._runner = Runner(
-            self._engine,
-            self._adapter,
-            log=self._log,
-            images=self._images,
+            interval = adapter.poll_interval
+        if adapter.base_url == getattr(adapter, "default_base_url", None):
+            interval = max(interval, adapter.min_poll_interval)  # the real service's rule
+        run = RunSettings(
             max_concurrency=self.settings.max_concurrency,
             poll_interval=interval,
             stall_timeout=self.settings.stall_timeout,
             stream=stream,
             request_timeout=timeout,
+            task_timeout=self.settings.task_timeout,
         )
-        self._tasks: dict[str, Task] = {}
+        #: the wiring behind this client; also the host Sweep and Task views are given
+        self.session = Session(adapter, home=self.home, run=run, engine=engine)
         _CLIENTS.add(self)
-        #: tasks a dead kernel left unfinished, now followed (or sent) by this client
-        self.resumed: list[Task] = self._resume()
-        #: sweeps a dead kernel left with cells never sent, now completed by this client
-        self.resumed_sweeps: list[Sweep] = self._resume_sweeps()
+        #: jobs a dead kernel had sent, now polled by this client (polling is free)
+        self.resumed: list[Task] = self.session.resume_tasks()
 
     def __repr__(self) -> str:
         return f"<mjnb.Client provider={self.provider!r} base_url={self.base_url!r}>"
+
+    # bridge: logsweep branch. mjnb/sweep.py still reads these two; Sweep moves to the
+    # SweepHost protocol (self.session: provider, log, check_prompt, start, task).
+    @property
+    def _adapter(self) -> Adapter:
+        return self.session.adapter
+
+    @property
+    def _log(self) -> TaskLog:
+        return self.session.log
 
     # -- submitting ---------------------------------------------------------------------
     def imagine(
@@ -142,45 +140,19 @@ class Client:
 
         ``sweep_id`` and ``axes`` (this cell's value on each axis) are set by sweeps.
         """
-        parsed = prompt if isinstance(prompt, Prompt) else parse_prompt(prompt)
-        variants = parsed.expand()
-        if len(variants) > 1:
-            raise PromptError(
-                f"This prompt has permutations that make {len(variants)} jobs; "
-                "run them with mj.sweep(...) (or %mj in a notebook)."
-            )
-        check_prompt(self._adapter, parsed)  # what this provider cannot take
-        job = Job("imagine", prompt=str(parsed), mode=_check_mode(mode))
-        return self._start(job, prompt=parsed, sweep_id=sweep_id, axes=axes)
+        return self.session.imagine(prompt, mode=mode, sweep_id=sweep_id, axes=axes)
 
     def act(self, task: Task | str, label: str) -> Task:
         """Start an action (``"U2"``, ``"V3"``, ``"zoom 2x"`` ...) on a finished task."""
-        parent = self.task(task) if isinstance(task, str) else task
-        label = normalize_label(label)
-        if parent.status != "succeeded":
-            raise MJError(
-                f"Task {parent.id} is {parent.status}; actions need a succeeded task"
-                + (" (call wait() first)." if not parent.done else ".")
-            )
-        if label not in parent.actions:
-            offered = ", ".join(parent.actions) or "none"
-            raise Rejected(f"Task {parent.id} does not offer {label!r}; it offers: {offered}.")
-        job = Job("action", prompt=parent.job.prompt, label=label, parent=parent.snapshot)
-        return self._start(job, prompt=parent.prompt, parent_id=parent.id)
+        return self.session.act(task, label)
 
     def describe(self, image_url: str) -> Task:
         """Four prompt suggestions for an image; see ``task.descriptions``."""
-        _check_urls("describe", [image_url], 1, 1)
-        return self._start(Job("describe", images=(image_url,)))
+        return self.session.describe(image_url)
 
     def blend(self, image_urls: Sequence[str], *, dimensions: str = "square") -> Task:
         """Blend 2-5 images into a grid; ``dimensions`` is square, portrait or landscape."""
-        _check_urls("blend", image_urls, 2, 5)
-        if dimensions not in BLEND_DIMENSIONS:
-            raise MJError(
-                f"dimensions must be one of {', '.join(BLEND_DIMENSIONS)}, got {dimensions!r}."
-            )
-        return self._start(Job("blend", images=tuple(image_urls), dimensions=dimensions))
+        return self.session.blend(image_urls, dimensions=dimensions)
 
     def sweep(
         self,
@@ -220,61 +192,19 @@ class Client:
 
         return compare([self.task(t) if isinstance(t, str) else t for t in tasks])
 
-    def _start(
-        self,
-        job: Job,
-        *,
-        prompt: Prompt | None = None,
-        parent_id: str | None = None,
-        sweep_id: str | None = None,
-        axes: Mapping[str, Any] | None = None,
-    ) -> Task:
-        task = Task(
-            self,
-            uuid.uuid4().hex[:12],
-            job,
-            prompt=prompt,
-            parent_id=parent_id,
-            sweep_id=sweep_id,
-        )
-        self._log.add_task(
-            task.id,
-            provider=self.provider,
-            action=task.action,
-            prompt=job.prompt or " ".join(job.images),
-            text=prompt.text if prompt else "",
-            params=prompt.params if prompt else {},
-            parent_id=parent_id,
-            sweep_id=sweep_id,
-            axes=axes,
-            submitted_at=task.submitted_at,
-            base_url=self.base_url,
-        )
-        self._tasks[task.id] = task
-        self._engine.spawn(self._runner.run(task))
-        return task
-
     # -- finding and waiting ------------------------------------------------------------
     def task(self, task_id: str) -> Task:
         """A task of this client by id (or unique id prefix), including logged ones."""
-        matches = [t for key, t in self._tasks.items() if key.startswith(task_id)]
-        if len(matches) == 1:
-            return matches[0]
-        if len(matches) > 1:
-            raise MJError(f"Task id {task_id!r} is ambiguous; give more characters.")
-        row = self._log.get(task_id)
-        if row is None:
-            raise MJError(f"No task {task_id!r} in this session or in {self._log.path}.")
-        return self._from_row(row)
+        return self.session.task(task_id)
 
     @property
     def tasks(self) -> list[Task]:
         """Tasks started (or resumed) by this client, oldest first."""
-        return list(self._tasks.values())
+        return self.session.tasks
 
     def wait_all(self, timeout: float | None = None) -> list[Task]:
         """Block until every task of this client has ended."""
-        for task in list(self._tasks.values()):
+        for task in self.session.tasks:
             task.wait(timeout)
         return self.tasks
 
@@ -289,87 +219,107 @@ class Client:
         limit: int | None = None,
     ) -> pd.DataFrame:
         """Every task ever logged in ``$MJNB_HOME`` as a DataFrame, one row per task."""
-        return self._log.dataframe(
+        return self.session.log.dataframe(
             provider=provider, sweep=sweep, status=status, since=since, limit=limit
         )
 
     def sweeps(self) -> pd.DataFrame:
         """Every sweep ever logged, one row per sweep."""
-        return self._log.sweeps()
+        return self.session.log.sweeps()
 
     def prune(self, *, older_than: timedelta = timedelta(days=30)) -> int:
         """Delete cached images unused for ``older_than``; the log keeps every row.
 
         Images of this session's tasks are kept. Returns how many files were deleted.
         """
-        keep = [t.image_path for t in self._tasks.values() if t.image_path is not None]
-        return self._images.prune(older_than=older_than, keep=keep)
+        keep = [t.image_path for t in self.session.tasks if t.image_path is not None]
+        return self.session.images.prune(older_than=older_than, keep=keep)
 
-    # -- resume -------------------------------------------------------------------------
-    def _from_row(self, row: dict[str, Any]) -> Task:
-        state = row.get("remote_state") or {}
-        snapshot = snapshot_from_state(state)
-        prompt_text = row.get("prompt") or ""
-        try:
-            prompt: Prompt | None = parse_prompt(prompt_text) if prompt_text else None
-        except PromptError:
-            prompt = None
-        action = row.get("action") or "imagine"
-        kind = action if action in ("imagine", "describe", "blend") else "action"
-        job = Job(kind, prompt=prompt_text, label=None if kind != "action" else action)  # type: ignore[arg-type]
-        task = Task(
-            self,
-            row["task_id"],
-            job,
-            prompt=prompt,
-            parent_id=row.get("parent_id"),
-            sweep_id=row.get("sweep_id"),
-            submitted_at=_as_datetime(row.get("submitted_at")),
-        )
-        task.snapshot = snapshot
-        task.started_at = _as_datetime(row.get("started_at"), None)
-        task.finished_at = _as_datetime(row.get("finished_at"), None)
-        if row.get("image_path"):
-            task.image_path = Path(row["image_path"])
-        task._error = row.get("error")
-        if snapshot.done:
-            task._done.set()
-        self._tasks[task.id] = task
-        return task
+    # -- control: interrupted work ------------------------------------------------------
+    def _interrupted(self) -> tuple[list[dict[str, Any]], list[Task], list[Sweep]]:
+        """What a dead kernel left: rows to show, tasks to send, sweeps with cells to send."""
+        from .sweep import Sweep
 
-    def _resume(self) -> list[Task]:
-        """Re-attach to tasks a dead kernel left queued or running: poll, never resubmit."""
-        resumed = []
-        for row in self._log.pending():
-            if row.get("provider") != self.provider or row.get("owner_alive"):
+        rows: list[dict[str, Any]] = []
+        cells: dict[str, int] = {}
+        sweep_ids = self.session.log.unfinished_sweeps(self.provider, older_than=SWEEP_GRACE)
+        unsent = self.session.unsent()
+        wanted = list(dict.fromkeys([*sweep_ids, *(t.sweep_id for t in unsent if t.sweep_id)]))
+        sweeps = []
+        for sweep_id in wanted:
+            try:
+                sweeps.append(Sweep.from_log(self, sweep_id))
+            except MJError:  # logged by an older mjnb without its cells: nothing to send
                 continue
-            if (row.get("base_url") or "") != (self.base_url or ""):
-                continue
-            if not self._log.claim(row["task_id"]):
-                continue  # another kernel took it first
-            task = self._from_row(row)
-            if not task.snapshot.remote_id:
-                if task.action == "imagine" and not (row.get("remote_state") or {}).get("sending"):
-                    # it was still waiting for a slot here: it never left this machine
-                    self._engine.spawn(self._runner.run(task))
-                    resumed.append(task)
-                    continue
-                task._fail(
-                    "interrupted before the provider confirmed the job; mjnb did not "
-                    "submit it again (it may have been created: check the provider)."
+        for sweep in sweeps:
+            for cell, task in sweep.items():
+                if task is not None:
+                    cells[task.id] = cell.index
+        for action, tasks in (("poll", [t for t in self.resumed if not t.done]), ("send", unsent)):
+            for task in tasks:
+                rows.append(
+                    {
+                        "sweep_id": task.sweep_id,
+                        "cell": cells.get(task.id),
+                        "task_id": task.id,
+                        "action": action,
+                        "prompt": task.job.prompt,
+                        "submitted_at": task.submitted_at,
+                    }
                 )
-                task._end()
-                self._runner._record(task, final=True)
-                task._finish()
-                continue
-            self._engine.spawn(self._runner.run(task, resume=True))
-            resumed.append(task)
-        return resumed
+        for sweep in sweeps:
+            for cell in sweep.missing:
+                rows.append(
+                    {
+                        "sweep_id": sweep.id,
+                        "cell": cell.index,
+                        "task_id": None,
+                        "action": "send",
+                        "prompt": str(cell.prompt),
+                        "submitted_at": None,
+                    }
+                )
+        return rows, unsent, [s for s in sweeps if s.missing]
 
-    def _resume_sweeps(self) -> list[Sweep]:
-        from .sweep import resume_sweeps
+    def pending(self) -> pd.DataFrame:
+        """Interrupted work, one row per job, and what :meth:`resume` would do with it.
 
-        return resume_sweeps(self, older_than=SWEEP_GRACE)
+        ``action`` is ``"poll"`` for jobs a dead kernel had sent (this client already
+        polls them, for free) and ``"send"`` for jobs never sent: tasks that were still
+        waiting for a slot and sweep cells never submitted. Nothing is sent here.
+        """
+        import pandas as pd
+
+        rows, _, _ = self._interrupted()
+        frame = pd.DataFrame(rows, columns=list(PENDING_COLUMNS))
+        frame["cell"] = frame["cell"].astype("Int64")
+        return frame
+
+    def resume(self, *, confirm: bool = False, max_jobs: int | None = None) -> list[Task]:
+        """Send what dead kernels never sent (the ``"send"`` rows of :meth:`pending`).
+
+        More than ``max_jobs`` (default: the ``max_jobs`` setting, 40) jobs needs
+        ``confirm=True``; nothing is sent otherwise. Jobs already sent are never sent
+        again (they are polled since ``Client()``). Returns the tasks sent now; raises
+        :class:`mjnb.NotFound` when nothing is pending.
+        """
+        _, unsent, sweeps = self._interrupted()
+        count = len(unsent) + sum(len(sweep.missing) for sweep in sweeps)
+        if count == 0:
+            raise NotFound(
+                f"Nothing to resume: no unsent task or sweep cell of {self.provider} "
+                f"in {self.session.log.path}."
+            )
+        limit = self.settings.max_jobs if max_jobs is None else max_jobs
+        if count > limit and not confirm:
+            raise InvalidArgument(
+                f"Resuming would send {count} jobs, more than max_jobs={limit}; nothing was "
+                "sent. Pass confirm=True to send them (see mj.pending() for the list)."
+            )
+        started = [task for task in unsent if self.session.resume_unsent(task)]
+        for sweep in sweeps:
+            started.extend(sweep.resume())
+        return started
 
 
 class AsyncClient:
@@ -378,6 +328,7 @@ class AsyncClient:
     def __init__(self, provider: str | None = None, **options: Any) -> None:
         self._client = Client(provider, **options)
         self.provider = self._client.provider
+        self.session = self._client.session
 
     def __repr__(self) -> str:
         return repr(self._client).replace("mjnb.Client", "mjnb.AsyncClient")
@@ -401,8 +352,6 @@ class AsyncClient:
         return self._client.plan_sweep(prompt, **axes)
 
     async def compare(self, *tasks: Task | str) -> Image:
-        import asyncio
-
         return await asyncio.to_thread(self._client.compare, *tasks)
 
     async def wait_all(self) -> list[Task]:
@@ -411,14 +360,16 @@ class AsyncClient:
         return self._client.tasks
 
     async def log(self, **filters: Any) -> pd.DataFrame:
-        import asyncio
-
         return await asyncio.to_thread(self._client.log, **filters)
 
     async def sweeps(self) -> pd.DataFrame:
-        import asyncio
-
         return await asyncio.to_thread(self._client.sweeps)
+
+    async def pending(self) -> pd.DataFrame:
+        return await asyncio.to_thread(self._client.pending)
+
+    async def resume(self, *, confirm: bool = False, max_jobs: int | None = None) -> list[Task]:
+        return await asyncio.to_thread(self._client.resume, confirm=confirm, max_jobs=max_jobs)
 
     @property
     def tasks(self) -> list[Task]:
@@ -426,28 +377,3 @@ class AsyncClient:
 
     def task(self, task_id: str) -> Task:
         return self._client.task(task_id)
-
-
-def _check_mode(mode: str | None) -> str | None:
-    if mode is not None and mode not in MODES:
-        raise MJError(f"mode must be one of {', '.join(MODES)}, got {mode!r}.")
-    return mode
-
-
-def _check_urls(what: str, urls: Iterable[str], least: int, most: int) -> None:
-    urls = [urls] if isinstance(urls, str) else list(urls)
-    if not least <= len(urls) <= most:
-        if least == most:
-            raise MJError(f"{what} takes {least} image URL, got {len(urls)}.")
-        raise MJError(f"{what} takes {least} to {most} image URLs, got {len(urls)}.")
-    for url in urls:
-        if not isinstance(url, str) or not url.startswith(("http://", "https://", "data:")):
-            raise MJError(f"{url!r} is not an image URL (http://, https:// or data:).")
-
-
-def _as_datetime(value: Any, default: Any = ...) -> Any:
-    if value is None or value != value:  # None or NaT
-        return datetime.now(timezone.utc) if default is ... else default
-    if isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(str(value))

@@ -60,10 +60,17 @@ class Settings:
     max_concurrency: int = 3
     poll_interval: float | None = None  # None: the provider's own default
     stall_timeout: float = 600.0  # fail a job that shows no progress for this long
+    #: fail a job still unfinished after this long (its remote id is kept for resume);
+    #: generous, like Ace's 480 s and midjourney-proxy's own timeouts
+    task_timeout: float = 1800.0
     max_jobs: int = 40
     thumbnail_size: int = 256
     home: Path = field(default_factory=lambda: Path("~/.mjnb").expanduser())
     sim_latency: float = 2.0  # the embedded simulator's job time, for provider "local"
+    #: refuse prompt parameters mjnb does not know (False: keep them, with a warning)
+    strict: bool = True
+    #: translate non-English prompts where the provider offers it
+    translate: bool = False
 
 
 _ENV: Mapping[str, str] = {
@@ -73,6 +80,9 @@ _ENV: Mapping[str, str] = {
     "max_concurrency": "MJNB_MAX_CONCURRENCY",
     "poll_interval": "MJNB_POLL_INTERVAL",
     "sim_latency": "MJNB_SIM_LATENCY",
+    "task_timeout": "MJNB_TASK_TIMEOUT",
+    "strict": "MJNB_STRICT",
+    "translate": "MJNB_TRANSLATE",
 }
 _configured: dict[str, Any] = {}
 
@@ -120,14 +130,28 @@ def _convert(name: str, value: Any) -> Any:
             if number < 1:
                 raise ValueError
             return number
-        if name in ("poll_interval", "stall_timeout", "sim_latency"):
+        if name in ("poll_interval", "stall_timeout", "sim_latency", "task_timeout"):
             seconds = float(value)
-            if seconds < 0:
+            if not seconds >= 0 or seconds == float("inf"):
                 raise ValueError
             return seconds
+        if name in ("strict", "translate"):
+            return _flag(name, value)
     except (TypeError, ValueError):
         raise ConfigError(f"Setting {name} must be a positive number, got {value!r}.") from None
     return value
+
+
+def _flag(name: str, value: Any) -> bool:
+    """A yes/no setting from Python (a bool) or the environment (1/0, true/false ...)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"Setting {name} must be true or false, got {value!r}.")
 
 
 def credentials(provider: str, arguments: Mapping[str, str | None]) -> dict[str, str]:

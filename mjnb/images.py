@@ -3,8 +3,12 @@
 :class:`ImageStore` keeps every downloaded image once, named by the SHA-256 of its bytes
 (``images/ab/abcdef....png``), refuses anything that is not a whole, reasonably sized
 PNG, JPEG, WebP or GIF, makes each thumbnail once (``images/thumbs/<sha>-<size>.jpg``)
-and prunes old files. Files are written to a temporary name and renamed into place, so
-two processes sharing the folder never see half a file.
+and prunes old files. A download is checked without decoding its pixels (type, bytes,
+the header's dimensions, PNG chunk CRCs, JPEG's end marker); pixels are decoded only
+when something asks for them (:func:`open_image`, :class:`LazyTiles`), and a cache file
+that turns out damaged raises :class:`~mjnb.errors.StorageError`. Files are written to
+a temporary name and renamed into place, so two processes sharing the folder never see
+half a file.
 
 The plain functions split a 2x2 grid into its tiles, compose four separate images into
 a grid (Youchuan returns four images per job), make thumbnails and encode images.
@@ -18,14 +22,16 @@ import hashlib
 import io
 import os
 import tempfile
+import threading
 import time
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, overload
 
-from mjnb.errors import ProviderError
+from .errors import InvalidArgument, ProviderError, StorageError
+from .vocab import JPEG_QUALITY, MAX_IMAGE_BYTES, MAX_PIXELS
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -34,6 +40,7 @@ __all__ = [
     "MAX_IMAGE_BYTES",
     "MAX_PIXELS",
     "ImageStore",
+    "LazyTiles",
     "compose_grid",
     "encode",
     "fit_thumbnail",
@@ -41,14 +48,11 @@ __all__ = [
     "split_grid",
 ]
 
-MAX_IMAGE_BYTES = 40 * 1024 * 1024
-MAX_PIXELS = 64_000_000
-
 # Pillow format name -> file extension; nothing else is accepted.
 _EXTENSIONS = {"PNG": "png", "JPEG": "jpg", "WEBP": "webp", "GIF": "gif"}
 _THUMB_EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
 _THUMBS = "thumbs"
-DEFAULT_QUALITY = 80
+DEFAULT_QUALITY = JPEG_QUALITY
 _PLACEHOLDER = (128, 128, 128)
 
 
@@ -72,26 +76,31 @@ class ImageStore:
         PNG, JPEG, WebP or GIF, for more than ``MAX_IMAGE_BYTES`` bytes and for more than
         ``MAX_PIXELS`` pixels (a decompression bomb). Saving the same bytes again
         returns the same path and refreshes its modification time (for :meth:`prune`).
+        PNG and JPEG are checked without decoding their pixels.
         """
-        return self.store(data, content_type=content_type)[0]
-
-    def store(self, data: bytes, *, content_type: str | None = None) -> tuple[Path, Image.Image]:
-        """:meth:`save`, also returning the decoded image (RGB): decoded once, for the
-        check and for the caller (the task's grid, tiles and thumbnails)."""
         kind = f" ({content_type})" if content_type else ""
         if len(data) > MAX_IMAGE_BYTES:
             raise ProviderError(
                 f"The provider sent {len(data):,} bytes{kind}, more than the "
                 f"{MAX_IMAGE_BYTES:,}-byte limit for one image; it was not saved."
             )
-        fmt, decoded = _check_image(data, kind)
+        fmt = _check_image(data, kind)
         digest = hashlib.sha256(data).hexdigest()
         path = self.path_for(digest, _EXTENSIONS[fmt])
-        if path.exists() and path.stat().st_size == len(data):
-            os.utime(path)
-        else:
-            _write_atomic(path, data)
-        return path, _rgb(decoded)
+        try:
+            if path.exists() and path.stat().st_size == len(data):
+                os.utime(path)
+            else:
+                _write_atomic(path, data)
+        except OSError as exc:
+            raise StorageError(
+                f"Could not write the image to the cache folder {path.parent} "
+                f"({exc.strerror or exc}); free some space or make it writable "
+                "(or set MJNB_HOME elsewhere), then resume to download it again."
+            ) from exc
+        return path
+
+    store = save  #: the name the runner used before results were decoded lazily
 
     def _thumb_path(self, digest: str, size: int, fmt: str, quality: int) -> Path:
         tag = "" if quality == DEFAULT_QUALITY else f"-q{quality}"
@@ -115,9 +124,11 @@ class ImageStore:
         """
         fmt = fmt.upper()
         if fmt not in _THUMB_EXTENSIONS:
-            raise ValueError(f"fmt must be one of {', '.join(_THUMB_EXTENSIONS)}, got {fmt!r}.")
+            raise InvalidArgument(
+                f"fmt must be one of {', '.join(_THUMB_EXTENSIONS)}, got {fmt!r}."
+            )
         if size < 1:
-            raise ValueError(f"size must be a positive number of pixels, got {size}.")
+            raise InvalidArgument(f"size must be a positive number of pixels, got {size}.")
         source = Path(path)
         digest = _digest_of(source)
         target = self._thumb_path(digest, size, fmt, quality)
@@ -176,8 +187,14 @@ class ImageStore:
         return removed
 
 
-def _check_image(data: bytes, kind: str) -> tuple[str, Image.Image]:
-    """The Pillow format of ``data`` and the image, decoded whole; else ProviderError."""
+def _check_image(data: bytes, kind: str) -> str:
+    """The Pillow format of ``data`` once it is known whole; else ProviderError.
+
+    The header gives the format and the dimensions (the pixel limit is checked before
+    anything is inflated). A PNG's ``verify()`` reads every chunk and checks its CRC
+    without inflating; a JPEG must end with its end-of-image marker. WebP and GIF,
+    which Pillow cannot verify, are decoded once here.
+    """
     from PIL import Image, UnidentifiedImageError
 
     formats = tuple(_EXTENSIONS)
@@ -189,9 +206,12 @@ def _check_image(data: bytes, kind: str) -> tuple[str, Image.Image]:
                 width, height = probe.size
                 if width * height > MAX_PIXELS:
                     raise _bomb(width, height, kind)
-                probe.verify()  # checksums, without decoding
-            image = Image.open(io.BytesIO(data), formats=formats)
-            image.load()
+                probe.verify()  # PNG: every chunk's CRC, without inflating
+            if fmt == "JPEG" and not data.rstrip(b"\0").endswith(b"\xff\xd9"):
+                raise OSError("the JPEG has no end-of-image marker")
+            if fmt not in ("PNG", "JPEG"):
+                with Image.open(io.BytesIO(data), formats=formats) as image:
+                    image.load()
     except ProviderError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -210,7 +230,7 @@ def _check_image(data: bytes, kind: str) -> tuple[str, Image.Image]:
             f"The provider sent a damaged or truncated image{kind} ({exc}); it was not "
             "saved. Download it again, or run the task again."
         ) from exc
-    return fmt, image
+    return fmt
 
 
 def _bomb(width: int, height: int, kind: str) -> ProviderError:
@@ -247,14 +267,85 @@ def _write_atomic(path: Path, data: bytes) -> None:
 def open_image(path: str | os.PathLike[str] | bytes) -> Image.Image:
     """The image at ``path`` (or in these bytes), fully loaded, in RGB.
 
-    Transparent pixels are laid over white.
+    Transparent pixels are laid over white. A file that is missing raises
+    :class:`~mjnb.errors.StorageError` naming it; one that cannot be decoded (a damaged
+    or truncated cache file) too, never a raw Pillow ``OSError``.
     """
-    from PIL import Image
+    from PIL import Image, UnidentifiedImageError
 
     source = io.BytesIO(path) if isinstance(path, bytes) else path
-    with Image.open(source) as image:
-        image.load()
-        return _rgb(image)
+    where = "these bytes" if isinstance(path, bytes) else str(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(source) as image:
+                if image.size[0] * image.size[1] > MAX_PIXELS:
+                    raise OSError(f"{image.size[0]}x{image.size[1]} pixels is over the limit")
+                image.load()
+                return _rgb(image)
+    except FileNotFoundError as exc:
+        raise StorageError(
+            f"The image {where} is no longer in the cache (pruned?); run the task again "
+            "to get a new one."
+        ) from exc
+    except (
+        OSError,
+        SyntaxError,
+        ValueError,
+        EOFError,
+        UnidentifiedImageError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    ) as exc:
+        raise StorageError(
+            f"The image {where} is damaged and cannot be read ({exc}); delete it and "
+            "download it again (resume the task while its URL is valid), or run the task "
+            "again."
+        ) from exc
+
+
+class LazyTiles(Sequence["Image.Image"]):
+    """The tiles of a result, decoded on first access and then kept.
+
+    ``len()`` needs no pixels, so a view that only counts tiles (or never looks) pays
+    for no decode. ``load`` returns the tiles; it is called at most once.
+    """
+
+    def __init__(self, count: int, load: Callable[[], list[Image.Image]]) -> None:
+        self._count = count
+        self._load = load
+        self._tiles: list[Image.Image] | None = None
+        self._lock = threading.Lock()
+
+    def _all(self) -> list[Image.Image]:
+        with self._lock:
+            if self._tiles is None:
+                self._tiles = self._load()
+            return self._tiles
+
+    def __len__(self) -> int:
+        return self._count if self._tiles is None else len(self._tiles)
+
+    @overload
+    def __getitem__(self, index: int) -> Image.Image: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Image.Image]: ...
+    def __getitem__(self, index: int | slice) -> Image.Image | list[Image.Image]:
+        return self._all()[index]
+
+    def __iter__(self) -> Iterator[Image.Image]:
+        return iter(self._all())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (LazyTiles, list, tuple)):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        state = "decoded" if self._tiles is not None else "not decoded yet"
+        return f"<LazyTiles {self._count} ({state})>"
 
 
 def _rgb(image: Image.Image) -> Image.Image:
@@ -276,7 +367,7 @@ def split_grid(image: Image.Image) -> list[Image.Image]:
     """
     width, height = image.size
     if width < 2 or height < 2:
-        raise ValueError(f"A grid must be at least 2x2 pixels, got {width}x{height}.")
+        raise InvalidArgument(f"A grid must be at least 2x2 pixels, got {width}x{height}.")
     w, h = width // 2, height // 2
     boxes = [
         (0, 0, w, h),
@@ -296,7 +387,7 @@ def compose_grid(images: Sequence[Image.Image]) -> Image.Image:
     from PIL import Image
 
     if not 1 <= len(images) <= 4:
-        raise ValueError(f"compose_grid() takes 1 to 4 images, got {len(images)}.")
+        raise InvalidArgument(f"compose_grid() takes 1 to 4 images, got {len(images)}.")
     w, h = images[0].size
     grid = Image.new("RGB", (2 * w, 2 * h), _PLACEHOLDER)
     for index, tile in enumerate(images):
@@ -310,13 +401,13 @@ def fit_thumbnail(image: Image.Image, size: int) -> Image.Image:
     from PIL import Image
 
     if size < 1:
-        raise ValueError(f"size must be a positive number of pixels, got {size}.")
+        raise InvalidArgument(f"size must be a positive number of pixels, got {size}.")
     copy = image.copy()
     copy.thumbnail((size, size), Image.Resampling.LANCZOS, reducing_gap=2.0)
     return copy
 
 
-def encode(image: Image.Image, fmt: str = "JPEG", quality: int = 80) -> bytes:
+def encode(image: Image.Image, fmt: str = "JPEG", quality: int = JPEG_QUALITY) -> bytes:
     """``image`` encoded as ``fmt`` (JPEG, PNG, WEBP...); JPEG drops any alpha."""
     fmt = fmt.upper()
     if fmt == "JPEG" and image.mode not in ("RGB", "L"):

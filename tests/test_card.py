@@ -223,7 +223,7 @@ def test_card_of_a_finished_task_renders_at_once(mj: mjnb.Client) -> None:
     task = mj.imagine("a red fox --seed 6").wait(timeout=30)
     card = TaskCard(task)
     assert card.renders == 1 and card.thumbnail is not None
-    assert card._on_change not in task._listeners  # nothing left to observe
+    assert card._on_change not in task.listeners  # nothing left to observe
 
 
 def test_card_update_rate_is_throttled(monkeypatch: pytest.MonkeyPatch) -> None:

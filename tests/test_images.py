@@ -239,3 +239,34 @@ def test_fit_thumbnail_keeps_aspect_and_never_enlarges() -> None:
 def test_encode_jpeg_drops_alpha() -> None:
     data = encode(Image.new("RGBA", (4, 4), (1, 2, 3, 4)), "JPEG")
     assert data[:3] == b"\xff\xd8\xff"
+
+
+# ------------------------------------------------------------- damaged cache, lazy pixels
+
+
+def test_a_damaged_cache_file_is_a_storage_error(store: ImageStore) -> None:
+    from mjnb.errors import StorageError
+
+    path = store.save(encode(quadrants(256, 256), "PNG"))
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])  # the disk lost half of it
+    with pytest.raises(StorageError, match="damaged"):
+        open_image(path)
+    path.unlink()
+    with pytest.raises(StorageError, match="no longer in the cache"):
+        open_image(path)
+
+
+def test_lazy_tiles_decode_only_when_looked_at() -> None:
+    from mjnb.images import LazyTiles
+
+    loads: list[int] = []
+
+    def load() -> list[Image.Image]:
+        loads.append(1)
+        return split_grid(quadrants(64, 64))
+
+    tiles = LazyTiles(4, load)
+    assert len(tiles) == 4 and loads == []
+    assert tiles[1].size == (32, 32) and list(tiles) == tiles[:]
+    assert loads == [1]  # decoded once, then kept

@@ -177,6 +177,11 @@ def test_kill_9_mid_sweep_then_a_new_client_finishes_it_without_duplicates(
 
     mj = mjnb.Client("mjproxy", base_url=sim.url, token="secret", poll_interval=0.05)
     assert mj.resumed
+    assert sim.stats()["submits"] == before["submits"]  # Client() sends nothing
+    waiting = mj.pending()
+    assert set(waiting.action) <= {"poll", "send"}
+    sent_now = mj.resume(confirm=True)  # the cells that never left the dead kernel
+    assert len(sent_now) == (waiting.action == "send").sum()
     sweep = mjnb.sweep.Sweep.from_log(mj, sweep_id)
     assert len(sweep.tasks) == 12
     for task in sweep.tasks:
@@ -317,7 +322,8 @@ def test_downloads_refuse_what_is_not_a_reasonable_image(
     try:
         mj = client_for("mjproxy", make_sim(token=CANARY))
         with pytest.raises(mjnb.MJError) as caught:
-            mj._engine.call(mj._runner._download(f"{evil.url}/{name}.png"), timeout=60)
+            session = mj.session
+            session.engine.call(session.runner.download(f"{evil.url}/{name}.png"), timeout=60)
         assert any(word in str(caught.value) for word in ("not saved", "refused", "not a PNG"))
         assert evil.sent["/huge.png"] < 60 * 2**20  # stopped reading, not 200 MB later
         images = isolated_env / "images"
@@ -360,8 +366,9 @@ def test_answers_of_the_wrong_shape_are_retried_not_a_crash() -> None:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}"
-        mj = mjnb.Client("acedata", base_url=url, token=CANARY, poll_interval=0.05)
-        mj._runner.stall_timeout = 0.5
+        mj = mjnb.Client(
+            "acedata", base_url=url, token=CANARY, poll_interval=0.05, stall_timeout=0.5
+        )
         task = mj.imagine("a fox").wait(20)
     finally:
         server.shutdown()

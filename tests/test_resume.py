@@ -70,7 +70,7 @@ def test_killed_kernel_is_resumed_without_resubmitting(
     assert mjnb.Client(provider, base_url=slow_sim.url, **creds).resumed == []
 
 
-def test_unsent_tasks_are_sent_and_half_sent_ones_are_not(
+def test_unsent_tasks_wait_for_resume_and_half_sent_ones_are_never_sent(
     slow_sim: RunningSimulator,
 ) -> None:
     from mjnb.log import TaskLog
@@ -97,6 +97,13 @@ def test_unsent_tasks_are_sent_and_half_sent_ones_are_not(
     half_sent = mj.task("sending00001")
     assert half_sent.status == "failed"
     assert "did not submit it again" in (half_sent.error or "")
-    waiting = mj.task("waiting00001").wait(timeout=30)  # never left the machine: sent now
-    assert waiting.status == "succeeded", waiting.error
+    waiting = mj.task("waiting00001")  # never left the machine: it waits for resume()
+    assert waiting.status == "queued" and waiting not in mj.tasks
+    assert slow_sim.stats()["submits"] == 0  # Client() never sends
+    pending = mj.pending()
+    assert list(pending.task_id) == ["waiting00001"] and list(pending.action) == ["send"]
+    assert mj.resume() == [waiting]
+    assert waiting.wait(timeout=30).status == "succeeded", waiting.error
     assert slow_sim.stats()["submits"] == 1
+    with pytest.raises(mjnb.NotFound, match="Nothing to resume"):
+        mj.resume()

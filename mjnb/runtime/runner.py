@@ -1,0 +1,480 @@
+"""The runner: drives one task from submit to its final log row.
+
+Policy lives here once, for every provider:
+
+- a per-provider concurrency limit with a local queue (the engine's :class:`Limit`,
+  held from submit until the remote job ends);
+- a submit is retried only where the provider cannot have created the job
+  (connection refused, 429, queue full); anything else fails the task, never
+  submitting twice; once a request may have left the machine the task is marked
+  "sending" in the log, and that mark and a known remote id survive every later write;
+- polls retry freely, at the provider's interval, and a job that shows no progress
+  for ``stall_timeout`` seconds is failed with a reason;
+- results are downloaded as soon as a job succeeds (provider URLs expire), checked,
+  and stored without decoding;
+- a task not yet sent can be cancelled at once; a sent one is cancelled at the
+  provider where its protocol allows.
+
+The runner is the only writer of :class:`~mjnb.runtime.state.TaskState`; every task
+ends through :meth:`Runner.finish`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from ..errors import AuthError, MJError, NotReady, ProviderError, RateLimited, Timeout
+from ..providers.base import Adapter, Job, Snapshot, resolve_locally
+from ..vocab import MAX_IMAGE_BYTES
+from .engine import Engine, with_timeout
+from .state import TaskState, snapshot_state
+
+if TYPE_CHECKING:
+    from ..images import ImageStore
+    from ..log import TaskLog
+
+logger = logging.getLogger("mjnb")
+
+MAX_CONNECT_ATTEMPTS = 5  # 1+2+4+8 s of back-off: a refused connection is rarely transient
+#: what an adapter raises on an answer of the wrong shape (valid JSON, wrong types)
+PARSE_ERRORS: tuple[type[Exception], ...] = (TypeError, KeyError, AttributeError, IndexError)
+#: a poll that fails with one of these is tried again
+POLL_ERRORS: tuple[type[Exception], ...] = (
+    ProviderError,
+    httpx.TransportError,
+    ValueError,
+    *PARSE_ERRORS,
+)
+CANCELLED_UNSENT = (
+    "cancelled before it was sent; nothing was spent (never sent, also not by resume)"
+)
+
+
+class Runner:
+    """Runs the tasks of one session: its adapter, log, image cache and settings.
+
+    The only writer of :class:`TaskState`. The connection pool and the concurrency
+    limits are the engine's (shared by every session of one provider endpoint).
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        adapter: Adapter,
+        *,
+        log: TaskLog,
+        images: ImageStore,
+        max_concurrency: int,
+        poll_interval: float,
+        stall_timeout: float,
+        stream: bool = True,
+        request_timeout: float = 30.0,
+        task_timeout: float | None = None,
+    ) -> None:
+        self.engine = engine
+        self.adapter = adapter
+        self.log = log
+        self.images = images
+        self.max_concurrency = max_concurrency
+        self.poll_interval = poll_interval
+        self.stall_timeout = stall_timeout
+        self.stream = stream
+        #: the whole task's deadline (None: none); the remote id is kept when it passes
+        self.task_timeout = task_timeout
+        #: one request's limit; a stream may stay quiet up to stall_timeout (at most 120 s)
+        connect = min(10.0, request_timeout)
+        self.timeout = httpx.Timeout(request_timeout, connect=connect)
+        self.stream_timeout = httpx.Timeout(
+            request_timeout, connect=connect, read=min(120.0, stall_timeout)
+        )
+        self._background: set[asyncio.Future[None]] = set()
+        #: when each task last changed (monotonic), so a stall counts from there
+        self._changed_at: dict[str, float] = {}
+        #: the asyncio task driving each running TaskState, so a cancel can stop it
+        self._driving: dict[str, asyncio.Task[Any]] = {}
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        return self.engine.http
+
+    # -- one task, start to end ---------------------------------------------------------
+    async def run(self, state: TaskState, *, resume: bool = False) -> None:
+        """Submit (unless resuming), follow to the end, fetch the result, log it all."""
+        current = asyncio.current_task()
+        if current is not None:
+            self._driving[state.id] = current
+        try:
+            if self.task_timeout is None:
+                await self._drive(state, resume=resume)
+            else:
+                await asyncio.wait_for(self._drive(state, resume=resume), self.task_timeout)
+        except asyncio.CancelledError:
+            if not state.cancelled:
+                raise  # the loop is closing; finish() still ends the task
+            state.fail(CANCELLED_UNSENT, status="cancelled")
+        except MJError as exc:
+            state.fail(str(exc))
+        except asyncio.TimeoutError:  # the task_timeout (mjnb.Timeout is an MJError)
+            state.fail(
+                f"Task {state.id} did not finish within task_timeout={self.task_timeout:.0f} s; "
+                "mjnb stopped following it"
+                + (
+                    " (the job's id is kept: mj.resume() can still fetch a paid result)."
+                    if state.snapshot.remote_id
+                    else "."
+                )
+            )
+        except Exception as exc:  # never leave a task hanging, whatever broke
+            logger.exception("mjnb: task %s broke", state.id)
+            state.fail(f"mjnb internal error ({type(exc).__name__}: {exc}); please report it.")
+        finally:
+            self._changed_at.pop(state.id, None)
+            self._driving.pop(state.id, None)
+            self.finish(state)
+
+    async def _drive(self, state: TaskState, *, resume: bool) -> None:
+        key = (self.adapter.name, self.adapter.base_url)
+        async with self.engine.limit(key, self.max_concurrency):
+            if state.cancelled:
+                raise asyncio.CancelledError  # cancelled while it waited for its slot
+            if not resume:
+                await self._submit(state)
+            if not state.snapshot.done:
+                await self._follow(state)
+        if state.snapshot.status == "succeeded":
+            await self._fetch(state)
+
+    def finish(self, state: TaskState) -> None:
+        """End ``state`` through the one end-of-task sequence (it cannot raise)."""
+        state.finish(lambda s: self._record(s, final=True, strict=True), self._record_minimal)
+
+    def end(self, state: TaskState, reason: str, *, status: str = "failed") -> None:
+        """End a task that is not running here (found unfinished in the log)."""
+        state.fail(reason, status=status)
+        self.finish(state)
+
+    # -- cancel -------------------------------------------------------------------------
+    async def cancel(self, state: TaskState) -> str:
+        """Cancel a task: dropped at once if unsent, else asked of the provider."""
+        if state.done.is_set():
+            raise NotReady(f"Task {state.id} already {state.status}; nothing to cancel.")
+        if not state.sending:
+            state.cancelled = True  # run() checks it, should it get its slot first
+            driving = self._driving.get(state.id)
+            if driving is not None:
+                driving.cancel()
+                await asyncio.wait({driving})  # ended (and logged) before we answer
+            else:  # not running here (an unsent task left by another kernel)
+                self.end(state, CANCELLED_UNSENT, status="cancelled")
+            return f"Task {state.id} was cancelled before it was sent; nothing was spent."
+        name = self.adapter.name
+        if not state.snapshot.remote_id:
+            return (
+                f"Task {state.id} is being sent and {name} has not named it yet, so it "
+                "cannot be cancelled yet; try again in a moment."
+            )
+        request = self.adapter.cancel(state.snapshot)
+        if request is None:
+            return (
+                f"{name} cannot cancel this job; mjnb keeps following task {state.id} so "
+                "the paid result is still saved."
+            )
+        response = await self.http.send(with_timeout(request, self.timeout))
+        self.adapter.parse_cancel(state.snapshot, response)
+        return (
+            f"Asked {name} to cancel task {state.id}; mjnb keeps polling until the "
+            "provider confirms (a job that finishes first keeps its result)."
+        )
+
+    async def _submit(self, state: TaskState) -> None:
+        job = state.job
+        finished = resolve_locally(self.adapter, job)
+        if finished is not None:
+            self._update(state, finished)
+            return
+        streaming = self.stream and self.adapter.stream(job) is not None
+        # from here on the job may exist remotely: a restart must not send it again
+        state.sending = True
+        self.log.update_task(state.id, remote_state={"sending": True})
+        delay, attempts, started = 1.0, 0, time.monotonic()
+        while True:
+            attempts += 1
+            request = self.adapter.stream(job) if streaming else self.adapter.submit(job)
+            assert request is not None
+            try:
+                if streaming:
+                    await self._stream(state, with_timeout(request, self.stream_timeout))
+                else:
+                    response = await self.http.send(with_timeout(request, self.timeout))
+                    self._update(state, self._parse_submit(job, response))
+                return
+            except RateLimited as exc:
+                if time.monotonic() - started > self.stall_timeout:
+                    raise RateLimited(
+                        f"{self.adapter.name} kept answering '{exc}' for "
+                        f"{self.stall_timeout:.0f} s; the job was not created. Try again later.",
+                        code=exc.code,
+                        status=exc.status,
+                    ) from None
+                wait = exc.retry_after if exc.retry_after is not None else delay
+                logger.info("mjnb: %s rate limited, retrying in %.1f s", self.adapter.name, wait)
+                await asyncio.sleep(wait)
+                delay = min(delay * 2, 30.0)
+            except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                if attempts >= MAX_CONNECT_ATTEMPTS:
+                    raise ProviderError(
+                        f"Could not connect to {self.adapter.base_url} ({type(exc).__name__}) "
+                        f"after {attempts} attempts; check the address and your network."
+                    ) from None
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+            except httpx.TransportError as exc:
+                if state.snapshot.remote_id:  # the job exists: follow it by polling
+                    return
+                raise ProviderError(
+                    f"The connection to {self.adapter.name} broke during the submit "
+                    f"({type(exc).__name__}); the job may have been created, so mjnb did not "
+                    "send it again. Check the provider's task list before retrying."
+                ) from None
+            except PARSE_ERRORS as exc:
+                raise ProviderError(
+                    f"{self.adapter.name} answered the submit in a form mjnb could not read "
+                    f"({_reason(exc)}); the job may have been created, so mjnb did not send "
+                    "it again. Check the provider's task list before retrying."
+                ) from None
+
+    def _parse_submit(self, job: Job, response: httpx.Response) -> Snapshot:
+        """The submit's answer; one that is not a JSON object may hide a created job."""
+        try:
+            return self.adapter.parse_submit(job, response)
+        except (RateLimited, AuthError):
+            raise
+        except ProviderError as exc:
+            if response.is_error or _json_object(response.content):
+                raise
+            raise ProviderError(
+                f"{self.adapter.name} answered the submit with something unreadable (HTTP "
+                f"{response.status_code}), so the job may have been created; mjnb did not "
+                "send it again. Check the provider's task list before retrying.",
+                code=exc.code,
+                status=exc.status,
+            ) from None
+
+    async def _stream(self, state: TaskState, request: httpx.Request) -> None:
+        response = await self.http.send(request, stream=True)
+        try:
+            content_type = response.headers.get("content-type", "")
+            if response.status_code != 200 or "ndjson" not in content_type:
+                await response.aread()  # an error, or a server that answered in one piece
+                self._update(state, self._parse_submit(state.job, response))
+                return
+            async for line in response.aiter_lines():
+                try:
+                    snapshot = self.adapter.parse_line(state.job, line.encode())
+                except PARSE_ERRORS as exc:  # a garbled line: the next one may be whole
+                    logger.info("mjnb: unreadable stream line for %s (%s)", state.id, exc)
+                    continue
+                if snapshot is not None:
+                    self._update(state, snapshot)
+                    if snapshot.done:
+                        return
+        finally:
+            await response.aclose()
+        if not state.snapshot.remote_id:
+            raise ProviderError(
+                f"{self.adapter.name}'s stream ended before it named the job; it may have "
+                "been created, so mjnb did not send it again."
+            )
+
+    async def _follow(self, state: TaskState) -> None:
+        """Poll until the job ends. Fails the task once it has shown no progress, or
+        every poll has failed, for ``stall_timeout`` seconds (whichever is true)."""
+        last_change = self._changed_at.get(state.id, time.monotonic())
+        failures, failing_since = 0, 0.0
+        seen = (state.status, state.snapshot.progress)
+        while not state.snapshot.done:
+            await asyncio.sleep(self.poll_interval * min(2**failures, 16))
+            try:
+                request = with_timeout(self.adapter.poll(state.snapshot), self.timeout)
+                response = await self.http.send(request)
+                snapshot = self.adapter.parse_poll(state.snapshot, response)
+            except AuthError:
+                raise
+            except POLL_ERRORS as exc:
+                failures += 1
+                failing_since = failing_since or time.monotonic()
+                logger.info("mjnb: poll of %s failed (%s), will retry", state.id, exc)
+                if time.monotonic() - failing_since > self.stall_timeout:
+                    raise Timeout(
+                        f"Task {state.id}: every poll of {self.adapter.name} failed for "
+                        f"{self.stall_timeout:.0f} s (last error: {_reason(exc)}); mjnb "
+                        "stopped waiting. Check the job's status with the provider."
+                    ) from None
+                if time.monotonic() - last_change <= self.stall_timeout:
+                    continue
+            else:
+                failures, failing_since = 0, 0.0
+                self._update(state, snapshot)
+                if (state.status, state.snapshot.progress) != seen:
+                    seen, last_change = (state.status, state.snapshot.progress), time.monotonic()
+            if time.monotonic() - last_change > self.stall_timeout:
+                raise Timeout(
+                    f"Task {state.id} showed no progress for {self.stall_timeout:.0f} s "
+                    f"(stuck {state.status} at {state.snapshot.progress}%); mjnb stopped waiting. "
+                    "Providers often fail such jobs later; check its status there."
+                )
+
+    async def _fetch(self, state: TaskState) -> None:
+        """Download the result at once, into the content-addressed cache.
+
+        The bytes are checked (type, size, the header's dimensions, integrity) but not
+        decoded: pixels are decoded when a view, ``tiles`` or ``image`` asks.
+        """
+        snapshot = state.snapshot
+        urls = [snapshot.image_url] if snapshot.image_url else list(snapshot.image_urls)
+        if not urls or state.job.kind == "describe":
+            return  # text only (a describe's image_url is the user's own picture)
+        try:
+            stored = [await self.download(url) for url in urls]
+            if len(stored) == 1:
+                state.image_path = stored[0]
+            else:  # separate images (Youchuan): the grid is composed here, once
+                state.image_paths = tuple(stored)
+                state.image_path = await asyncio.to_thread(self._compose, state, stored)
+        except MJError as exc:
+            state.error = f"the image could not be downloaded: {exc}"
+
+    def _compose(self, state: TaskState, paths: list[Path]) -> Path:
+        from ..images import compose_grid, encode, open_image
+
+        grid = compose_grid([open_image(path) for path in paths])
+        state.pixels.put("image", grid)  # decoded anyway: keep it for the views
+        return self.images.save(encode(grid, "PNG"))
+
+    async def download(self, url: str) -> Path:
+        """GET ``url`` (retrying transient failures) and store it; returns its path."""
+        last: Exception | None = None
+        for attempt in range(4):
+            try:
+                request = with_timeout(self.adapter.download(url), self.timeout)
+                response = await self.http.send(request, stream=True)
+                try:
+                    if response.status_code != 200:
+                        raise ProviderError(
+                            f"GET of the image answered HTTP {response.status_code}"
+                            + (" (the URL has expired)" if response.status_code == 403 else ""),
+                            status=response.status_code,
+                        )
+                    body = bytearray()
+                    async for chunk in response.aiter_bytes():
+                        body += chunk
+                        if len(body) > MAX_IMAGE_BYTES:
+                            raise ProviderError(
+                                f"the image is larger than {MAX_IMAGE_BYTES // 2**20} MB; refused."
+                            )
+                finally:
+                    await response.aclose()
+                content_type = response.headers.get("content-type")
+                return await asyncio.to_thread(
+                    self.images.save, bytes(body), content_type=content_type
+                )
+            except httpx.TransportError as exc:
+                last = exc
+                await asyncio.sleep(0.5 * 2**attempt)
+            except ProviderError as exc:
+                if exc.status is None or exc.status < 500:
+                    raise
+                last = exc
+                await asyncio.sleep(0.5 * 2**attempt)
+        raise ProviderError(f"downloading {_short(url)} failed: {last}")
+
+    # -- state changes ------------------------------------------------------------------
+    def _update(self, state: TaskState, snapshot: Snapshot) -> None:
+        old_preview = state.snapshot.preview_url
+        if state.apply(snapshot):
+            self._changed_at[state.id] = time.monotonic()
+            self._record(state)
+            state.notify()
+            url = snapshot.preview_url
+            if url and url != old_preview and not snapshot.done and state.listeners:
+                fetch = asyncio.ensure_future(self._fetch_preview(state, url))
+                self._background.add(fetch)
+                fetch.add_done_callback(self._background.discard)
+
+    async def _fetch_preview(self, state: TaskState, url: str) -> None:
+        """Fetch a running job's low-resolution preview for the views watching it."""
+        try:
+            request = with_timeout(self.adapter.download(url), self.timeout)
+            response = await self.http.send(request)
+        except httpx.TransportError:
+            return  # a preview is a nicety; the next one may arrive
+        fresh = not state.done.is_set() and state.snapshot.preview_url == url
+        if fresh and response.status_code == 200 and len(response.content) <= MAX_IMAGE_BYTES:
+            state.preview = response.content
+            state.notify()
+
+    def _record(self, state: TaskState, *, final: bool = False, strict: bool = False) -> None:
+        """Write the task's row; ``strict`` lets a failure raise (the final write has a
+        fallback), else it is logged and the next change writes again."""
+        snapshot = state.snapshot
+        try:
+            self.log.update_task(
+                state.id,
+                status=snapshot.status if final else state.status,
+                progress=snapshot.progress,
+                error=state.reason,
+                remote_id=snapshot.remote_id,
+                remote_state=snapshot_state(snapshot, sending=state.sending),
+                started_at=state.started_at,
+                finished_at=state.finished_at,
+                # separate images (Youchuan) have no grid URL: keep all four, space-separated
+                image_url=snapshot.image_url or " ".join(snapshot.image_urls) or None,
+                image_path=str(state.image_path) if state.image_path else None,
+            )
+        except MJError:
+            if strict:
+                raise
+            logger.exception("mjnb: could not write task %s to the log", state.id)
+
+    def _record_minimal(self, state: TaskState) -> None:
+        """The final write's fallback: only what resume and the user need, as text."""
+        snapshot = state.snapshot
+        remote_id = snapshot.remote_id if isinstance(snapshot.remote_id, str) else None
+        self.log.update_task(
+            state.id,
+            status=str(snapshot.status),
+            error=str(state.reason or "mjnb could not log how this task ended"),
+            remote_id=remote_id,
+            remote_state={
+                "status": str(snapshot.status),
+                "remote_id": remote_id,
+                "sending": state.sending,
+            },
+            finished_at=datetime.now(timezone.utc),
+        )
+
+
+def _json_object(content: bytes) -> bool:
+    try:
+        return isinstance(json.loads(content), dict)
+    except ValueError:
+        return False
+
+
+def _reason(exc: BaseException) -> str:
+    """An exception as a short phrase, named even when its message is empty."""
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _short(url: str) -> str:
+    """A URL without its query string (which may carry a token or a signature)."""
+    return url.split("?", 1)[0]

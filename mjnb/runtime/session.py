@@ -1,0 +1,412 @@
+"""Session: the wiring behind one Client (adapter, log, image store, runner, tasks).
+
+A Session implements the two small host protocols: :class:`mjnb.task.TaskHost` (what
+a Task view asks for: waiting rules, actions, cancel, pixels) and the SweepHost of
+``CONTRACTS.md`` (``provider``, ``log``, ``check_prompt``, ``start``, ``task``). It
+never sends a job by itself: building one opens the log and nothing more.
+:meth:`resume_tasks` (re-poll jobs already sent: free) and :meth:`resume_unsent`
+(send what a dead kernel never sent: costs money) are explicit calls.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import InvalidArgument, NotFound, NotReady, PromptError, Rejected, StorageError
+from ..images import ImageStore, LazyTiles
+from ..log import TaskLog
+from ..prompt import Prompt, parse_prompt
+from ..providers.base import Adapter, Job, check_prompt
+from ..task import Task
+from ..vocab import ACTION_LABELS, BLEND_DIMENSIONS, MODES
+from .engine import Engine
+from .runner import Runner
+from .state import TaskState, snapshot_from_state
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+INTERRUPTED = (
+    "interrupted before the provider confirmed the job; mjnb did not submit it again (it "
+    "may have been created: check the provider)."
+)
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """How the runner of a session behaves (resolved by the Client from config)."""
+
+    max_concurrency: int
+    poll_interval: float
+    stall_timeout: float
+    stream: bool = True
+    request_timeout: float = 30.0
+    task_timeout: float | None = None
+
+
+class Session:
+    """One provider endpoint's tasks in one process: a TaskHost and a SweepHost."""
+
+    def __init__(
+        self,
+        adapter: Adapter,
+        *,
+        home: Path,
+        run: RunSettings,
+        engine: Engine | None = None,
+    ) -> None:
+        self.adapter = adapter
+        self.provider: str = adapter.name
+        self.base_url: str = adapter.base_url
+        self.engine = engine or Engine.get()
+        self.log = TaskLog(home / "history.sqlite")
+        self.images = ImageStore(home / "images")
+        self.runner = Runner(
+            self.engine,
+            adapter,
+            log=self.log,
+            images=self.images,
+            max_concurrency=run.max_concurrency,
+            poll_interval=run.poll_interval,
+            stall_timeout=run.stall_timeout,
+            stream=run.stream,
+            request_timeout=run.request_timeout,
+            task_timeout=run.task_timeout,
+        )
+        #: tasks this session started or follows, oldest first
+        self._tasks: dict[str, Task] = {}
+        #: views of logged tasks looked up by id (not followed here)
+        self._known: dict[str, Task] = {}
+        self._states: dict[str, TaskState] = {}
+
+    # -- starting -----------------------------------------------------------------------
+    def check_prompt(self, prompt: Prompt) -> None:
+        """Raise what this provider cannot take (PromptError), before anything is logged."""
+        check_prompt(self.adapter, prompt)
+
+    def imagine(
+        self,
+        prompt: str | Prompt,
+        *,
+        mode: str | None = None,
+        sweep_id: str | None = None,
+        axes: Mapping[str, Any] | None = None,
+    ) -> Task:
+        """Check, log and queue one prompt; returns its Task at once."""
+        parsed = prompt if isinstance(prompt, Prompt) else parse_prompt(prompt)
+        variants = parsed.expand()
+        if len(variants) > 1:
+            raise PromptError(
+                f"This prompt has permutations that make {len(variants)} jobs; "
+                "run them with mj.sweep(...) (or %mj in a notebook)."
+            )
+        self.check_prompt(parsed)
+        job = Job("imagine", prompt=str(parsed), mode=check_mode(mode))
+        return self.send(job, prompt=parsed, sweep_id=sweep_id, axes=axes)
+
+    def start(
+        self,
+        prompt: Prompt,
+        *,
+        mode: str | None,
+        sweep_id: str,
+        axes: Mapping[str, Any],
+        cell: int | None = None,
+    ) -> Task | None:
+        """SweepHost: send one sweep cell. None if another process claimed the cell
+        (the log's claim arrives with the logsweep branch; here every cell is ours)."""
+        return self.imagine(prompt, mode=mode, sweep_id=sweep_id, axes=axes)
+
+    def act(self, task: Task | str, label: str) -> Task:
+        """Start an action (``"U2"``, ``"V3"``, ``"zoom 2x"`` ...) on a succeeded task."""
+        parent = self.task(task) if isinstance(task, str) else task
+        label = normalize_label(label)
+        if parent.status != "succeeded":
+            raise NotReady(
+                f"Task {parent.id} is {parent.status}; actions need a succeeded task"
+                + (" (call wait() first)." if not parent.done else ".")
+            )
+        if label not in parent.actions:
+            offered = ", ".join(parent.actions) or "none"
+            raise Rejected(f"Task {parent.id} does not offer {label!r}; it offers: {offered}.")
+        job = Job("action", prompt=parent.job.prompt, label=label, parent=parent.snapshot)
+        return self.send(job, prompt=parent.prompt, parent_id=parent.id)
+
+    def describe(self, image_url: str) -> Task:
+        check_urls("describe", [image_url], 1, 1)
+        return self.send(Job("describe", images=(image_url,)))
+
+    def blend(self, image_urls: Sequence[str], *, dimensions: str = "square") -> Task:
+        check_urls("blend", image_urls, 2, 5)
+        if dimensions not in BLEND_DIMENSIONS:
+            raise InvalidArgument(
+                f"dimensions must be one of {', '.join(BLEND_DIMENSIONS)}, got {dimensions!r}."
+            )
+        return self.send(Job("blend", images=tuple(image_urls), dimensions=dimensions))
+
+    def send(
+        self,
+        job: Job,
+        *,
+        prompt: Prompt | None = None,
+        parent_id: str | None = None,
+        sweep_id: str | None = None,
+        axes: Mapping[str, Any] | None = None,
+    ) -> Task:
+        """Log a new task and hand it to the runner (which sends it when a slot frees)."""
+        state = TaskState(
+            uuid.uuid4().hex[:12],
+            job,
+            self.provider,
+            prompt=prompt,
+            parent_id=parent_id,
+            sweep_id=sweep_id,
+        )
+        self.log.add_task(
+            state.id,
+            provider=self.provider,
+            action=_action(job),
+            prompt=job.prompt or " ".join(job.images),
+            text=prompt.text if prompt else "",
+            params=prompt.params if prompt else {},
+            parent_id=parent_id,
+            sweep_id=sweep_id,
+            axes=axes,
+            submitted_at=state.submitted_at,
+            base_url=self.base_url,
+        )
+        task = self._view(state, followed=True)
+        self.engine.spawn(self.runner.run(state))
+        return task
+
+    # -- finding ------------------------------------------------------------------------
+    def task(self, task_id: str) -> Task:
+        """A task of this session by id (or unique id prefix), including logged ones."""
+        views = {**self._known, **self._tasks}
+        matches = [t for key, t in views.items() if key.startswith(task_id)]
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise InvalidArgument(f"Task id {task_id!r} is ambiguous; give more characters.")
+        row = self.log.get(task_id)
+        if row is None:
+            raise NotFound(f"No task {task_id!r} in this session or in {self.log.path}.")
+        return self._view(state_from_row(row, self.provider), followed=False)
+
+    @property
+    def tasks(self) -> list[Task]:
+        """Tasks started or followed by this session, oldest first."""
+        return list(self._tasks.values())
+
+    def _view(self, state: TaskState, *, followed: bool) -> Task:
+        task = self._known.pop(state.id, None) or Task(self, state)
+        self._states[state.id] = state
+        (self._tasks if followed else self._known)[state.id] = task
+        return task
+
+    # -- resume -------------------------------------------------------------------------
+    def _orphans(self) -> list[dict[str, Any]]:
+        """Unfinished rows of this endpoint whose kernel is gone."""
+        return [
+            row
+            for row in self.log.pending()
+            if row.get("provider") == self.provider
+            and not row.get("owner_alive")
+            and (row.get("base_url") or "") == (self.base_url or "")
+        ]
+
+    def resume_tasks(self) -> list[Task]:
+        """Re-attach to jobs a dead kernel had sent: poll them, never send them again.
+
+        A task that may have left the machine without the provider naming it is ended
+        (failed, "did not submit it again"). A task that never left the machine waits
+        for :meth:`resume_unsent`: this call spends nothing. Returns the tasks now polled.
+        """
+        resumed = []
+        for row in self._orphans():
+            state = state_from_row(row, self.provider)
+            sent = bool((row.get("remote_state") or {}).get("sending"))
+            if not state.snapshot.remote_id and not sent and _action(state.job) == "imagine":
+                continue  # never sent: it waits for resume()
+            if not self.log.claim(row["task_id"]):
+                continue  # another kernel took it first
+            task = self._view(state, followed=True)
+            if not state.snapshot.remote_id:
+                self.runner.end(state, INTERRUPTED)
+                continue
+            self.engine.spawn(self.runner.run(state, resume=True))
+            resumed.append(task)
+        return resumed
+
+    def unsent(self) -> list[Task]:
+        """Views of the tasks a dead kernel logged and never sent (what resume sends)."""
+        tasks = []
+        for row in self._orphans():
+            sent = (row.get("remote_state") or {}).get("sending")
+            if row.get("remote_id") or sent or (row.get("action") or "imagine") != "imagine":
+                continue
+            tasks.append(self.task(row["task_id"]))
+        return tasks
+
+    def resume_unsent(self, task: Task) -> bool:
+        """Send one task a dead kernel never sent; False if another kernel claimed it."""
+        state = self._states[task.id]
+        if task.done or state.sending or not self.log.claim(task.id):
+            return False
+        self._view(state, followed=True)
+        self.engine.spawn(self.runner.run(state))
+        return True
+
+    # -- TaskHost -----------------------------------------------------------------------
+    def check_blocking(self, what: str) -> None:
+        self.engine.check_not_engine_thread(what)
+
+    def cancel(self, task: Task) -> str:
+        state = self._states[task.id]
+        if state.done.is_set():
+            raise NotReady(f"Task {task.id} already {task.status}; nothing to cancel.")
+        if task.id not in self._tasks and not self.log.claim(task.id):
+            raise NotReady(f"Task {task.id} is followed by another live kernel; cancel it there.")
+        self._view(state, followed=True)
+        message: str = self.engine.call(self.runner.cancel(state), timeout=60)
+        return message
+
+    def image(self, state: TaskState) -> Image:
+        from ..images import compose_grid, open_image
+
+        def decode() -> Image:
+            if state.image_path is not None:
+                _check_cached(state)
+                return open_image(state.image_path)
+            if state.image_paths:
+                return compose_grid([open_image(p) for p in state.image_paths])
+            raise NotReady(no_image_reason(state))
+
+        return state.pixels.get("image", decode)
+
+    def tiles(self, state: TaskState) -> Sequence[Image]:
+        from ..images import open_image, split_grid
+
+        if state.image_paths:
+            paths = state.image_paths
+            return state.pixels.get(
+                "tiles", lambda: LazyTiles(len(paths), lambda: [open_image(p) for p in paths])
+            )
+        if state.image_path is None:
+            raise NotReady(no_image_reason(state))
+        _check_cached(state)
+        return state.pixels.get(
+            "tiles", lambda: LazyTiles(4, lambda: split_grid(self.image(state)))
+        )
+
+    def thumbnail(self, state: TaskState, size: int, quality: int) -> bytes:
+        from ..images import encode, fit_thumbnail
+
+        path = state.image_path
+        if path is None or not path.exists():
+            # nothing in the cache to name it after (image() says why, if pruned)
+            return encode(fit_thumbnail(self.image(state), size), "JPEG", quality=quality)
+        return self.images.thumbnail_bytes(
+            path, size, quality=quality, image=state.pixels.peek("image")
+        )
+
+
+# ------------------------------------------------------------------ plain helpers
+
+
+def normalize_label(label: str) -> str:
+    """``"u2"`` -> ``"U2"``, ``"Zoom 2X"`` -> ``"zoom 2x"``, ``"vary(strong)"`` is not a label."""
+    text = " ".join(label.strip().split())
+    if len(text) == 2 and text[0] in "uUvV" and text[1] in "1234":
+        return text.upper()
+    text = text.lower()
+    if text not in ACTION_LABELS:
+        raise InvalidArgument(
+            f"Unknown action {label!r}; the actions are: {', '.join(ACTION_LABELS)}."
+        )
+    return text
+
+
+def check_mode(mode: str | None) -> str | None:
+    if mode is not None and mode not in MODES:
+        raise InvalidArgument(f"mode must be one of {', '.join(MODES)}, got {mode!r}.")
+    return mode
+
+
+def check_urls(what: str, urls: Sequence[str] | str, least: int, most: int) -> None:
+    listed = [urls] if isinstance(urls, str) else list(urls)
+    if not least <= len(listed) <= most:
+        if least == most:
+            raise InvalidArgument(f"{what} takes {least} image URL, got {len(listed)}.")
+        raise InvalidArgument(f"{what} takes {least} to {most} image URLs, got {len(listed)}.")
+    for url in listed:
+        if not isinstance(url, str) or not url.startswith(("http://", "https://", "data:")):
+            raise InvalidArgument(f"{url!r} is not an image URL (http://, https:// or data:).")
+
+
+def no_image_reason(state: TaskState) -> str:
+    name = f"Task {state.id}"
+    if state.status == "succeeded" and state.reason:
+        return f"{name} succeeded but its image is missing: {state.reason}"
+    if state.status == "succeeded":
+        return f"{name} ({_action(state.job)}) has no image; it produced text."
+    if state.done.is_set():
+        return f"{name} {state.status} and has no image: {state.reason}."
+    return f"{name} is still {state.status}; call task.wait() first."
+
+
+def _check_cached(state: TaskState) -> None:
+    if state.image_path is not None and not state.image_path.exists():
+        raise StorageError(
+            f"Task {state.id}'s image {state.image_path} is no longer in the cache "
+            "(pruned?); run the prompt again to get a new one."
+        )
+
+
+def _action(job: Job) -> str:
+    return job.label if job.kind == "action" and job.label else job.kind
+
+
+def state_from_row(row: Mapping[str, Any], provider: str) -> TaskState:
+    """A TaskState rebuilt from its log row (after a restart, or looked up by id)."""
+    remote = row.get("remote_state") or {}
+    snapshot = snapshot_from_state(remote)
+    prompt_text = row.get("prompt") or ""
+    try:
+        prompt: Prompt | None = parse_prompt(prompt_text) if prompt_text else None
+    except PromptError:
+        prompt = None
+    action = row.get("action") or "imagine"
+    kind = action if action in ("imagine", "describe", "blend") else "action"
+    job = Job(kind, prompt=prompt_text, label=None if kind != "action" else action)  # type: ignore[arg-type]
+    state = TaskState(
+        row["task_id"],
+        job,
+        provider,
+        prompt=prompt,
+        parent_id=row.get("parent_id"),
+        sweep_id=row.get("sweep_id"),
+        submitted_at=_as_datetime(row.get("submitted_at")),
+        started_at=_as_datetime(row.get("started_at"), None),
+        finished_at=_as_datetime(row.get("finished_at"), None),
+        image_path=Path(row["image_path"]) if row.get("image_path") else None,
+        snapshot=snapshot,
+        error=row.get("error"),
+        sending=bool(remote.get("sending")),
+    )
+    if snapshot.done:
+        state.done.set()
+    return state
+
+
+def _as_datetime(value: Any, default: Any = ...) -> Any:
+    if value is None or value != value:  # None or NaT
+        return datetime.now(timezone.utc) if default is ... else default
+    if isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))
