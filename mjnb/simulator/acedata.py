@@ -34,18 +34,9 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from mjnb.errors import PromptError
-from mjnb.simulator.jobs import (
-    SPEEDS,
-    BadRequest,
-    Endpoints,
-    Fields,
-    Handler,
-    Job,
-    QueueFull,
-    Simulator,
-    State,
-    watch,
-)
+from mjnb.simulator.model import SPEEDS, Job, QueueFull, State, watch
+from mjnb.simulator.state import Simulator
+from mjnb.simulator.wire import BadRequest, Endpoints, Fields, Handler
 
 __all__ = ["ACE_NAMES", "PROTOCOL", "ZHISHUYUN_NAMES", "AceData", "routes", "too_many_requests"]
 

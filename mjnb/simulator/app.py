@@ -32,7 +32,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mjnb.simulator import acedata, metachat, mjproxy, youchuan
 from mjnb.simulator.config import SimConfig
 from mjnb.simulator.faults import Faults
-from mjnb.simulator.jobs import Simulator
+from mjnb.simulator.state import Simulator
 
 __all__ = ["create_app"]
 

@@ -30,15 +30,9 @@ from starlette.routing import BaseRoute, Route
 
 from mjnb.errors import PromptError
 from mjnb.prompt import Prompt
-from mjnb.simulator.jobs import (
-    BadRequest,
-    Endpoints,
-    Fields,
-    Handler,
-    Job,
-    QueueFull,
-    Simulator,
-)
+from mjnb.simulator.model import Job, QueueFull
+from mjnb.simulator.state import Simulator
+from mjnb.simulator.wire import BadRequest, Endpoints, Fields, Handler
 
 __all__ = ["MODELS", "PROTOCOL", "MetaChat", "routes", "too_many_requests"]
 

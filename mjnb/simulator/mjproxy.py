@@ -25,17 +25,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from mjnb.errors import PromptError
-from mjnb.simulator.jobs import (
-    BadRequest,
-    Endpoints,
-    Fields,
-    Handler,
-    Job,
-    QueueFull,
-    Simulator,
-    State,
-    decode_data_url,
-)
+from mjnb.simulator.images import decode_data_url
+from mjnb.simulator.model import Job, QueueFull, State
+from mjnb.simulator.state import Simulator
+from mjnb.simulator.wire import BadRequest, Endpoints, Fields, Handler
 
 __all__ = ["PROTOCOL", "MJProxy", "routes", "too_many_requests"]
 

@@ -38,17 +38,9 @@ from starlette.routing import BaseRoute, Route
 
 from mjnb.errors import PromptError
 from mjnb.prompt import Prompt
-from mjnb.simulator.jobs import (
-    BadRequest,
-    Endpoints,
-    Fields,
-    Handler,
-    Job,
-    QueueFull,
-    Simulator,
-    State,
-    version_family,
-)
+from mjnb.simulator.model import Job, QueueFull, State, version_family
+from mjnb.simulator.state import Simulator
+from mjnb.simulator.wire import BadRequest, Endpoints, Fields, Handler
 
 __all__ = ["PROTOCOL", "Youchuan", "routes", "too_many_requests"]
 

@@ -1,68 +1,38 @@
-"""The simulator's job model, shared by every protocol module.
+"""Jobs and their planned timelines: what a simulated Midjourney job is and does.
 
 A job's whole life is planned when it is submitted: the scheduler gives it the first
 of ``concurrency`` slots to come free (first come, first served), so its start, its
 progress steps, and its end (or the moment it fails, for the ``fail_rate`` share) are
-known at once. Every read computes the state from the clock, so a poll costs a
-bisect and nothing runs in the background. Images are rendered only when first asked
-for (in a worker thread, once per job) through :mod:`mjnb.simulator.art`.
-
-Besides the table, :class:`Simulator` holds what the protocol modules share: counters
-for ``/_sim/stats``, the rate limiter, signed image URLs, uploaded images, the
-banned-word check and webhook delivery (loopback addresses only). Each protocol module
-only translates between its wire format and these objects.
+known at once. Every read computes the state from the injected clock, so a poll costs
+a bisect and nothing runs in the background. A cancel rewrites the rest of the plan
+(the job fails now). Images are rendered only when first asked for (in a worker
+thread, once per job) through :mod:`mjnb.simulator.art`. The table keeps at most
+``max_jobs`` jobs, evicting the oldest finished ones first.
 """
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import binascii
 import bisect
-import hashlib
-import hmac
-import io
-import json
 import logging
-import math
 import random
-import re
-import secrets
 import threading
 import time
 import uuid
-import zlib
 from collections import Counter, OrderedDict, deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
-from urllib.parse import parse_qs, urlsplit
 
 import anyio
-import httpx
 from PIL import Image
-from starlette.requests import Request
-from starlette.responses import Response
 
-from mjnb.errors import PromptError
-from mjnb.prompt import Prompt, parse_prompt
+from mjnb.prompt import Prompt
 from mjnb.simulator import art
 from mjnb.simulator.config import SimConfig
-
-__all__ = [
-    "ACTION_LABELS",
-    "BadRequest",
-    "Endpoints",
-    "Handler",
-    "ImageSource",
-    "Job",
-    "JobTable",
-    "QueueFull",
-    "Simulator",
-    "State",
-]
+from mjnb.simulator.images import ImageSource, crop_tile, encode
 
 log = logging.getLogger("mjnb.simulator")
+
 
 Status = Literal["queued", "running", "succeeded", "failed"]
 Kind = Literal["grid", "single", "text"]
@@ -106,10 +76,6 @@ FAILURE_REASONS: tuple[str, ...] = (
 )
 
 BLEND_ASPECTS: dict[str, float] = {"square": 1.0, "portrait": 2 / 3, "landscape": 3 / 2}
-LOOPBACK_HOSTS: frozenset[str] = frozenset({"127.0.0.1", "localhost", "::1"})
-IMAGE_PATH = re.compile(r"^/_sim/images/(?P<job>\d+)/(?P<name>[a-z0-9-]+)\.(?P<ext>png|webp)$")
-UPLOAD_PATH = re.compile(r"^/_sim/uploads/(?P<key>[0-9a-f]+)\.(?P<ext>png|webp)$")
-MAX_PIXELS = 40_000_000
 
 
 class QueueFull(Exception):
@@ -118,18 +84,6 @@ class QueueFull(Exception):
     def __init__(self, waiting: int) -> None:
         super().__init__(f"The queue is full ({waiting} jobs waiting); try again later.")
         self.waiting = waiting
-
-
-class BadRequest(Exception):
-    """A request the simulator cannot take; each protocol renders it in its own shape.
-
-    ``status`` is the HTTP status a plain API would use (400, 413, ...).
-    """
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
 
 
 @dataclass(frozen=True)
@@ -143,70 +97,6 @@ class State:
     @property
     def done(self) -> bool:
         return self.status in TERMINAL
-
-
-# ---------------------------------------------------------------------------- images
-
-
-@dataclass(frozen=True)
-class ImageSource:
-    """An input image for blend/describe: one of our own jobs, uploaded bytes, or a
-    foreign URL (never fetched: painted deterministically from its text)."""
-
-    job: Job | None = None
-    name: str = "image"
-    data: bytes | None = None
-    url: str = ""
-
-    def load(self, long_side: int) -> Image.Image:
-        if self.job is not None:
-            return self.job.picture(self.name)
-        if self.data is not None:
-            return decode_image(self.data)
-        words = " ".join(w for w in re.split(r"[^A-Za-z]+", urlsplit(self.url).path) if w)
-        seed = zlib.crc32(self.url.encode())
-        return art.paint_grid(words or "image", {}, seed, long_side=long_side)
-
-
-def decode_image(data: bytes) -> Image.Image:
-    """Open uploaded bytes as an RGB image; raises BadRequest if they are not one."""
-    try:
-        with Image.open(io.BytesIO(data)) as probe:
-            width, height = probe.size
-            if width * height > MAX_PIXELS:
-                raise BadRequest(
-                    f"The image is {width}x{height} pixels, more than the {MAX_PIXELS} "
-                    "allowed; send a smaller one."
-                )
-            return probe.convert("RGB")
-    except BadRequest:
-        raise
-    except Exception as exc:  # Pillow raises many kinds for garbage input
-        raise BadRequest(
-            "The image data could not be decoded; send a PNG, JPEG or WebP file."
-        ) from exc
-
-
-def decode_data_url(text: str) -> bytes:
-    """The bytes of a ``data:image/...;base64,`` URL (or bare base64); raises BadRequest."""
-    payload = text.split(",", 1)[1] if text.startswith("data:") and "," in text else text
-    try:
-        return base64.b64decode(payload, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise BadRequest(
-            "An image is not valid base64; send data URLs like 'data:image/png;base64,...'."
-        ) from exc
-
-
-def crop_tile(grid: Image.Image, index: int) -> Image.Image:
-    """Tile ``index`` (1-4, row by row) of a 2x2 grid, at its own size."""
-    w, h = grid.size
-    col, row = (index - 1) % 2, (index - 1) // 2
-    return grid.crop((col * w // 2, row * h // 2, (col + 1) * w // 2, (row + 1) * h // 2))
-
-
-def encode(img: Image.Image, ext: str) -> bytes:
-    return art.to_webp(img) if ext == "webp" else art.to_png(img)
 
 
 # ---------------------------------------------------------------------------- jobs
@@ -640,326 +530,3 @@ async def watch(job: Job, clock: Callable[[], float] = time.time) -> AsyncIterat
             await anyio.sleep(1.0)
             continue
         await anyio.sleep(max(0.0, nxt - clock()) + 0.001)
-
-
-# ---------------------------------------------------------------------------- shared state
-
-
-class Simulator:
-    """The state every protocol module shares: config, jobs, counters, limiter, URLs."""
-
-    def __init__(self, config: SimConfig, clock: Callable[[], float] = time.time) -> None:
-        self.config = config
-        self.clock = clock
-        self.table = JobTable(config, clock)
-        self.counts: Counter[str] = Counter()
-        self.per_protocol: dict[str, Counter[str]] = {
-            p: Counter() for p in ("acedata", "metachat", "mjproxy", "youchuan")
-        }
-        self.uploads: dict[str, bytes] = {}
-        self.secret = secrets.token_bytes(16)
-        self._tokens = float(max(1.0, config.rate_limit or 1.0))
-        self._refilled = clock()
-        self._background: set[asyncio.Task[None]] = set()
-        self._banned = (
-            re.compile(r"\b(" + "|".join(re.escape(w) for w in config.banned_words) + r")\b", re.I)
-            if config.banned_words
-            else None
-        )
-
-    def reset(self) -> None:
-        self.table = JobTable(self.config, self.clock)
-        self.counts.clear()
-        for counter in self.per_protocol.values():
-            counter.clear()
-        self.uploads.clear()
-
-    # -- counters
-
-    def count(self, protocol: str | None, key: str, n: int = 1) -> None:
-        self.counts[key] += n
-        if protocol is not None:
-            self.per_protocol[protocol][key] += n
-
-    def stats(self) -> dict[str, Any]:
-        now = self.clock()
-        tally = self.table.tally(now)
-        keys = (
-            "requests",
-            "submits",
-            "polls",
-            "rejected_429",
-            "rejected_queue_full",
-            "rejected",
-            "downloads",
-            "callbacks",
-            "callback_errors",
-            "dropped",
-            "slowed",
-            "bad_json",
-        )
-        out: dict[str, Any] = {key: self.counts[key] for key in keys}
-        out.update(
-            stalled=self.table.stalled,
-            jobs=len(self.table.jobs),
-            queued=tally["queued"],
-            running=tally["running"],
-            succeeded=tally["succeeded"],
-            failed=tally["failed"],
-            protocols={p: dict(c) for p, c in self.per_protocol.items() if c},  # those used
-        )
-        return out
-
-    # -- rate limiter (token bucket, bursts of one second's worth)
-
-    def allow(self) -> bool:
-        rate = self.config.rate_limit
-        if rate is None:
-            return True
-        now = self.clock()
-        capacity = max(1.0, rate)
-        self._tokens = min(capacity, self._tokens + (now - self._refilled) * rate)
-        self._refilled = now
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
-            return True
-        return False
-
-    def retry_after(self) -> int:
-        rate = self.config.rate_limit or 1.0
-        return max(1, math.ceil((1.0 - self._tokens) / rate))
-
-    # -- prompts
-
-    def banned_word(self, text: str) -> str | None:
-        match = self._banned.search(text) if self._banned else None
-        return match.group(1).lower() if match else None
-
-    @staticmethod
-    def parse(text: str) -> Prompt:
-        """Parse a prompt as Midjourney would take it; raises PromptError."""
-        prompt = parse_prompt(text)
-        if prompt.is_permutation:
-            raise PromptError(
-                "Permutations like {a, b} are not supported through this API; "
-                "expand them into separate prompts and submit each."
-            )
-        return prompt
-
-    # -- image URLs
-
-    def image_path(self, job: Job, name: str, ext: str, issued: float | None = None) -> str:
-        """A path (with a signed query when ``url_ttl`` is set) for one of a job's images."""
-        path = f"/_sim/images/{job.id}/{name}.{ext}"
-        return self.sign(path, job.finished_at if issued is None else issued)
-
-    def image_url(
-        self, base: str, job: Job, name: str, ext: str = "png", issued: float | None = None
-    ) -> str:
-        return base.rstrip("/") + self.image_path(job, name, ext, issued)
-
-    def preview_url(self, base: str, job: Job, state: State) -> str | None:
-        if state.status != "running" or state.progress <= 0:
-            return None
-        return self.image_url(base, job, f"preview-{state.progress}", "webp", state.at)
-
-    def sign(self, path: str, issued: float) -> str:
-        ttl = self.config.url_ttl
-        if ttl is None:
-            return path
-        query = f"ex={math.ceil(issued + ttl):x}&is={int(issued):x}"
-        digest = hmac.new(self.secret, f"{path}?{query}".encode(), hashlib.sha256).hexdigest()
-        return f"{path}?{query}&hm={digest}"
-
-    def verify(self, path: str, query: str) -> bool:
-        """Whether a signed image URL is genuine and unexpired (always, without url_ttl)."""
-        if self.config.url_ttl is None:
-            return True
-        query_fields = parse_qs(query)
-        try:
-            ex, is_, hm = query_fields["ex"][0], query_fields["is"][0], query_fields["hm"][0]
-            expires = int(ex, 16)
-        except (KeyError, IndexError, ValueError):
-            return False
-        expected = hmac.new(
-            self.secret, f"{path}?ex={ex}&is={is_}".encode(), hashlib.sha256
-        ).hexdigest()
-        return hmac.compare_digest(expected, hm) and self.clock() < expires
-
-    def upload(self, data: bytes, base: str) -> str:
-        """Keep uploaded image bytes and return the URL they are served at."""
-        decode_image(data)  # validates
-        key = hashlib.sha256(data).hexdigest()[:24]
-        self.uploads[key] = data
-        return f"{base.rstrip('/')}/_sim/uploads/{key}.png"
-
-    def source(self, url: str, own_netloc: str) -> ImageSource:
-        """What an image URL points at: our own image when it is ours, else a stand-in."""
-        parts = urlsplit(url)
-        if parts.netloc == own_netloc:
-            found = IMAGE_PATH.match(parts.path)
-            if found:
-                job = self.table.get(found["job"])
-                if job is not None and job.final.status == "succeeded":
-                    name = found["name"]
-                    return ImageSource(job=job, name=name if "preview" not in name else "image")
-            uploaded = UPLOAD_PATH.match(parts.path)
-            if uploaded and uploaded["key"] in self.uploads:
-                return ImageSource(data=self.uploads[uploaded["key"]])
-        return ImageSource(url=url)
-
-    # -- background work (webhooks)
-
-    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    @staticmethod
-    def hook_allowed(url: str) -> bool:
-        """Webhooks go to loopback addresses only: the simulator never leaves the machine."""
-        parts = urlsplit(url)
-        return parts.scheme in ("http", "https") and (parts.hostname or "") in LOOPBACK_HOSTS
-
-    def deliver(
-        self,
-        protocol: str,
-        url: str,
-        job: Job,
-        payload: Callable[[State], Awaitable[dict[str, Any] | None]],
-    ) -> None:
-        """POST ``payload(state)`` to ``url`` on each state change of ``job`` (skipping
-        states for which it returns None). Non-loopback URLs are ignored with a warning."""
-        if not self.hook_allowed(url):
-            log.warning("Ignoring webhook %s: the simulator only calls loopback addresses.", url)
-            return
-
-        async def run() -> None:
-            async with httpx.AsyncClient(timeout=5.0, trust_env=False) as client:
-                async for state in watch(job, self.clock):
-                    body = await payload(state)
-                    if body is None:
-                        continue
-                    try:
-                        await client.post(url, json=body)
-                        self.count(protocol, "callbacks")
-                    except httpx.HTTPError as exc:
-                        self.count(protocol, "callback_errors")
-                        log.warning("Webhook POST to %s failed: %s", url, exc)
-
-        self.spawn(run())
-
-
-# ---------------------------------------------------------------------------- request bodies
-
-
-async def read_json(request: Request, limit: int) -> Any:
-    """The request's JSON body; BadRequest(413) past ``limit`` bytes, BadRequest(400) if
-    it is not JSON. An empty body reads as ``{}``."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise BadRequest(too_large(limit), 413)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BadRequest(too_large(limit), 413)
-        chunks.append(chunk)
-    raw = b"".join(chunks)
-    if not raw.strip():
-        return {}
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest("The request body is not valid JSON; send a JSON object.") from exc
-
-
-def too_large(limit: int) -> str:
-    return f"The request body is larger than {limit // (1024 * 1024)} MB; send smaller images."
-
-
-class Fields:
-    """Typed access to a JSON object's fields; wrong types raise BadRequest sentences."""
-
-    def __init__(self, body: Any) -> None:
-        if not isinstance(body, dict):
-            raise BadRequest("The request body must be a JSON object.")
-        self.body: dict[str, Any] = body
-
-    def get(self, name: str) -> Any:
-        return self.body.get(name)
-
-    def text(self, name: str, default: str | None = None, *, required: bool = False) -> str | None:
-        value = self.body.get(name)
-        if value is None or value == "":
-            if required:
-                raise BadRequest(f"The field '{name}' is required.")
-            return default
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return str(value)
-        if not isinstance(value, str):
-            raise BadRequest(f"The field '{name}' must be a string, got {type(value).__name__}.")
-        return value
-
-    def integer(
-        self, name: str, default: int | None = None, *, required: bool = False
-    ) -> int | None:
-        value = self.body.get(name)
-        if value is None:
-            if required:
-                raise BadRequest(f"The field '{name}' is required.")
-            return default
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-            return int(value)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
-            raise BadRequest(f"The field '{name}' must be a whole number, got {value!r}.")
-        return int(value)
-
-    def number(self, name: str) -> float | None:
-        value = self.body.get(name)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise BadRequest(f"The field '{name}' must be a number, got {value!r}.")
-        return float(value)
-
-    def flag(self, name: str, default: bool = False) -> bool:
-        value = self.body.get(name)
-        if value is None:
-            return default
-        if isinstance(value, bool):
-            return value
-        if value in (0, 1, "true", "false"):
-            return value in (1, "true")
-        raise BadRequest(f"The field '{name}' must be true or false, got {value!r}.")
-
-    def array(self, name: str) -> list[Any]:
-        value = self.body.get(name)
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            raise BadRequest(f"The field '{name}' must be a list, got {type(value).__name__}.")
-        return value
-
-    def mapping(self, name: str) -> dict[str, Any]:
-        value = self.body.get(name)
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            raise BadRequest(f"The field '{name}' must be a JSON object.")
-        return value
-
-
-Handler = Callable[[Request], Awaitable[Response]]
-
-
-class Endpoints:
-    """What every protocol's endpoints share: the simulator they run on, and request bodies."""
-
-    def __init__(self, sim: Simulator) -> None:
-        self.sim = sim
-
-    async def fields(self, request: Request) -> Fields:
-        """The request's JSON object (BadRequest past the simulator's body limit)."""
-        return Fields(await read_json(request, self.sim.config.max_body))
