@@ -30,6 +30,7 @@ from mjnb.prompt import Prompt
 from mjnb.simulator import art
 from mjnb.simulator.config import SimConfig
 from mjnb.simulator.images import ImageSource, crop_tile, encode
+from mjnb.simulator.versions import offered
 
 log = logging.getLogger("mjnb.simulator")
 
@@ -37,33 +38,6 @@ log = logging.getLogger("mjnb.simulator")
 Status = Literal["queued", "running", "succeeded", "failed"]
 Kind = Literal["grid", "single", "text"]
 TERMINAL: frozenset[str] = frozenset({"succeeded", "failed"})
-
-#: Action labels, as the rest of mjnb names them; each protocol maps them to its wire form.
-ACTION_LABELS: tuple[str, ...] = (
-    "U1",
-    "U2",
-    "U3",
-    "U4",
-    "V1",
-    "V2",
-    "V3",
-    "V4",
-    "reroll",
-    "vary subtle",
-    "vary strong",
-    "zoom 2x",
-    "zoom 1.5x",
-    "square",
-    "pan left",
-    "pan right",
-    "pan up",
-    "pan down",
-    "upscale subtle",
-    "upscale creative",
-    "upscale 2x",
-    "upscale 4x",
-)
-GRID_LABELS: tuple[str, ...] = ACTION_LABELS[:9]
 
 #: Multiplier on ``latency`` for each speed mode.
 SPEEDS: dict[str, float] = {"fast": 1.0, "relax": 2.0, "turbo": 0.5}
@@ -170,6 +144,9 @@ class Job:
     meta: dict[str, Any] = field(default_factory=dict)
     #: act on tile 1-4 of ``base``'s grid rather than on all of it (Youchuan's imageNo)
     tile: int = 0
+    #: the scheduler slot it holds and until when (freed early by a cancel)
+    slot: int = -1
+    slot_until: float = 0.0
     _times: list[float] = field(default_factory=list, repr=False)
     cache: RenderCache = field(default_factory=RenderCache, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -203,24 +180,43 @@ class Job:
     # -- actions
 
     def offered(self) -> list[str]:
-        """Action labels this job offers once it has succeeded."""
-        if self.kind == "grid":
-            return list(GRID_LABELS)
-        if self.kind != "single":
-            return []
-        labels = ["vary subtle", "vary strong", "zoom 2x", "zoom 1.5x"]
-        if self.aspect is None or abs(self.aspect - 1.0) > 1e-6:
-            labels.append("square")
-        if self.pan_axis != "v":
-            labels += ["pan left", "pan right"]
-        if self.pan_axis != "h":
-            labels += ["pan up", "pan down"]
-        if not self.action.startswith("upscale "):
-            if version_family(self.params) == "5":
-                labels += ["upscale 2x", "upscale 4x"]
-            else:
-                labels += ["upscale subtle", "upscale creative"]
-        return [label for label in ACTION_LABELS if label in labels]
+        """Action labels this job offers once it has succeeded (per its version:
+        :mod:`mjnb.simulator.versions`)."""
+        return offered(
+            self.kind,
+            self.params,
+            aspect=self.aspect,
+            pan_axis=self.pan_axis,
+            upscaled=self.action.startswith("upscale "),
+        )
+
+    # -- cancel
+
+    def cancel(self, now: float, reason: str) -> bool:
+        """End the job now as failed with ``reason`` (its plan after ``now`` is dropped).
+        False, and nothing changes, if it has already ended."""
+        state = self.state(now)
+        if state.done:
+            return False
+        kept = [s for s in self.timeline if s.at <= now]
+        progress = kept[-1].progress if kept else 0
+        self.timeline = [*kept, State("failed", progress, now)]
+        self._times = [s.at for s in self.timeline]
+        self.fail_reason = reason
+        self.meta["cancelled"] = True
+        return True
+
+    def spans(self) -> tuple[tuple[float, float] | None, tuple[float, float] | None]:
+        """When the job waited and when it ran, as (from, until) pairs (until is
+        ``inf`` for a job that never ends), for the peaks in ``/_sim/stats``."""
+        queued = running = None
+        first_run = next((s.at for s in self.timeline if s.status == "running"), None)
+        end = self.final.at if self.final.done else float("inf")
+        if self.timeline[0].status == "queued":
+            queued = (self.timeline[0].at, first_run if first_run is not None else end)
+        if first_run is not None:
+            running = (first_run, end)
+        return queued, running
 
     # -- pictures (blocking; call through a worker thread)
 
@@ -311,16 +307,6 @@ class Job:
         raise ValueError(f"unknown recipe {recipe!r}")
 
 
-def version_family(params: Mapping[str, Any]) -> str:
-    """Return "5" for V5.x, niji 5 and older (Upscale 2x/4x), else "6" (Subtle/Creative)."""
-    version, niji = params.get("version"), params.get("niji")
-    if version is not None and str(version).split(".")[0] in {"1", "2", "3", "4", "5"}:
-        return "5"
-    if niji is not None and str(niji) in {"4", "5"}:
-        return "5"
-    return "6"
-
-
 def aspect_of(ar: Any) -> float:
     try:
         w, h = str(ar).split(":")
@@ -343,6 +329,11 @@ class JobTable:
         self.cache = RenderCache()
         #: jobs planned to stop progressing (``stall_rate``), never to finish
         self.stalled = 0
+        #: final statuses of jobs forgotten beyond ``max_jobs`` (they still count)
+        self.evicted: Counter[str] = Counter()
+        #: most jobs running / waiting at once, over jobs already forgotten
+        self._peaks: dict[str, int] = {"running": 0, "queued": 0}
+        self._placed = (-1, 0.0)
 
     def waiting(self, now: float) -> int:
         """Jobs accepted that have not started yet."""
@@ -449,9 +440,62 @@ class JobTable:
             tile=tile,
             cache=self.cache,
         )
+        job.slot, job.slot_until = self._placed
+        self._placed = (-1, 0.0)
         self.jobs[job.id] = job
         self.by_uuid[job.uuid] = job
+        if len(self.jobs) > config.max_jobs:
+            self.evict(now)
         return job
+
+    def cancel(self, job: Job, reason: str) -> bool:
+        """Cancel ``job`` now (see :meth:`Job.cancel`); its slot is freed when no later
+        job was planned on it. False if it had already ended."""
+        now = self.clock()
+        waited = job.timeline[0].status == "queued" and job.state(now).status == "queued"
+        if not job.cancel(now, reason):
+            return False
+        if waited and job.started_at is not None:
+            if job.started_at in self._starts:
+                self._starts.remove(job.started_at)
+            job.started_at = None  # it never ran
+        if 0 <= job.slot < len(self._slots) and self._slots[job.slot] == job.slot_until:
+            self._slots[job.slot] = now
+        return True
+
+    def evict(self, now: float) -> None:
+        """Forget jobs down to 90% of ``max_jobs``: the oldest finished first, then the
+        oldest of all. Their outcomes and the peaks they made are kept."""
+        keep = max(1, self.config.max_jobs * 9 // 10)
+        peaks = self.peaks(now)
+        self._peaks = peaks
+        excess = len(self.jobs) - keep
+        order = [j for j in self.jobs.values() if j.state(now).done]
+        order += [j for j in self.jobs.values() if not j.state(now).done]
+        for job in order[:excess]:
+            self.evicted[job.state(now).status] += 1
+            del self.jobs[job.id]
+            self.by_uuid.pop(job.uuid, None)
+
+    def peaks(self, now: float) -> dict[str, int]:
+        """Most jobs running at once and most waiting at once, up to ``now``."""
+        out = dict(self._peaks)
+        for which in (0, 1):
+            events: list[tuple[float, int]] = []
+            for job in self.jobs.values():
+                span = job.spans()[which]
+                if span is None or span[0] > now or span[1] <= span[0]:
+                    continue
+                events.append((span[0], 1))
+                if span[1] <= now:
+                    events.append((span[1], -1))
+            level = top = 0
+            for _, step in sorted(events):  # ends (-1) sort before starts at one moment
+                level += step
+                top = max(top, level)
+            key = "queued" if which == 0 else "running"
+            out[key] = max(out[key], top)
+        return out
 
     def _plan(
         self,
@@ -471,7 +515,9 @@ class JobTable:
         fails = rng.random() < self.config.fail_rate
         end = start + duration
         fail_at = start + duration * rng.uniform(0.3, 0.9) if fails else None
-        self._slots[self._slots.index(free)] = fail_at if fail_at is not None else end
+        slot = self._slots.index(free)
+        self._slots[slot] = fail_at if fail_at is not None else end
+        self._placed = (slot, self._slots[slot])
         if start > now:
             self._starts.append(start)
         timeline: list[State] = []
@@ -508,7 +554,7 @@ class JobTable:
         return [job for job in self.jobs.values() if job.protocol == protocol]
 
     def tally(self, now: float) -> Counter[str]:
-        counts: Counter[str] = Counter()
+        counts: Counter[str] = Counter(self.evicted)
         for job in self.jobs.values():
             counts[job.state(now).status] += 1
         return counts
@@ -526,7 +572,8 @@ async def watch(job: Job, clock: Callable[[], float] = time.time) -> AsyncIterat
         if state.done:
             return
         nxt = job.next_change(now)
-        if nxt is None:  # a stalled job: nothing will change; keep the watcher waiting
-            await anyio.sleep(1.0)
+        if nxt is None:  # a stalled job: nothing will change unless it is cancelled
+            await anyio.sleep(0.25)
             continue
-        await anyio.sleep(max(0.0, nxt - clock()) + 0.001)
+        # at most a quarter second, so that a cancel (which rewrites the plan) shows soon
+        await anyio.sleep(min(0.25, max(0.0, nxt - clock()) + 0.001))

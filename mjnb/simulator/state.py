@@ -15,7 +15,7 @@ import math
 import re
 import secrets
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -33,6 +33,8 @@ log = logging.getLogger("mjnb.simulator")
 LOOPBACK_HOSTS: frozenset[str] = frozenset({"127.0.0.1", "localhost", "::1"})
 IMAGE_PATH = re.compile(r"^/_sim/images/(?P<job>\d+)/(?P<name>[a-z0-9-]+)\.(?P<ext>png|webp)$")
 UPLOAD_PATH = re.compile(r"^/_sim/uploads/(?P<key>[0-9a-f]+)\.(?P<ext>png|webp)$")
+#: bytes of uploaded images kept at most (besides the ``max_uploads`` count)
+UPLOAD_BUDGET = 256 * 1024 * 1024
 
 # ---------------------------------------------------------------------------- shared state
 
@@ -48,7 +50,8 @@ class Simulator:
         self.per_protocol: dict[str, Counter[str]] = {
             p: Counter() for p in ("acedata", "metachat", "mjproxy", "youchuan")
         }
-        self.uploads: dict[str, bytes] = {}
+        self.uploads: OrderedDict[str, bytes] = OrderedDict()
+        self._upload_bytes = 0
         self.secret = secrets.token_bytes(16)
         self._tokens = float(max(1.0, config.rate_limit or 1.0))
         self._refilled = clock()
@@ -65,6 +68,7 @@ class Simulator:
         for counter in self.per_protocol.values():
             counter.clear()
         self.uploads.clear()
+        self._upload_bytes = 0
 
     # -- counters
 
@@ -76,6 +80,7 @@ class Simulator:
     def stats(self) -> dict[str, Any]:
         now = self.clock()
         tally = self.table.tally(now)
+        peaks = self.table.peaks(now)
         keys = (
             "requests",
             "submits",
@@ -89,6 +94,9 @@ class Simulator:
             "dropped",
             "slowed",
             "bad_json",
+            "cancels",
+            "evicted",
+            "evicted_uploads",
         )
         out: dict[str, Any] = {key: self.counts[key] for key in keys}
         out.update(
@@ -98,6 +106,8 @@ class Simulator:
             running=tally["running"],
             succeeded=tally["succeeded"],
             failed=tally["failed"],
+            peak_running=peaks["running"],
+            peak_queued=peaks["queued"],
             protocols={p: dict(c) for p, c in self.per_protocol.items() if c},  # those used
         )
         return out
@@ -156,34 +166,52 @@ class Simulator:
         return self.image_url(base, job, f"preview-{state.progress}", "webp", state.at)
 
     def sign(self, path: str, issued: float) -> str:
+        """``path`` with Discord-CDN-style ``ex``/``is``/``hm`` when ``url_ttl`` is set;
+        with a ``token`` but no ``url_ttl`` an ``hm`` alone, so that the URL itself is the
+        credential for ``/_sim/*`` downloads (as a CDN link is), never the token."""
         ttl = self.config.url_ttl
         if ttl is None:
-            return path
+            if self.config.token is None:
+                return path
+            return f"{path}?hm={self._digest(path)}"
         query = f"ex={math.ceil(issued + ttl):x}&is={int(issued):x}"
-        digest = hmac.new(self.secret, f"{path}?{query}".encode(), hashlib.sha256).hexdigest()
-        return f"{path}?{query}&hm={digest}"
+        return f"{path}?{query}&hm={self._digest(f'{path}?{query}')}"
+
+    def _digest(self, text: str) -> str:
+        return hmac.new(self.secret, text.encode(), hashlib.sha256).hexdigest()
 
     def verify(self, path: str, query: str) -> bool:
-        """Whether a signed image URL is genuine and unexpired (always, without url_ttl)."""
-        if self.config.url_ttl is None:
-            return True
+        """Whether a signed URL is genuine and unexpired (always true with neither
+        ``url_ttl`` nor ``token``)."""
         query_fields = parse_qs(query)
+        if self.config.url_ttl is None:
+            if self.config.token is None:
+                return True
+            given = query_fields.get("hm", [""])[0]
+            return hmac.compare_digest(self._digest(path), given)
         try:
             ex, is_, hm = query_fields["ex"][0], query_fields["is"][0], query_fields["hm"][0]
             expires = int(ex, 16)
         except (KeyError, IndexError, ValueError):
             return False
-        expected = hmac.new(
-            self.secret, f"{path}?ex={ex}&is={is_}".encode(), hashlib.sha256
-        ).hexdigest()
+        expected = self._digest(f"{path}?ex={ex}&is={is_}")
         return hmac.compare_digest(expected, hm) and self.clock() < expires
 
     def upload(self, data: bytes, base: str) -> str:
         """Keep uploaded image bytes and return the URL they are served at."""
         decode_image(data)  # validates
         key = hashlib.sha256(data).hexdigest()[:24]
+        old = self.uploads.pop(key, None)
+        self._upload_bytes += len(data) - (len(old) if old is not None else 0)
         self.uploads[key] = data
-        return f"{base.rstrip('/')}/_sim/uploads/{key}.png"
+        while len(self.uploads) > 1 and (
+            len(self.uploads) > self.config.max_uploads or self._upload_bytes > UPLOAD_BUDGET
+        ):
+            _, dropped = self.uploads.popitem(last=False)
+            self._upload_bytes -= len(dropped)
+            self.count(None, "evicted_uploads")
+        path = f"/_sim/uploads/{key}.png"
+        return base.rstrip("/") + self.sign(path, self.clock())
 
     def source(self, url: str, own_netloc: str) -> ImageSource:
         """What an image URL points at: our own image when it is ours, else a stand-in."""

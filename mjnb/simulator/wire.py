@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Mount, Route
 
 if TYPE_CHECKING:
     from mjnb.simulator.state import Simulator
@@ -21,7 +23,25 @@ if TYPE_CHECKING:
 log = logging.getLogger("mjnb.simulator")
 
 
-class BadRequest(Exception):
+class SimError(Exception):
+    """A request refused; the protocol's ``Mount`` renders it in the protocol's shape."""
+
+
+class Unauthorized(SimError):
+    """The request's credential is missing or wrong (each protocol checks its own way).
+    ``code`` is the protocol's word for which (Ace: ``no_token`` / ``invalid_token``)."""
+
+    def __init__(self, message: str, code: str = "invalid_token") -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+class Internal(SimError):
+    """A bug in the simulator while answering; logged, answered as the protocol's 500."""
+
+
+class BadRequest(SimError):
     """A request the simulator cannot take; each protocol renders it in its own shape.
 
     ``status`` is the HTTP status a plain API would use (400, 413, ...).
@@ -146,3 +166,42 @@ class Endpoints:
     async def fields(self, request: Request) -> Fields:
         """The request's JSON object (BadRequest past the simulator's body limit)."""
         return Fields(await read_json(request, self.sim.config.max_body))
+
+
+ErrorHandler = Callable[[Request, Exception], Awaitable[Response]]
+#: (path inside the mount, handler, methods)
+RouteSpec = tuple[str, Handler, Sequence[str]]
+
+
+def mount(
+    path: str,
+    routes: Sequence[RouteSpec],
+    *,
+    authorize: Callable[[Request], None],
+    handlers: Mapping[type[Exception], ErrorHandler],
+) -> Mount:
+    """One protocol as a ``Mount``: every route first calls ``authorize(request)``,
+    which raises :class:`Unauthorized` for a missing or wrong credential, and
+    ``handlers`` turn :class:`SimError` s into the protocol's own error answers, as a
+    Starlette app's ``exception_handlers`` do. Anything else a
+    handler raises is logged and re-raised as :class:`Internal`, so a bug still gets
+    the protocol's 500 shape rather than a bare traceback page."""
+
+    def guard(handler: Handler) -> Handler:
+        async def run(request: Request) -> Response:
+            authorize(request)
+            try:
+                return await handler(request)
+            except SimError:
+                raise
+            except Exception as exc:
+                log.exception("simulator error on %s", request.url.path)
+                raise Internal("Internal error in the simulator; see its log.") from exc
+
+        return run
+
+    app = Starlette(
+        routes=[Route(p, guard(h), methods=list(m)) for p, h, m in routes],
+        exception_handlers=dict(handlers),
+    )
+    return Mount(path, app=app)
