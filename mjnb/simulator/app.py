@@ -27,6 +27,7 @@ configured dropped connections, slow answers and malformed JSON (all off by defa
 from __future__ import annotations
 
 import hmac
+import time
 from collections.abc import Awaitable, Callable
 
 import anyio
@@ -115,9 +116,13 @@ def sim_token_ok(request: Request, token: str | None) -> bool:
     return any(hmac.compare_digest(g.encode(), token.encode()) for g in given if g)
 
 
-def create_app(config: SimConfig | None = None) -> Starlette:
-    """The simulator app for ``config`` (defaults: :class:`SimConfig`)."""
-    sim = Simulator(config or SimConfig())
+def create_app(
+    config: SimConfig | None = None, *, clock: Callable[[], float] = time.time
+) -> Starlette:
+    """The simulator app for ``config`` (defaults: :class:`SimConfig`). ``clock`` (epoch
+    seconds) drives every job's timeline: tests inject a fake one to step through a
+    job's life without waiting."""
+    sim = Simulator(config or SimConfig(), clock)
     token = sim.config.token
 
     def controlled(

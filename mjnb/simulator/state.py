@@ -95,7 +95,6 @@ class Simulator:
             "slowed",
             "bad_json",
             "cancels",
-            "evicted",
             "evicted_uploads",
         )
         out: dict[str, Any] = {key: self.counts[key] for key in keys}
@@ -106,6 +105,7 @@ class Simulator:
             running=tally["running"],
             succeeded=tally["succeeded"],
             failed=tally["failed"],
+            evicted=sum(self.table.evicted.values()),
             peak_running=peaks["running"],
             peak_queued=peaks["queued"],
             protocols={p: dict(c) for p, c in self.per_protocol.items() if c},  # those used
