@@ -37,7 +37,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount
 
-from mjnb.errors import PromptError
+from mjnb.prompt import PromptError
 from mjnb.simulator import wire
 from mjnb.simulator.model import SPEEDS, Job, QueueFull, State, watch
 from mjnb.simulator.state import Simulator

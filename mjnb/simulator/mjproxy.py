@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount
 
-from mjnb.errors import PromptError
+from mjnb.prompt import PromptError
 from mjnb.simulator import wire
 from mjnb.simulator.images import decode_data_url
 from mjnb.simulator.model import Job, QueueFull, State

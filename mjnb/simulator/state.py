@@ -22,8 +22,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from mjnb.errors import PromptError
-from mjnb.prompt import Prompt, parse_prompt
+from mjnb.prompt import Prompt, PromptError, parse_prompt
 from mjnb.simulator.config import SimConfig
 from mjnb.simulator.images import ImageSource, decode_image
 from mjnb.simulator.model import Job, JobTable, State, watch

@@ -39,8 +39,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount
 
-from mjnb.errors import PromptError
-from mjnb.prompt import Prompt
+from mjnb.prompt import Prompt, PromptError
 from mjnb.simulator import wire
 from mjnb.simulator.model import Job, QueueFull, State
 from mjnb.simulator.state import Simulator

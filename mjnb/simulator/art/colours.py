@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from mjnb.errors import PromptError
+from mjnb.prompt import PromptError
 
 Arr = npt.NDArray[Any]
 Fill = Callable[[Arr, Arr, Arr], Arr]
