@@ -254,3 +254,30 @@ def test_serve_flags_match_simconfig(capsys: pytest.CaptureFixture[str]) -> None
     assert f"grid long side in px ({config.long_side})" in text
     assert f"seconds previews live after a job ({config.preview_ttl:g})" in text
     assert "--comment-lang {en,zh,mixed}" in text and config.comment_lang == "mixed"
+
+
+# ---------------------------------------------------------------------------- the model
+
+
+def test_a_cancel_frees_its_slot_when_no_later_job_was_planned_on_it() -> None:
+    from mjnb.prompt import parse_prompt
+    from mjnb.simulator.model import JobTable
+
+    clock = Clock()
+    jobs = JobTable(SimConfig(latency=10.0, concurrency=1, queue_size=3), clock)
+
+    def imagine(text: str) -> Any:
+        prompt = parse_prompt(text)
+        return jobs.submit(protocol="mjproxy", prompt=prompt, prompt_text=str(prompt))
+
+    first = imagine("a fox")
+    clock.advance(2.0)
+    assert jobs.cancel(first, "stop") and not jobs.cancel(first, "again")
+    assert first.state(clock.now).status == "failed" and first.fail_reason == "stop"
+    assert first.spans()[1] == (first.submitted_at, clock.now)
+    second = imagine("a cat")  # the slot is free again: it starts at once
+    assert second.state(clock.now).status == "running" and jobs.waiting(clock.now) == 0
+    third = imagine("a dog")  # waits behind the second
+    assert jobs.waiting(clock.now) == 1
+    assert jobs.cancel(third, "stop") and jobs.waiting(clock.now) == 0
+    assert third.started_at is None and third.spans() == ((clock.now, clock.now), None)
