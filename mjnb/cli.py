@@ -24,7 +24,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--rate-limit", type=float, default=None, help="requests/s before 429")
     serve.add_argument("--token", default=None, help="credential every request must carry")
     serve.add_argument("--url-ttl", type=float, default=None, help="seconds image URLs live")
-    serve.add_argument("--long-side", type=int, default=1024, help="grid long side in px")
+    serve.add_argument("--long-side", type=int, default=512, help="grid long side in px (512)")
+    serve.add_argument(
+        "--preview-ttl", type=float, default=60.0, help="seconds previews live after a job (60)"
+    )
+    serve.add_argument(
+        "--comment-lang", choices=("en", "zh", "mixed"), default="mixed", help="Youchuan comment"
+    )
     serve.add_argument("--seed", type=int, default=0, help="makes failures and faults repeatable")
     faults = serve.add_argument_group("faults", "for reliability tests; all 0 by default")
     faults.add_argument("--drop-rate", type=float, default=0.0, help="share of connections cut")
@@ -75,6 +81,8 @@ def _serve(args: argparse.Namespace) -> int:
         token=args.token,
         url_ttl=args.url_ttl,
         long_side=args.long_side,
+        preview_ttl=args.preview_ttl,
+        comment_lang=args.comment_lang,
         seed=args.seed,
         drop_rate=args.drop_rate,
         stall_rate=args.stall_rate,

@@ -50,7 +50,8 @@ def test_serve_answers_every_protocol_and_stops_on_ctrl_c() -> None:
             assert ace.status_code == 404
             meta = httpx.get(f"{url}/open/v1/midjourney/result/1", headers={"X-App-ID": "a"})
             assert meta.status_code == 401
-            assert httpx.get(f"{url}/_sim/stats").json()["submits"] == 1
+            stats = httpx.get(f"{url}/_sim/stats", headers=headers)  # /_sim needs the token
+            assert stats.json()["submits"] == 1
         finally:
             server.send_signal(signal.SIGINT)
             assert server.wait(timeout=15) in (0, 130)

@@ -151,8 +151,10 @@ def test_ndjson_stream(client: httpx.Client) -> None:
     assert lines[-1]["actions"] == GRID_ACTIONS and lines[-1]["success"] is True
     previews = [line["image_url"] for line in lines[:-1] if line["image_url"]]
     assert previews and all(".webp" in url for url in previews)
-    # previews are deleted once the job is done
-    assert client.get(previews[0]).status_code == 404
+    # Ace's real stream: success true on every line, previews included
+    assert all(line["success"] is True for line in lines)
+    # previews stay downloadable for preview_ttl (60 s by default) after the job ends
+    assert client.get(previews[0]).status_code == 200
     assert client.get(lines[-1]["image_url"]).status_code == 200
 
 
@@ -172,8 +174,10 @@ def test_callback_with_stream_posts_every_change(client: httpx.Client, webhook: 
         json={"prompt": "kites", "callback_url": webhook.url},
         headers=headers,
     )
-    bodies = webhook.wait_for(lambda b: any(x.get("success") for x in b))
+    # every POST says success: true (previews too); the final one has progress 100
+    bodies = webhook.wait_for(lambda b: any(x.get("progress") == 100 for x in b))
     assert len(bodies) >= 3 and [b["progress"] for b in bodies][-1] == 100
+    assert all(b["success"] is True for b in bodies)
 
 
 def test_failed_prompt_via_callback(client: httpx.Client, webhook: Any) -> None:

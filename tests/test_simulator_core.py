@@ -15,7 +15,7 @@ from PIL import Image
 from mjnb.errors import ConfigError
 from mjnb.prompt import parse_prompt
 from mjnb.simulator import RunningSimulator, SimConfig, create_app, serve
-from mjnb.simulator.jobs import JobTable, QueueFull, RenderCache
+from mjnb.simulator.model import JobTable, QueueFull, RenderCache
 
 
 class Clock:

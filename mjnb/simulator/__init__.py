@@ -26,8 +26,15 @@ What it simulates
   actions behave like Midjourney's (U crops a tile, V varies it, zoom adds a border,
   pan extends). Prompts are checked with the same parser the client uses
   (:func:`mjnb.prompt.parse_prompt`); nothing else is shared with the client's adapters.
-- ``GET /_sim/stats`` counts submits, polls, outcomes, 429s and downloads so tests can
-  prove that nothing was submitted twice.
+- ``GET /_sim/stats`` counts submits, polls, outcomes, 429s, downloads, cancels and the
+  peaks of running and waiting jobs, so tests can prove that nothing was submitted
+  twice. With a ``token`` every ``/_sim`` route needs it.
+
+Where things live: ``app`` (a ``Mount`` per protocol, ``/_sim``), ``model`` (jobs and
+their planned timelines on an injected clock), ``state`` (counters, limiter, signed
+URLs, uploads, webhooks), ``wire`` (bodies, fields, errors, the ``Mount`` builder),
+``versions`` (actions per Midjourney version), ``images``, ``faults``, ``server``, one
+module per protocol and the ``art`` package.
 """
 
 from __future__ import annotations

@@ -11,6 +11,10 @@ answer, with ``image_id``), ``mode``, ``timeout``, ``translation``, ``split_imag
 - with ``accept: application/x-ndjson`` it streams one full response object per
   progress change, lines ending in ``\\r\\n``, ``actions: []`` until the last line.
 
+As Ace really speaks, every stream line and callback carries ``success: true``,
+previews included (a job is done at ``progress`` 100 with ``actions``), while task
+records (``/midjourney/tasks``) carry no ``image_url`` and no ``success`` until done.
+
 ``POST /midjourney/tasks`` (``retrieve`` / ``retrieve_batch``), ``/midjourney/describe``,
 ``/midjourney/seed`` and ``/midjourney/translate`` complete the API. Both eras' action
 names are accepted (``upscale2`` and ``upsample2``, ``variation_subtle`` and
@@ -31,25 +35,26 @@ from typing import Any
 import anyio
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import BaseRoute, Route
+from starlette.routing import Mount
 
-from mjnb.errors import PromptError
-from mjnb.simulator.jobs import (
-    SPEEDS,
-    BadRequest,
-    Endpoints,
-    Fields,
-    Handler,
-    Job,
-    QueueFull,
-    Simulator,
-    State,
-    watch,
-)
+from mjnb.prompt import PromptError
+from mjnb.simulator import wire
+from mjnb.simulator.model import SPEEDS, Job, QueueFull, State, watch
+from mjnb.simulator.state import Simulator
+from mjnb.simulator.wire import BadRequest, Endpoints, Fields, SimError, Unauthorized
 
-__all__ = ["ACE_NAMES", "PROTOCOL", "ZHISHUYUN_NAMES", "AceData", "routes", "too_many_requests"]
+__all__ = [
+    "ACE_NAMES",
+    "PREFIX",
+    "PROTOCOL",
+    "ZHISHUYUN_NAMES",
+    "AceData",
+    "mount",
+    "too_many_requests",
+]
 
 PROTOCOL = "acedata"
+PREFIX = "/midjourney"
 log = logging.getLogger("mjnb.simulator")
 
 #: Label -> current Ace action name.
@@ -122,59 +127,43 @@ def ace_state(state: State) -> str:
 class AceData(Endpoints):
     """The ``/midjourney`` endpoints over one :class:`Simulator`."""
 
-    # -- plumbing
-
-    def auth_error(self, request: Request) -> Response | None:
+    def authorize(self, request: Request) -> None:
         token = self.sim.config.token
         if token is None:
-            return None
+            return
         header = request.headers.get("authorization", "").strip()
         given = header[7:].strip() if header.lower().startswith("bearer ") else header
         given = given or request.query_params.get("token", "")
         if not given:
-            return error(
-                401,
-                "no_token",
+            raise Unauthorized(
                 "No token was sent; pass 'authorization: Bearer <token>' or '?token=<token>'.",
+                "no_token",
             )
         if given != token:
-            return error(401, "invalid_token", "The token is not valid; check it and retry.")
-        return None
-
-    def endpoint(self, handler: Handler) -> Handler:
-        async def run(request: Request) -> Response:
-            refused = self.auth_error(request)
-            if refused is not None:
-                return refused
-            try:
-                return await handler(request)
-            except BadRequest as exc:
-                if exc.status == 413:
-                    return error(413, "payload_too_large", exc.message)
-                return error(400, "bad_request", exc.message)
-            except Exception:
-                log.exception("acedata simulator error on %s", request.url.path)
-                return error(500, "api_error", "Internal error in the simulator; see its log.")
-
-        return run
+            raise Unauthorized("The token is not valid; check it and retry.", "invalid_token")
 
     # -- answers
 
-    async def answer(self, job: Job, base: str, state: State) -> dict[str, Any]:
-        """The response object for ``job`` in ``state`` (final ones in full)."""
+    async def answer(
+        self, job: Job, base: str, state: State, *, live: bool = True
+    ) -> dict[str, Any]:
+        """The response object for ``job`` in ``state`` (final ones in full).
+
+        ``live``: a stream line or callback, which carries ``success: true`` on every
+        line and the preview as ``image_url`` while running (as Ace really speaks:
+        ``success`` means "no error yet"). Otherwise a task record's ``response``, which
+        has neither until the job is done (Ace's SDK takes any URL there as finished).
+        """
         sim = self.sim
         if state.status == "failed":
             code = "bad_request" if job.meta.get("refused") else "api_error"
             return error_body(code, job.fail_reason or "The job failed.", job.uuid)
         if state.status != "succeeded":
-            preview = sim.preview_url(base, job, state)
-            return {
-                "task_id": job.uuid,
-                "image_id": job.id,
-                "image_url": preview or "",
-                "progress": state.progress,
-                "actions": [],
-            }
+            running: dict[str, Any] = {"task_id": job.uuid, "image_id": job.id}
+            if live:
+                preview = sim.preview_url(base, job, state)
+                running = {"success": True, **running, "image_url": preview or ""}
+            return {**running, "progress": state.progress, "actions": []}
         if job.kind == "text":
             found = await anyio.to_thread.run_sync(job.descriptions)
             return {"success": True, "task_id": job.uuid, "descriptions": found}
@@ -207,7 +196,7 @@ class AceData(Endpoints):
             "created_at": job.submitted_at,
             "type": job.meta.get("type", "imagine"),
             "request": job.meta.get("request", {}),
-            "response": await self.answer(job, base, state),
+            "response": await self.answer(job, base, state, live=False),
             "state": ace_state(state),
             "finished_at": state.at if state.done else None,
             "duration": state.at - job.submitted_at if state.done else None,
@@ -419,18 +408,34 @@ class AceData(Endpoints):
         )
 
 
-def routes(sim: Simulator) -> list[BaseRoute]:
+async def refused(request: Request, exc: Exception) -> Response:
+    """Each :class:`SimError` in Ace's error shape."""
+    if isinstance(exc, Unauthorized):
+        return error(401, exc.code, exc.message)
+    if isinstance(exc, BadRequest):
+        if exc.status == 413:
+            return error(413, "payload_too_large", exc.message)
+        return error(400, "bad_request", exc.message)
+    return error(500, "api_error", "Internal error in the simulator; see its log.")
+
+
+def mount(sim: Simulator) -> Mount:
+    """``/midjourney``: Ace's endpoints, credential check and error shapes."""
     api = AceData(sim)
-    e = api.endpoint
     post = ["POST"]
-    return [
-        Route("/midjourney/imagine", e(api.imagine), methods=post),
-        Route("/midjourney/imagine/relax", e(api.imagine), methods=post),
-        Route("/midjourney/imagine/turbo", e(api.imagine), methods=post),
-        Route("/midjourney/imagine/fast", e(api.imagine), methods=post),
-        Route("/midjourney/tasks", e(api.tasks), methods=post),
-        Route("/midjourney/describe", e(api.describe), methods=post),
-        Route("/midjourney/seed", e(api.seed), methods=post),
-        Route("/midjourney/translate", e(api.translate), methods=post),
-        Route("/midjourney/{rest:path}", e(api.not_implemented), methods=["GET", "POST"]),
-    ]
+    return wire.mount(
+        PREFIX,
+        [
+            ("/imagine", api.imagine, post),
+            ("/imagine/relax", api.imagine, post),
+            ("/imagine/turbo", api.imagine, post),
+            ("/imagine/fast", api.imagine, post),
+            ("/tasks", api.tasks, post),
+            ("/describe", api.describe, post),
+            ("/seed", api.seed, post),
+            ("/translate", api.translate, post),
+            ("/{rest:path}", api.not_implemented, ["GET", "POST"]),
+        ],
+        authorize=api.authorize,
+        handlers={SimError: refused},
+    )

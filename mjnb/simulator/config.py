@@ -12,7 +12,10 @@ from dataclasses import dataclass
 
 from mjnb.errors import ConfigError
 
-__all__ = ["DEFAULT_BANNED_WORDS", "SimConfig"]
+__all__ = ["COMMENT_LANGUAGES", "DEFAULT_BANNED_WORDS", "SimConfig"]
+
+#: Youchuan ``comment`` languages: English codes, Chinese words, or every third job Chinese.
+COMMENT_LANGUAGES: tuple[str, ...] = ("en", "zh", "mixed")
 
 #: Words that trip the simulated moderation (Ace 403, MetaChat Fail, mjproxy code 24).
 DEFAULT_BANNED_WORDS: tuple[str, ...] = ("blood", "gore", "nsfw", "nude", "corpse")
@@ -34,6 +37,12 @@ class SimConfig:
     ``progress_steps``: distinct progress values while a job runs (4: 0, 25, 50, 75).
     ``seed``: makes random choices (seeds, failures) reproducible. ``max_body``: the
     largest request body accepted, in bytes (larger ones get 413).
+    ``preview_ttl``: seconds a job's preview URLs stay downloadable after the job ends
+    (real CDNs do not delete them at once; 0 deletes them when it ends).
+    ``comment_lang``: Youchuan's ``comment`` language: ``en`` (``JobStatusSuccess``
+    ...), ``zh`` (成功 ...) or ``mixed`` (every third job in Chinese, as clients see).
+    ``max_jobs``: jobs kept; beyond it the oldest finished ones are forgotten (then the
+    oldest of all). ``max_uploads``: uploaded images kept, oldest evicted first.
 
     Faults, for reliability tests (all 0 by default; see :mod:`mjnb.simulator.faults`):
     ``drop_rate`` share of requests whose connection is closed without a whole answer;
@@ -60,6 +69,10 @@ class SimConfig:
     slow_rate: float = 0.0
     bad_json_rate: float = 0.0
     slow_seconds: float = 35.0
+    preview_ttl: float = 60.0
+    comment_lang: str = "mixed"
+    max_jobs: int = 10_000
+    max_uploads: int = 256
 
     def __post_init__(self) -> None:
         problems = []
@@ -90,6 +103,14 @@ class SimConfig:
             problems.append("drop_rate + slow_rate + bad_json_rate must be at most 1")
         if not self.slow_seconds > 0:
             problems.append(f"slow_seconds must be more than 0, got {self.slow_seconds}")
+        if not self.preview_ttl >= 0:
+            problems.append(f"preview_ttl must be 0 or more seconds, got {self.preview_ttl}")
+        if self.comment_lang not in COMMENT_LANGUAGES:
+            problems.append(f"comment_lang must be en, zh or mixed, got {self.comment_lang!r}")
+        if self.max_jobs < 1:
+            problems.append(f"max_jobs must be at least 1, got {self.max_jobs}")
+        if self.max_uploads < 1:
+            problems.append(f"max_uploads must be at least 1, got {self.max_uploads}")
         if self.token is not None and not self.token.strip():
             problems.append("token must not be blank; pass None to accept any credential")
         if problems:

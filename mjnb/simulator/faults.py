@@ -33,7 +33,7 @@ from typing import Literal
 import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mjnb.simulator.jobs import Simulator
+from mjnb.simulator.state import Simulator
 
 __all__ = ["Faults", "mangle"]
 

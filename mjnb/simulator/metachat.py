@@ -26,23 +26,18 @@ from typing import Any
 import anyio
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import Mount
 
-from mjnb.errors import PromptError
-from mjnb.prompt import Prompt
-from mjnb.simulator.jobs import (
-    BadRequest,
-    Endpoints,
-    Fields,
-    Handler,
-    Job,
-    QueueFull,
-    Simulator,
-)
+from mjnb.prompt import Prompt, PromptError
+from mjnb.simulator import wire
+from mjnb.simulator.model import Job, QueueFull
+from mjnb.simulator.state import Simulator
+from mjnb.simulator.wire import BadRequest, Endpoints, Fields, SimError, Unauthorized
 
-__all__ = ["MODELS", "PROTOCOL", "MetaChat", "routes", "too_many_requests"]
+__all__ = ["MODELS", "PREFIX", "PROTOCOL", "MetaChat", "mount", "too_many_requests"]
 
 PROTOCOL = "metachat"
+PREFIX = "/open/v1"
 log = logging.getLogger("mjnb.simulator")
 
 #: Model name -> the prompt parameter it stands for.
@@ -126,32 +121,13 @@ def params_of(p: dict[str, Any]) -> dict[str, Any]:
 class MetaChat(Endpoints):
     """The ``/open/v1`` endpoints over one :class:`Simulator`."""
 
-    # -- plumbing
-
-    def authorized(self, request: Request) -> bool:
+    def authorize(self, request: Request) -> None:
         token = self.sim.config.token
         if token is None:
-            return True
+            return
         app_id = request.headers.get("x-app-id", "").strip()
-        return bool(app_id) and request.headers.get("authorization", "") == f"Bearer {token}"
-
-    def endpoint(self, handler: Handler) -> Handler:
-        async def run(request: Request) -> Response:
-            if not self.authorized(request):
-                return service_error(
-                    401, "authentication_error", "Missing or wrong X-App-ID / API key."
-                )
-            try:
-                return await handler(request)
-            except BadRequest as exc:
-                if exc.status == 413:
-                    return service_error(413, "request_too_large", exc.message)
-                return fail(exc.message)
-            except Exception:
-                log.exception("metachat simulator error on %s", request.url.path)
-                return service_error(500, "internal_error", "Internal error in the simulator.")
-
-        return run
+        if not app_id or request.headers.get("authorization", "") != f"Bearer {token}":
+            raise Unauthorized("Missing or wrong X-App-ID / API key.")
 
     def create(self, make: Callable[[], Job], data: Callable[[Job], dict[str, Any]]) -> Response:
         try:
@@ -384,17 +360,33 @@ class MetaChat(Endpoints):
         return service_error(404, "not_found_error", f"No API at {request.url.path}.")
 
 
-def routes(sim: Simulator) -> list[BaseRoute]:
+async def refused(request: Request, exc: Exception) -> Response:
+    """Each :class:`SimError` in MetaChat's shapes: service errors with an HTTP status,
+    API errors as HTTP 200 ``{"status": "Fail"}``."""
+    if isinstance(exc, Unauthorized):
+        return service_error(401, "authentication_error", exc.message)
+    if isinstance(exc, BadRequest):
+        if exc.status == 413:
+            return service_error(413, "request_too_large", exc.message)
+        return fail(exc.message)
+    return service_error(500, "internal_error", "Internal error in the simulator.")
+
+
+def mount(sim: Simulator) -> Mount:
+    """``/open/v1``: MetaChat's endpoints, credential check and error shapes."""
     api = MetaChat(sim)
-    e = api.endpoint
     post = ["POST"]
-    base = "/open/v1/midjourney"
-    return [
-        Route(f"{base}/imagine", e(api.imagine), methods=post),
-        *[Route(f"{base}/{name}", e(api.act), methods=post) for name in ACTIONS],
-        Route(f"{base}/describe", e(api.describe), methods=post),
-        Route(f"{base}/blend", e(api.blend), methods=post),
-        Route(f"{base}/result/{{id}}", e(api.result), methods=["GET"]),
-        Route("/open/v1/models", e(api.models), methods=["GET"]),
-        Route("/open/v1/{rest:path}", e(api.not_found), methods=["GET", "POST"]),
-    ]
+    return wire.mount(
+        PREFIX,
+        [
+            ("/midjourney/imagine", api.imagine, post),
+            *[(f"/midjourney/{name}", api.act, post) for name in ACTIONS],
+            ("/midjourney/describe", api.describe, post),
+            ("/midjourney/blend", api.blend, post),
+            ("/midjourney/result/{id}", api.result, ["GET"]),
+            ("/models", api.models, ["GET"]),
+            ("/{rest:path}", api.not_found, ["GET", "POST"]),
+        ],
+        authorize=api.authorize,
+        handlers={SimError: refused},
+    )

@@ -3,10 +3,12 @@
 Paths under ``/mj``: ``submit/imagine``, ``submit/change``, ``submit/simple-change``,
 ``submit/action`` (a button's ``customId``), ``submit/blend``, ``submit/describe``;
 ``task/{id}/fetch``, ``task/{id}/image-seed``, ``task/list``, ``task/queue``,
-``task/list-by-condition``. Submits answer HTTP 200 ``{code, description, result,
-properties}``: 1 accepted, 22 accepted but queued (``numberOfQueues``), 23 queue
-full, 24 banned prompt (``promptEn``, ``bannedWord``), 4 validation error, 3 target
-task not found. Task objects carry ``progress`` as a string ("45%"), millisecond
+``task/list-by-condition``, ``task/{id}/cancel`` (trueai: 200 with an empty body; an
+unfinished task becomes FAILURE with failReason ``取消任务``). Submits answer HTTP 200
+``{code, description, result, properties}``: 1 accepted, 22 accepted but queued
+(``numberOfQueues``), 23 queue full, 24 banned prompt (``promptEn``, ``bannedWord``),
+4 validation error, 3 target task not found. Task objects carry ``progress`` as a
+string ("45%"), millisecond
 times and Discord-style ``buttons``. ``notifyHook`` receives the full task on every
 change. A wrong or missing ``mj-api-secret`` gets 401 with an empty body; an unknown
 task id fetches as an empty 200.
@@ -22,29 +24,27 @@ from typing import Any
 import anyio
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import Mount
 
-from mjnb.errors import PromptError
-from mjnb.simulator.jobs import (
-    BadRequest,
-    Endpoints,
-    Fields,
-    Handler,
-    Job,
-    QueueFull,
-    Simulator,
-    State,
-    decode_data_url,
-)
+from mjnb.prompt import PromptError
+from mjnb.simulator import wire
+from mjnb.simulator.images import decode_data_url
+from mjnb.simulator.model import Job, QueueFull, State
+from mjnb.simulator.state import Simulator
+from mjnb.simulator.versions import rules_for, version_key
+from mjnb.simulator.wire import BadRequest, Endpoints, Fields, SimError, Unauthorized
 
-__all__ = ["PROTOCOL", "MJProxy", "routes", "too_many_requests"]
+__all__ = ["PREFIX", "PROTOCOL", "MJProxy", "mount", "too_many_requests"]
 
 PROTOCOL = "mjproxy"
+PREFIX = "/mj"
 log = logging.getLogger("mjnb.simulator")
 
 STATUSES = {"queued": "NOT_START", "succeeded": "SUCCESS", "failed": "FAILURE"}
 CHANGE_ACTIONS = {"UPSCALE": "U", "VARIATION": "V"}
 DIMENSIONS = {"PORTRAIT": "portrait", "SQUARE": "square", "LANDSCAPE": "landscape"}
+#: trueai's failReason for a cancelled task (TaskController.Cancel: ``task.Fail("取消任务")``)
+CANCEL_REASON = "取消任务"
 SPEED_MODES = {"FAST": "fast", "RELAX": "relax", "TURBO": "turbo"}
 
 
@@ -64,8 +64,10 @@ def task_action(job: Job) -> str:
 
 def button_specs(job: Job) -> list[tuple[str, str, str, str]]:
     """(label, customId, emoji, button label) for each action a finished job offers,
-    in Discord's order: U1-U4, reroll, V1-V4 on a grid."""
+    in Discord's order: U1-U4, reroll, V1-V4 on a grid. The upscale buttons are spelt
+    per version (``upsample_v5_2x``, ``upsample_v6r1_2x_subtle`` ...); V8 has none."""
     h = job.hash
+    t = rules_for(version_key(job.params)).tag
     specs: dict[str, tuple[str, str, str]] = {
         "reroll": (f"MJ::JOB::reroll::0::{h}::SOLO", "🔄", ""),
         "vary subtle": (f"MJ::JOB::low_variation::1::{h}::SOLO", "🪄", "Vary (Subtle)"),
@@ -77,14 +79,18 @@ def button_specs(job: Job) -> list[tuple[str, str, str, str]]:
         "pan right": (f"MJ::JOB::pan_right::1::{h}::SOLO", "➡️", ""),
         "pan up": (f"MJ::JOB::pan_up::1::{h}::SOLO", "⬆️", ""),
         "pan down": (f"MJ::JOB::pan_down::1::{h}::SOLO", "⬇️", ""),
-        "upscale subtle": (f"MJ::JOB::upsample_v6_2x_subtle::1::{h}::SOLO", "", "Upscale (Subtle)"),
+        "upscale subtle": (
+            f"MJ::JOB::upsample_{t}_2x_subtle::1::{h}::SOLO",
+            "",
+            "Upscale (Subtle)",
+        ),
         "upscale creative": (
-            f"MJ::JOB::upsample_v6_2x_creative::1::{h}::SOLO",
+            f"MJ::JOB::upsample_{t}_2x_creative::1::{h}::SOLO",
             "",
             "Upscale (Creative)",
         ),
-        "upscale 2x": (f"MJ::JOB::upsample_v5_2x::1::{h}::SOLO", "", "Upscale (2x)"),
-        "upscale 4x": (f"MJ::JOB::upsample_v5_4x::1::{h}::SOLO", "", "Upscale (4x)"),
+        "upscale 2x": (f"MJ::JOB::upsample_{t}_2x::1::{h}::SOLO", "", "Upscale (2x)"),
+        "upscale 4x": (f"MJ::JOB::upsample_{t}_4x::1::{h}::SOLO", "", "Upscale (4x)"),
     }
     for n in range(1, 5):
         specs[f"U{n}"] = (f"MJ::JOB::upsample::{n}::{h}", "", f"U{n}")
@@ -146,31 +152,16 @@ def too_many_requests(sim: Simulator) -> Response:
 class MJProxy(Endpoints):
     """The ``/mj`` endpoints over one :class:`Simulator`."""
 
-    # -- plumbing
-
-    def authorized(self, request: Request) -> bool:
+    def authorize(self, request: Request) -> None:
         token = self.sim.config.token
         if token is None:
-            return True
+            return
         given = request.headers.get("mj-api-secret")
         if given is None:
             auth = request.headers.get("authorization", "")
             given = auth[7:] if auth.lower().startswith("bearer ") else auth
-        return given == token
-
-    def endpoint(self, handler: Handler) -> Handler:
-        async def run(request: Request) -> Response:
-            if not self.authorized(request):
-                return Response(status_code=401)
-            try:
-                return await handler(request)
-            except BadRequest as exc:
-                return reply(4, exc.message, status=413 if exc.status == 413 else 200)
-            except Exception:
-                log.exception("mjproxy simulator error on %s", request.url.path)
-                return reply(9, "Internal error in the simulator; see its log.", status=500)
-
-        return run
+        if given != token:
+            raise Unauthorized("Missing or wrong mj-api-secret.")
 
     @staticmethod
     def base(request: Request) -> str:
@@ -438,6 +429,16 @@ class MJProxy(Endpoints):
                 jobs.append(self.task(job, base))
         return JSONResponse(jobs)
 
+    async def cancel(self, request: Request) -> Response:
+        """``POST /mj/task/{id}/cancel``, as trueai's TaskController answers an admin
+        (the simulator's token holder): 200 with an empty body, also for unknown or
+        finished tasks; an unfinished task ends at once as FAILURE, failReason
+        ``取消任务``, progress ""."""
+        job = self.sim.table.get(request.path_params["id"], PROTOCOL)
+        if job is not None and self.sim.table.cancel(job, CANCEL_REASON):
+            self.sim.count(PROTOCOL, "cancels")
+        return Response(status_code=200)
+
     async def not_found(self, request: Request) -> Response:
         body = {
             "timestamp": int(self.sim.clock() * 1000),
@@ -448,21 +449,37 @@ class MJProxy(Endpoints):
         return JSONResponse(body, status_code=404)
 
 
-def routes(sim: Simulator) -> list[BaseRoute]:
+async def refused(request: Request, exc: Exception) -> Response:
+    """Each :class:`SimError` in the proxy's shapes: 401 with an empty body, validation
+    errors as HTTP 200 code 4 (413 for a body too large), bugs as code 9 with a 500."""
+    if isinstance(exc, Unauthorized):
+        return Response(status_code=401)
+    if isinstance(exc, BadRequest):
+        return reply(4, exc.message, status=413 if exc.status == 413 else 200)
+    return reply(9, "Internal error in the simulator; see its log.", status=500)
+
+
+def mount(sim: Simulator) -> Mount:
+    """``/mj``: the proxy's endpoints, credential check and error shapes."""
     api = MJProxy(sim)
-    e = api.endpoint
     post, get = ["POST"], ["GET"]
-    return [
-        Route("/mj/submit/imagine", e(api.imagine), methods=post),
-        Route("/mj/submit/change", e(api.change), methods=post),
-        Route("/mj/submit/simple-change", e(api.simple_change), methods=post),
-        Route("/mj/submit/action", e(api.action), methods=post),
-        Route("/mj/submit/blend", e(api.blend), methods=post),
-        Route("/mj/submit/describe", e(api.describe), methods=post),
-        Route("/mj/task/list", e(api.listing), methods=get),
-        Route("/mj/task/queue", e(api.listing), methods=get),
-        Route("/mj/task/list-by-condition", e(api.by_condition), methods=post),
-        Route("/mj/task/{id}/fetch", e(api.fetch), methods=get),
-        Route("/mj/task/{id}/image-seed", e(api.image_seed), methods=get),
-        Route("/mj/{rest:path}", e(api.not_found), methods=["GET", "POST", "PUT", "DELETE"]),
-    ]
+    return wire.mount(
+        PREFIX,
+        [
+            ("/submit/imagine", api.imagine, post),
+            ("/submit/change", api.change, post),
+            ("/submit/simple-change", api.simple_change, post),
+            ("/submit/action", api.action, post),
+            ("/submit/blend", api.blend, post),
+            ("/submit/describe", api.describe, post),
+            ("/task/list", api.listing, get),
+            ("/task/queue", api.listing, get),
+            ("/task/list-by-condition", api.by_condition, post),
+            ("/task/{id}/fetch", api.fetch, get),
+            ("/task/{id}/image-seed", api.image_seed, get),
+            ("/task/{id}/cancel", api.cancel, post),
+            ("/{rest:path}", api.not_found, ["GET", "POST", "PUT", "DELETE"]),
+        ],
+        authorize=api.authorize,
+        handlers={SimError: refused},
+    )

@@ -52,7 +52,7 @@ class RunningSimulator:
 
     def stats(self) -> dict[str, Any]:
         """What ``GET /_sim/stats`` answers now."""
-        with httpx.Client(trust_env=False, timeout=10.0) as client:
+        with httpx.Client(trust_env=False, timeout=10.0, headers=self._headers()) as client:
             response = client.get(f"{self.url}/_sim/stats")
         response.raise_for_status()
         result: dict[str, Any] = response.json()
@@ -60,8 +60,13 @@ class RunningSimulator:
 
     def reset(self) -> None:
         """Forget every job and zero the counters."""
-        with httpx.Client(trust_env=False, timeout=10.0) as client:
+        with httpx.Client(trust_env=False, timeout=10.0, headers=self._headers()) as client:
             client.post(f"{self.url}/_sim/reset").raise_for_status()
+
+    def _headers(self) -> dict[str, str]:
+        """The token, when the simulator has one: every ``/_sim`` route needs it."""
+        token = self.config.token
+        return {"authorization": f"Bearer {token}"} if token else {}
 
     def wait(self) -> None:
         """Block until the server stops (Ctrl-C stops it)."""

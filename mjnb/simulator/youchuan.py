@@ -20,9 +20,12 @@ HTTP statuses equal to the body's ``code``: ``{"code": 400, "message": ..., "rea
   ``audits`` runs beside them. No progress field.
 
 Quirks, as clients report them: a job reads ``status`` 2 with empty ``urls`` for a
-moment after it finished (``URL_DELAY``); every third job's ``comment`` is Chinese
-("成功", "失败"); a job is refused with 429 ``Max_Concurrent_Limited`` when every
-``concurrency`` slot is busy, never queued; a prompt with a word of ``AUDITED_WORDS``
+moment after it finished (``URL_DELAY``); ``comment`` follows ``comment_lang``:
+codes (``en``), Chinese words (``zh``), or every third job's final one Chinese
+("成功", "失败"; ``mixed``, the default); V8.x jobs (V8.1 here) refuse ``/pan`` and
+``/outpaint`` and answer ``/upscale`` with 405 (rerun with ``--hd --seed``); a job
+is refused with 429 ``Max_Concurrent_Limited`` when every ``concurrency`` slot is
+busy, never queued; a prompt with a word of ``AUDITED_WORDS``
 has its second image withheld by moderation (``audits[1]`` set).
 """
 
@@ -34,25 +37,19 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import Mount
 
-from mjnb.errors import PromptError
-from mjnb.prompt import Prompt
-from mjnb.simulator.jobs import (
-    BadRequest,
-    Endpoints,
-    Fields,
-    Handler,
-    Job,
-    QueueFull,
-    Simulator,
-    State,
-    version_family,
-)
+from mjnb.prompt import Prompt, PromptError
+from mjnb.simulator import wire
+from mjnb.simulator.model import Job, QueueFull, State
+from mjnb.simulator.state import Simulator
+from mjnb.simulator.versions import Rules, rules_for, version_key
+from mjnb.simulator.wire import BadRequest, Endpoints, Fields, SimError, Unauthorized
 
-__all__ = ["PROTOCOL", "Youchuan", "routes", "too_many_requests"]
+__all__ = ["PREFIX", "PROTOCOL", "Youchuan", "mount", "too_many_requests"]
 
 PROTOCOL = "youchuan"
+PREFIX = "/v1/tob"
 log = logging.getLogger("mjnb.simulator")
 
 MAX_TEXT = 8192
@@ -66,7 +63,16 @@ COMMENTS = {
     "running": "JobStatusRunning",
     "succeeded": "JobStatusSuccess",
 }
+#: ``comment_lang="mixed"``: every third job's final comment in Chinese, as clients see
 CHINESE = {"succeeded": "成功", "failed": "失败"}
+#: ``comment_lang="zh"``: every comment in Chinese
+ZH_COMMENTS = {
+    "created": "已创建",
+    "queued": "排队中",
+    "running": "生成中",
+    "succeeded": "成功",
+    "failed": "失败",
+}
 DIRECTIONS = {0: "down", 1: "right", 2: "up", 3: "left"}
 UPSCALES = {0: "subtle", 1: "creative", 2: "2x", 3: "4x"}
 VARIATIONS = {0: "subtle", 1: "strong"}
@@ -87,7 +93,7 @@ def too_many_requests(sim: Simulator) -> Response:
     return response
 
 
-class Refused(Exception):
+class Refused(SimError):
     """An answer with Youchuan's error shape, raised from deep inside a handler."""
 
     def __init__(self, status: int, reason: str, message: str) -> None:
@@ -108,34 +114,13 @@ def failure_comment(reason: str | None) -> str:
 class Youchuan(Endpoints):
     """The ``/v1/tob`` endpoints over one :class:`Simulator`."""
 
-    # -- plumbing
-
-    def authorized(self, request: Request) -> bool:
+    def authorize(self, request: Request) -> None:
         token = self.sim.config.token
         if token is None:
-            return True
+            return
         app = request.headers.get("x-youchuan-app", "").strip()
-        return bool(app) and request.headers.get("x-youchuan-secret", "") == token
-
-    def endpoint(self, handler: Handler) -> Handler:
-        async def run(request: Request) -> Response:
-            if not self.authorized(request):
-                return error(
-                    401, "Invalid_App_Identifier", "Missing or wrong x-youchuan-app/secret."
-                )
-            try:
-                return await handler(request)
-            except Refused as exc:
-                if exc.status != 429:
-                    self.sim.count(PROTOCOL, "rejected")
-                return error(exc.status, exc.reason, exc.message)
-            except BadRequest as exc:
-                return error(exc.status, "Invalid_Argument", exc.message)
-            except Exception:
-                log.exception("youchuan simulator error on %s", request.url.path)
-                return error(500, "Internal_Server_Error", "Internal error in the simulator.")
-
-        return run
+        if not app or request.headers.get("x-youchuan-secret", "") != token:
+            raise Unauthorized("Missing or wrong x-youchuan-app/secret.")
 
     def prompt(self, text: str, field: str) -> Prompt:
         """Parse a prompt as Youchuan takes it; Refused for what it refuses."""
@@ -326,9 +311,16 @@ class Youchuan(Endpoints):
         kind = UPSCALES.get(number)
         if kind is None:
             raise Refused(400, "Invalid_Argument", "type must be 0, 1, 2 or 3.")
-        v5 = version_family(parent.params) == "5"
-        if v5 != (number >= 2):
-            model = "V5" if v5 else "V6 and later"
+        rules = self.rules(parent)
+        if not rules.upscales:
+            raise Refused(
+                405,
+                "Not_Support",
+                f"Job {parent.id} is V8.x: upscale by running its prompt again with "
+                f"--hd --seed {parent.seed}.",
+            )
+        if f"upscale {kind}" not in rules.upscales:
+            model = "V5" if "upscale 2x" in rules.upscales else "V6 and later"
             raise Refused(
                 403, "Upscale_Not_Support", f"Upscale type {number} is not available on {model}."
             )
@@ -341,9 +333,19 @@ class Youchuan(Endpoints):
             raise Refused(405, "Not_Support", f"Job {parent.id} cannot be rerolled.")
         return self.edit(request, f, "reroll", "reroll", 0, parent)
 
+    @staticmethod
+    def rules(parent: Job) -> Rules:
+        """What the parent's version allows (V8.1: no pan, outpaint or inpaint)."""
+        return rules_for(version_key(parent.params))
+
+    def not_on_v8(self, parent: Job, what: str) -> Refused:
+        return Refused(405, "Not_Support", f"{what} is not supported on V8.x (job {parent.id}).")
+
     async def pan(self, request: Request) -> Response:
         f = await self.fields(request)
         parent = self.parent(f)
+        if not self.rules(parent).pan:
+            raise self.not_on_v8(parent, "Pan")
         tile = self.image_no(f, parent)
         number = f.integer("direction", required=True)
         direction = DIRECTIONS.get(number) if number is not None else None
@@ -358,6 +360,8 @@ class Youchuan(Endpoints):
     async def outpaint(self, request: Request) -> Response:
         f = await self.fields(request)
         parent = self.parent(f)
+        if not self.rules(parent).zoom:
+            raise self.not_on_v8(parent, "Outpaint (zoom out)")
         tile = self.image_no(f, parent)
         scale = f.number("scale")
         if scale is None or not 1.1 <= scale <= 2.0:
@@ -383,7 +387,10 @@ class Youchuan(Endpoints):
         comment = "JobStatusCreated" if created else COMMENTS.get(status, "")
         if status == "failed":
             comment = failure_comment(job.fail_reason)
-        if status in CHINESE and job.number % 3 == 0:
+        lang = sim.config.comment_lang
+        if lang == "zh":
+            comment = ZH_COMMENTS["created" if created else status]
+        elif lang == "mixed" and status in CHINESE and job.number % 3 == 0:
             comment = CHINESE[status]
         urls: list[str] = []
         audits: list[str] = []
@@ -413,11 +420,10 @@ class Youchuan(Endpoints):
         raise Refused(405, "Not_Support", f"{request.url.path} is not simulated.")
 
 
-def routes(sim: Simulator) -> list[BaseRoute]:
+def mount(sim: Simulator) -> Mount:
+    """``/v1/tob``: Youchuan's endpoints, credential check and error shapes."""
     api = Youchuan(sim)
-    e = api.endpoint
     post = ["POST"]
-    base = "/v1/tob"
     edits = {
         "diffusion": api.diffusion,
         "variation": api.variation,
@@ -427,8 +433,26 @@ def routes(sim: Simulator) -> list[BaseRoute]:
         "outpaint": api.outpaint,
         "remix": api.remix,
     }
-    return [
-        *[Route(f"{base}/{name}", e(handler), methods=post) for name, handler in edits.items()],
-        Route(f"{base}/job/{{id}}", e(api.job), methods=["GET"]),
-        Route(f"{base}/{{rest:path}}", e(api.not_supported), methods=["GET", "POST"]),
-    ]
+
+    async def refused(request: Request, exc: Exception) -> Response:
+        """Each :class:`SimError` as Youchuan answers: HTTP status = body ``code``."""
+        if isinstance(exc, Unauthorized):
+            return error(401, "Invalid_App_Identifier", exc.message)
+        if isinstance(exc, Refused):
+            if exc.status != 429:
+                sim.count(PROTOCOL, "rejected")
+            return error(exc.status, exc.reason, exc.message)
+        if isinstance(exc, BadRequest):
+            return error(exc.status, "Invalid_Argument", exc.message)
+        return error(500, "Internal_Server_Error", "Internal error in the simulator.")
+
+    return wire.mount(
+        PREFIX,
+        [
+            *[(f"/{name}", handler, post) for name, handler in edits.items()],
+            ("/job/{id}", api.job, ["GET"]),
+            ("/{rest:path}", api.not_supported, ["GET", "POST"]),
+        ],
+        authorize=api.authorize,
+        handlers={SimError: refused},
+    )
