@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import config
 from .engine import Engine, Runner, snapshot_from_state
-from .errors import MJError, PromptError, Rejected
+from .errors import MJError, NotReady, PromptError, Rejected
 from .prompt import Prompt, parse_prompt
 from .providers import make_adapter
 from .providers.base import ACTION_LABELS, Job, check_prompt
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from PIL.Image import Image
 
+    from .log import TaskLog
     from .sweep import Sweep, SweepPlan
 
 BLEND_DIMENSIONS = ("square", "portrait", "landscape")
@@ -220,6 +221,35 @@ class Client:
 
         return compare([self.task(t) if isinstance(t, str) else t for t in tasks])
 
+    # -- the SweepHost protocol (mjnb.sweep.run): what a Sweep may use -------------------
+    @property
+    def task_log(self) -> TaskLog:
+        """The task log this client writes (``$MJNB_HOME/history.sqlite``)."""
+        return self._log
+
+    def check_prompt(self, prompt: Prompt) -> None:
+        """Raise PromptError if this provider cannot take ``prompt``; sends nothing."""
+        check_prompt(self._adapter, prompt)
+
+    def start(
+        self,
+        prompt: Prompt,
+        *,
+        mode: str | None,
+        sweep_id: str,
+        axes: Mapping[str, Any],
+        cell: int,
+        replaces: str | None = None,
+    ) -> Task | None:
+        """Start one sweep cell, claiming it in the log first; None (nothing sent) if
+        another kernel has it or it was cancelled. ``replaces``: the task a retry
+        takes the cell over from."""
+        self.check_prompt(prompt)
+        job = Job("imagine", prompt=str(prompt), mode=_check_mode(mode))
+        return self._register(
+            job, prompt=prompt, sweep_id=sweep_id, axes=axes, cell=cell, replaces=replaces
+        )
+
     def _start(
         self,
         job: Job,
@@ -229,6 +259,25 @@ class Client:
         sweep_id: str | None = None,
         axes: Mapping[str, Any] | None = None,
     ) -> Task:
+        task = self._register(job, prompt=prompt, parent_id=parent_id, sweep_id=sweep_id, axes=axes)
+        if task is None:
+            raise NotReady(
+                f"That cell of sweep {sweep_id} already has a task (or was cancelled); "
+                "nothing was sent. Use the sweep's retry_failed() to run a failed cell again."
+            )
+        return task
+
+    def _register(
+        self,
+        job: Job,
+        *,
+        prompt: Prompt | None = None,
+        parent_id: str | None = None,
+        sweep_id: str | None = None,
+        axes: Mapping[str, Any] | None = None,
+        cell: int | None = None,
+        replaces: str | None = None,
+    ) -> Task | None:
         task = Task(
             self,
             uuid.uuid4().hex[:12],
@@ -237,7 +286,7 @@ class Client:
             parent_id=parent_id,
             sweep_id=sweep_id,
         )
-        self._log.add_task(
+        claimed = self._log.add_task(
             task.id,
             provider=self.provider,
             action=task.action,
@@ -249,7 +298,11 @@ class Client:
             axes=axes,
             submitted_at=task.submitted_at,
             base_url=self.base_url,
+            cell=cell,
+            replaces=replaces,
         )
+        if not claimed:
+            return None
         self._tasks[task.id] = task
         self._engine.spawn(self._runner.run(task))
         return task
