@@ -287,9 +287,10 @@ def make_release_1_log(path: Path) -> None:
     """A log as release 1 wrote it: a 3-cell sweep whose cells hide in ``axes_json``,
     cell 0 sent twice (a failure, then its retry), cell 1 once, cell 2 never."""
     cells = [
-        {"coords": {"chaos": c}, "prompt": f"a fox --chaos {c} --seed 9"} for c in (0, 50, 100)
+        {"coords": {"stylize": 5, "chaos": c}, "prompt": f"a fox --chaos {c} --s 5 --seed 9"}
+        for c in (0, 50, 100)
     ]
-    axes = {"chaos": [0, 50, 100], "_cells": cells, "_mode": ["turbo"]}
+    axes = {"stylize": [5], "chaos": [0, 50, 100], "_cells": cells, "_mode": ["turbo"]}
     conn = sqlite3.connect(path)
     conn.executescript(RELEASE_1)
     conn.execute(
@@ -297,9 +298,9 @@ def make_release_1_log(path: Path) -> None:
         (json.dumps(axes),),
     )
     rows = [
-        ("t-fail", "describe", '{"chaos":0}', "failed", 1),
-        ("t-retry", "imagine", '{"chaos":0}', "succeeded", 2),
-        ("t-fifty", "imagine", '{"chaos":50}', "succeeded", 3),
+        ("t-fail", "describe", '{"stylize":5,"chaos":0}', "failed", 1),
+        ("t-retry", "imagine", '{"stylize":5,"chaos":0}', "succeeded", 2),
+        ("t-fifty", "imagine", '{"stylize":5,"chaos":50}', "succeeded", 3),
     ]
     for task_id, action, coords, status, at in rows:
         conn.execute(
@@ -319,22 +320,27 @@ def test_a_release_1_log_is_carried_forward(isolated_env: Path) -> None:
     with TaskLog(path) as log:
         stored = log.sweep("old")
         assert stored is not None
-        assert stored["axes"] == {"chaos": [0, 50, 100]} and stored["mode"] == "turbo"
+        assert stored["axes"] == {"stylize": [5], "chaos": [0, 50, 100]}
+        assert stored["mode"] == "turbo"
         assert [(c["coords"], c["task_id"]) for c in stored["cells"]] == [
-            ({"chaos": 0}, "t-retry"),  # the latest attempt holds the cell
-            ({"chaos": 50}, "t-fifty"),
-            ({"chaos": 100}, None),
+            ({"chaos": 0, "stylize": 5}, "t-retry"),  # the latest attempt holds the cell
+            ({"chaos": 50, "stylize": 5}, "t-fifty"),
+            ({"chaos": 100, "stylize": 5}, None),
         ]
-        assert stored["cells"][2]["prompt"] == "a fox --chaos 100 --seed 9"
+        assert stored["cells"][2]["prompt"] == "a fox --chaos 100 --s 5 --seed 9"
         sweeps = log.sweeps()
-        assert sweeps.iloc[0].axis_values == {"chaos": [0, 50, 100]}  # no _cells, no _mode
+        assert sweeps.iloc[0].axis_values == {
+            "stylize": [5],
+            "chaos": [0, 50, 100],
+        }  # no _cells, no _mode
         assert "_cells" not in sweeps.to_csv() and "_mode" not in sweeps.to_csv()
         frame = log.dataframe(sweep="old").set_index("task_id")
         assert frame.cell.tolist() == [0, 0, 1]
         assert frame.kind.tolist() == ["describe", "image", "image"]
         # the never-sent cell is an interrupted sweep's unsent cell, claimable once
         assert [c["cell"] for c in log.unsent_cells("local")] == [2]
-        assert add(log, "t-hundred", sweep_id="old", cell=2) is True
+        assert add(log, "t-hundred", sweep_id="old", axes={"stylize": 5, "chaos": 100}) is True
+        assert log.get("t-hundred")["cell"] == 2  # type: ignore[index]
         assert add(log, "t-again", sweep_id="old", cell=2) is False
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION

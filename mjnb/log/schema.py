@@ -196,7 +196,14 @@ def _cells_table(conn: sqlite3.Connection) -> None:
             conn.execute(
                 "INSERT INTO sweep_cells (sweep_id, cell, coords_json, prompt, task_id,"
                 " claimed_by) VALUES (?, ?, ?, ?, ?, ?)",
-                (sweep_id, i, dumps(cell.get("coords") or {}), cell["prompt"], task_id, owner),
+                (
+                    sweep_id,
+                    i,
+                    cell_key(cell.get("coords") or {}),
+                    cell.get("prompt") or "",
+                    task_id,
+                    owner,
+                ),
             )
 
 
