@@ -33,8 +33,6 @@ if TYPE_CHECKING:
     import pandas as pd
     from PIL.Image import Image
 
-    from .log import TaskLog
-    from .providers.base import Adapter
     from .sweep import Sweep, SweepPlan
 
 __all__ = ["AsyncClient", "Client", "all_tasks", "normalize_label"]
@@ -117,16 +115,6 @@ class Client:
     def __repr__(self) -> str:
         return f"<mjnb.Client provider={self.provider!r} base_url={self.base_url!r}>"
 
-    # bridge: logsweep branch. mjnb/sweep.py still reads these two; Sweep moves to the
-    # SweepHost protocol (self.session: provider, log, check_prompt, start, task).
-    @property
-    def _adapter(self) -> Adapter:
-        return self.session.adapter
-
-    @property
-    def _log(self) -> TaskLog:
-        return self.session.log
-
     # -- submitting ---------------------------------------------------------------------
     def imagine(
         self,
@@ -172,13 +160,19 @@ class Client:
         from .sweep import start_sweep
 
         return start_sweep(
-            self,
+            self.session,
             prompt,
             confirm=confirm,
             max_jobs=max_jobs or self.settings.max_jobs,
             mode=mode,
             axes=axes,
         )
+
+    def get_sweep(self, sweep_id: str) -> Sweep:
+        """A logged sweep by id, re-attached to its cells' tasks; sends nothing."""
+        from .sweep import Sweep
+
+        return Sweep.from_log(self.session, sweep_id)
 
     def plan_sweep(self, prompt: str, **axes: Any) -> SweepPlan:
         """What :meth:`sweep` would run (job count, rough cost), without sending anything."""
@@ -238,7 +232,6 @@ class Client:
     # -- control: interrupted work ------------------------------------------------------
     def _interrupted(self) -> tuple[list[dict[str, Any]], list[Task], list[Sweep]]:
         """What a dead kernel left: rows to show, tasks to send, sweeps with cells to send."""
-        from .sweep import Sweep
 
         rows: list[dict[str, Any]] = []
         cells: dict[str, int] = {}
@@ -248,7 +241,7 @@ class Client:
         sweeps = []
         for sweep_id in wanted:
             try:
-                sweeps.append(Sweep.from_log(self, sweep_id))
+                sweeps.append(self.get_sweep(sweep_id))
             except MJError:  # logged by an older mjnb without its cells: nothing to send
                 continue
         for sweep in sweeps:

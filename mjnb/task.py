@@ -235,8 +235,6 @@ class Task:
             self.remove_listener(wake)
         return self
 
-    _wait_async = wait_async  # bridge: logsweep branch (Sweep awaits its cells with it)
-
     def raise_for_status(self) -> Task:
         """Raise :class:`mjnb.TaskFailed` if the task failed or was cancelled."""
         if self.status in ("failed", "cancelled"):

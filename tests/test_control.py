@@ -229,7 +229,7 @@ def test_a_killed_sweep_waits_for_resume_which_sends_exactly_the_unsent_cells(
     for task in started:
         task.wait(WAIT)
     assert sim.stats()["submits"] == before + len(to_send)  # exactly those
-    sweep = mjnb.sweep.Sweep.from_log(mj, sweep_id)
+    sweep = mj.get_sweep(sweep_id)
     assert len(sweep.tasks) == 24
     prompts = Counter(str(t.job.prompt) for t in sweep.tasks)
     assert max(prompts.values()) == 1

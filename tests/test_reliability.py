@@ -182,7 +182,7 @@ def test_kill_9_mid_sweep_then_a_new_client_finishes_it_without_duplicates(
     assert set(waiting.action) <= {"poll", "send"}
     sent_now = mj.resume(confirm=True)  # the cells that never left the dead kernel
     assert len(sent_now) == (waiting.action == "send").sum()
-    sweep = mjnb.sweep.Sweep.from_log(mj, sweep_id)
+    sweep = mj.get_sweep(sweep_id)
     assert len(sweep.tasks) == 12
     for task in sweep.tasks:
         task.wait(30)

@@ -16,7 +16,15 @@ from PIL import Image
 
 import mjnb
 from mjnb.simulator import RunningSimulator
-from mjnb.sweep import CellView, Sweep, plan_sweep, render_grid, resume_sweeps
+from mjnb.sweep import (
+    CellView,
+    Sweep,
+    SweepHost,
+    plan_sweep,
+    render_grid,
+    resume_sweeps,
+    start_sweep,
+)
 
 FAST = {"latency": 0.25, "long_side": 256, "progress_steps": 3, "concurrency": 4}
 WAIT = 60
@@ -195,7 +203,7 @@ def test_a_sweep_resumes_after_a_restart_without_resubmitting(
     first = client(sim)
     # a kernel that logged the sweep, sent two cells and died
     plan = plan_sweep("a red fox", axes={"seed": [1, 2, 3], "chaos": [0, 50]}, provider="acedata")
-    crashed = Sweep.record(first, plan)
+    crashed = Sweep.record(first.session, plan)
     sent = [
         first.imagine(cell.prompt, sweep_id=crashed.id, axes=cell.coords) for cell in plan.cells[:2]
     ]
@@ -204,10 +212,10 @@ def test_a_sweep_resumes_after_a_restart_without_resubmitting(
     assert sim.stats()["submits"] == 2
 
     second = client(sim)  # the new kernel: same MJNB_HOME, same provider
-    attached = Sweep.from_log(second, crashed.id)
+    attached = Sweep.from_log(second.session, crashed.id)
     assert [c.coords for c in attached.missing] == [c.coords for c in plan.cells[2:]]
     assert attached.summary == "2/6 done, 4 not sent"
-    resumed = resume_sweeps(second)
+    resumed = resume_sweeps(second.session)
     assert [s.id for s in resumed] == [crashed.id]
     sweep = resumed[0].wait(timeout=WAIT)
     assert sim.stats()["submits"] == 6  # exactly the four missing cells
@@ -217,7 +225,7 @@ def test_a_sweep_resumes_after_a_restart_without_resubmitting(
     assert list(zip(sweep.df["seed"], sweep.df["chaos"], strict=True)) == [
         (s, c) for s in (1, 2, 3) for c in (0, 50)
     ]
-    assert resume_sweeps(client(sim)) == []
+    assert resume_sweeps(client(sim).session) == []
     assert sim.stats()["submits"] == 6
 
 
@@ -243,3 +251,93 @@ def test_listeners_see_the_sweep_fill_in_and_await_works(
     assert sweep.summary == "3/3 done"
     assert "3/3 done" in seen and len(seen) >= 3
     assert "<b>Sweep" in sweep._repr_html_() and "3/3 done" in repr(sweep)
+
+
+class OnlyTheHost:
+    """A SweepHost with nothing but the protocol's members, delegating to a client's
+    Session: a sweep that ran on it used no other part of the runtime."""
+
+    def __init__(self, client: mjnb.Client) -> None:
+        self._session = client.session
+        self.provider = client.provider
+        self.base_url = client.base_url
+        self.log = client.session.log
+
+    def check_prompt(self, prompt: Any) -> None:
+        self._session.check_prompt(prompt)
+
+    def start(self, prompt: Any, **cell: Any) -> Any:
+        return self._session.start(prompt, **cell)
+
+    def task(self, task_id: str) -> Any:
+        return self._session.task(task_id)
+
+
+def test_a_sweep_needs_only_the_sweep_host_protocol(
+    make_sim: Callable[..., RunningSimulator],
+) -> None:
+    sim = make_sim()
+    host: SweepHost = OnlyTheHost(client(sim))
+    sweep = start_sweep(host, "a red fox", axes={"chaos": [0, 50]})
+    assert sweep.wait(timeout=WAIT).summary == "2/2 done"
+    again = Sweep.from_log(host, sweep.id)
+    assert [t.id for t in again.tasks] == [t.id for t in sweep.tasks]
+    assert again.resume() == [] and sim.stats()["submits"] == 2
+    df = sweep.df  # the log's release-2 columns come along
+    assert list(df["kind"]) == ["image", "image"] and df["host"].notna().all()
+
+
+def test_a_cancelled_sweep_never_sends_its_unsent_cells(
+    make_sim: Callable[..., RunningSimulator], tmp_path: Path
+) -> None:
+    sim = make_sim()
+    first = client(sim)
+    plan = plan_sweep("a red fox", axes={"seed": [1, 2, 3], "chaos": [0, 50]}, provider="acedata")
+    sweep = Sweep.record(first.session, plan)
+    for cell in plan.cells[:2]:  # two cells were sent before the user pressed Stop
+        first.session.start(
+            cell.prompt, mode=None, sweep_id=sweep.id, axes=cell.coords, cell=cell.index
+        )
+    sweep = Sweep.from_log(first.session, sweep.id)
+    assert sweep.summary.endswith(", 4 not sent") and len(sweep.missing) == 4
+    message = sweep.cancel()
+    assert message.startswith(f"Sweep {sweep.id}: 4 unsent cells cancelled (never sent)")
+    sweep.wait(timeout=WAIT)
+    assert sweep.done and sweep.summary == "6/6 done, 4 cancelled"
+    assert sweep.counts() == {"succeeded": 2, "cancelled": 4}
+    assert sweep.resume() == [] and sweep.retry_failed() == []
+    assert [c.index for c in sweep.cancelled] == [2, 3, 4, 5]
+    assert list(sweep.df["status"]) == ["succeeded"] * 2 + ["cancelled"] * 4
+
+    # labelled placeholders: same grid size as a full sweep, grey with a red bar
+    grid = sweep.grid(x="chaos", y="seed", cell_size=96)
+    array = np.asarray(grid).astype(int)
+    assert (np.abs(array - [200, 40, 40]).sum(axis=2) < 10).sum() > 4 * 50
+    assert grid.width > 2 * 96 and grid.height > 3 * 96
+    page = sweep.to_html(tmp_path / "stopped.html").read_text(encoding="utf-8")
+    assert page.count('class="ph cancelled"') == 4 and "never sent" in page
+
+    # a new kernel, resume and all: nothing more is ever sent
+    second = client(sim)
+    assert resume_sweeps(second.session) == []
+    again = Sweep.from_log(second.session, sweep.id)
+    assert again.missing == [] and again.resume() == []
+    assert again.summary == "6/6 done, 4 cancelled"
+    assert second.session.log.unsent_cells("acedata") == []
+    assert sim.stats()["submits"] == 2
+    with pytest.raises(mjnb.MJError, match="'nope'"):
+        Sweep.from_log(second.session, "nope")
+
+
+def test_two_kernels_resuming_one_sweep_send_each_cell_once(
+    make_sim: Callable[..., RunningSimulator],
+) -> None:
+    sim = make_sim()
+    plan = plan_sweep("a red fox", axes={"seed": [1, 2, 3, 4]}, provider="acedata")
+    crashed = Sweep.record(client(sim).session, plan)
+    one, two = (Sweep.from_log(client(sim).session, crashed.id) for _ in range(2))
+    sent = one.resume() + two.resume()  # the second finds every cell claimed
+    assert len(sent) == 4 and two.resume() == []
+    assert [t.id for t in two.tasks] == [t.id for t in one.tasks]
+    one.wait(timeout=WAIT)
+    assert sim.stats()["submits"] == 4

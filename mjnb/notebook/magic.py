@@ -717,7 +717,7 @@ def load_ipython_extension(ipython: InteractiveShell) -> None:
     assert ipython.display_formatter is not None
     printers = ipython.display_formatter.ipython_display_formatter
     printers.for_type_by_name("mjnb.task", "Task", magic._display_task)
-    printers.for_type_by_name("mjnb.sweep", "Sweep", magic._display_sweep)
+    printers.for_type_by_name("mjnb.sweep.run", "Sweep", magic._display_sweep)
     printers.for_type(TaskBatch, magic._display_batch)
     _compact_pil_images(ipython, magic.compact_images)
     ipython._mjnb_magic = magic  # type: ignore[attr-defined]
@@ -750,7 +750,7 @@ def unload_ipython_extension(ipython: InteractiveShell) -> None:
     ipython.events.unregister("post_run_cell", magic._post_run_cell)
     assert ipython.display_formatter is not None
     printers = ipython.display_formatter.ipython_display_formatter
-    for name in ("mjnb.task.Task", "mjnb.sweep.Sweep"):
+    for name in ("mjnb.task.Task", "mjnb.sweep.run.Sweep"):
         printers.pop(name, None)
     printers.pop(TaskBatch, None)
     _compact_pil_images(ipython, False)

@@ -46,6 +46,7 @@ concrete prompts, each with ``choices`` naming the value each axis took.
 
 from __future__ import annotations
 
+from ..errors import PromptError  # the simulator shares the prompt language, errors included
 from .model import Prompt
 from .params import (
     CURRENT_VERSIONS,
@@ -73,6 +74,7 @@ __all__ = [
     "VIDEO_PARAMETERS",
     "ParamSpec",
     "Prompt",
+    "PromptError",
     "PromptWarning",
     "Support",
     "VersionRules",

@@ -116,11 +116,17 @@ class Session:
         mode: str | None,
         sweep_id: str,
         axes: Mapping[str, Any],
-        cell: int | None = None,
+        cell: int,
+        replaces: str | None = None,
     ) -> Task | None:
-        """SweepHost: send one sweep cell. None if another process claimed the cell
-        (the log's claim arrives with the logsweep branch; here every cell is ours)."""
-        return self.imagine(prompt, mode=mode, sweep_id=sweep_id, axes=axes)
+        """SweepHost: claim cell ``cell`` in the log and send it; None when the cell is
+        taken (another process sent it, or it was cancelled). ``replaces`` is the task a
+        retry takes the cell over from."""
+        self.check_prompt(prompt)
+        job = Job("imagine", prompt=str(prompt), mode=check_mode(mode))
+        return self._send(
+            job, prompt=prompt, sweep_id=sweep_id, axes=axes, cell=cell, replaces=replaces
+        )
 
     def act(self, task: Task | str, label: str) -> Task:
         """Start an action (``"U2"``, ``"V3"``, ``"zoom 2x"`` ...) on a succeeded task."""
@@ -159,6 +165,26 @@ class Session:
         axes: Mapping[str, Any] | None = None,
     ) -> Task:
         """Log a new task and hand it to the runner (which sends it when a slot frees)."""
+        task = self._send(job, prompt=prompt, parent_id=parent_id, sweep_id=sweep_id, axes=axes)
+        if task is None:
+            raise NotReady(
+                f"That cell of sweep {sweep_id} already has a task (or was cancelled); "
+                "nothing was sent. Use the sweep's retry_failed() to run a failed cell again."
+            )
+        return task
+
+    def _send(
+        self,
+        job: Job,
+        *,
+        prompt: Prompt | None = None,
+        parent_id: str | None = None,
+        sweep_id: str | None = None,
+        axes: Mapping[str, Any] | None = None,
+        cell: int | None = None,
+        replaces: str | None = None,
+    ) -> Task | None:
+        """:meth:`send`, or None when the log's claim of the sweep cell is lost."""
         state = TaskState(
             uuid.uuid4().hex[:12],
             job,
@@ -167,7 +193,7 @@ class Session:
             parent_id=parent_id,
             sweep_id=sweep_id,
         )
-        self.log.add_task(
+        claimed = self.log.add_task(
             state.id,
             provider=self.provider,
             action=_action(job),
@@ -179,7 +205,11 @@ class Session:
             axes=axes,
             submitted_at=state.submitted_at,
             base_url=self.base_url,
+            cell=cell,
+            replaces=replaces,
         )
+        if not claimed:
+            return None
         task = self._view(state, followed=True)
         self.engine.spawn(self.runner.run(state))
         return task

@@ -1,0 +1,521 @@
+"""``TaskLog``: the SQLite task log at ``$MJNB_HOME/history.sqlite``.
+
+Writes come from the engine's single thread, each in its own transaction, committed
+before the call returns: a process killed between two writes loses nothing that was
+already written. Reads may come from any thread; every thread gets its own connection,
+and WAL lets them read while the engine writes. Two processes may share one file: the
+busy timeout (10 s) serialises their writes, and a sweep cell is claimed in the same
+transaction that creates its task row, so two kernels never run one cell twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mjnb.errors import InvalidArgument, LogError
+from mjnb.secrets import is_secret_key
+from mjnb.vocab import TERMINAL
+
+from . import codec, frame
+from .codec import US, dumps, now_us, scrub, to_us
+from .schema import BUSY_TIMEOUT_S, damaged_error, log_error, migrate
+from .sweeps import SweepRecords
+
+if TYPE_CHECKING:
+    import pandas
+
+__all__ = ["TaskLog", "owner_alive"]
+
+_SQLITE_HEADER = b"SQLite format 3\x00"
+
+# Owners (``host:pid:token``) of the TaskLogs open in this process, to tell an orphaned
+# task (its engine is gone) from one another live engine is still following.
+_LIVE_OWNERS: set[str] = set()
+_OTHER_HOST_STALE = timedelta(minutes=15)
+
+_UPDATABLE = frozenset(
+    {
+        "status",
+        "progress",
+        "error",
+        "remote_id",
+        "remote_state",
+        "started_at",
+        "finished_at",
+        "image_url",
+        "image_path",
+        "preview_url",
+        "base_url",
+        "kind",
+        "video_paths",
+        "motion",
+        "loop",
+        "batch",
+        "job_seed",
+        "cost",
+        "mask_path",
+    }
+)
+_TIME_FIELDS = frozenset({"started_at", "finished_at"})
+_URL_FIELDS = frozenset({"image_url", "preview_url", "base_url"})
+_PATH_FIELDS = frozenset({"image_path", "mask_path"})
+
+
+def owner_alive(owner: str | None, updated_at: datetime | int | None) -> bool:
+    """Whether the engine that owns a task (or a sweep) may still be following it."""
+    if not owner:
+        return False
+    if owner in _LIVE_OWNERS:
+        return True
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != codec.HOSTNAME:
+        if updated_at is None:
+            return False
+        updated = updated_at if isinstance(updated_at, int) else to_us(updated_at)
+        return now_us() - updated < _OTHER_HOST_STALE // US
+    pid = codec.as_int(pid_text)
+    if pid is None or pid == os.getpid():
+        return False  # this process, but that TaskLog is closed
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    """Switch to WAL (persistent in the file), waiting out a concurrent opener.
+
+    Changing the journal mode does not go through the busy handler when another
+    process holds the file (e.g. two kernels creating it at once), so retry here.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
+def _field(name: str, value: Any) -> tuple[str, Any]:
+    """One updatable field as its column and stored value (scrubbed, encoded)."""
+    if name == "status":
+        return name, codec.check_status(value)
+    if name == "progress":
+        return name, codec.progress(value)
+    if name == "kind":
+        return name, None if value is None else codec.check_kind(value)
+    if name in _TIME_FIELDS:
+        return name, None if value is None else to_us(value)
+    if name in _URL_FIELDS:
+        return name, codec.clean_url(value)
+    if name == "remote_state":
+        return "remote_state_json", None if value is None else dumps(scrub(value))
+    if name == "error":
+        return name, codec.clean_text(None if value is None else str(value))
+    if name in _PATH_FIELDS:
+        return name, None if value is None else os.fspath(value)
+    if name == "video_paths":
+        return name, None if value is None else dumps([os.fspath(p) for p in value])
+    if name == "loop":
+        return name, None if value is None else int(bool(value))
+    if name in ("batch", "job_seed"):
+        return name, codec.as_int(value)
+    if name == "cost":
+        return name, codec.as_float(value)
+    return name, value
+
+
+class TaskLog(SweepRecords):
+    """The SQLite task log at ``path`` (normally ``$MJNB_HOME/history.sqlite``).
+
+    Create it once per process and share it: the engine's thread writes, any thread
+    reads. ``owner`` identifies this log object in the ``owner`` column of the tasks and
+    sweeps it adds, so that :meth:`pending` can tell orphaned tasks from live ones,
+    :meth:`claim` can hand an orphan to exactly one new engine, and
+    :meth:`unsent_cells` lists only the cells of sweeps whose kernel is gone.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path).expanduser().absolute()
+        self.owner = f"{codec.HOSTNAME}:{os.getpid()}:{os.urandom(4).hex()}"
+        self.user = codec.user_name()
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise LogError(
+                f"Cannot create the folder for the task log at {self.path} ({exc}). Make "
+                "it writable, or set MJNB_HOME to a folder you can write to."
+            ) from exc
+        self._check_header()
+        try:
+            conn = self._conn()
+            migrate(conn, self.path)
+        except LogError:
+            self.close()
+            raise
+        except (sqlite3.Error, OSError) as exc:
+            self.close()
+            raise log_error(exc, self.path, "opening it") from exc
+        _LIVE_OWNERS.add(self.owner)
+
+    def __repr__(self) -> str:
+        return f"TaskLog({str(self.path)!r})"
+
+    def __enter__(self) -> TaskLog:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # ---------------------------------------------------------------- connections
+
+    def _check_header(self) -> None:
+        try:
+            with open(self.path, "rb") as f:
+                head = f.read(len(_SQLITE_HEADER))
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise LogError(
+                f"Cannot read the task log at {self.path} ({exc}). Check its permissions, "
+                "or set MJNB_HOME to another folder."
+            ) from exc
+        if head and head != _SQLITE_HEADER:
+            raise damaged_error(self.path, "it is not an SQLite file")
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._closed:
+            raise LogError(f"The task log at {self.path} is closed; open a new TaskLog.")
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None and getattr(self._local, "pid", None) == os.getpid():
+            return conn
+        conn = sqlite3.connect(
+            self.path,
+            timeout=BUSY_TIMEOUT_S,
+            isolation_level=None,
+            check_same_thread=False,
+        )
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            _enable_wal(conn)
+            conn.execute("PRAGMA synchronous = NORMAL")
+        except BaseException:
+            conn.close()
+            raise
+        self._local.conn = conn
+        self._local.pid = os.getpid()
+        with self._lock:
+            self._connections.append(conn)
+        return conn
+
+    def _write(self, doing: str, work: Callable[[sqlite3.Connection], None]) -> None:
+        """Run ``work`` in one immediate transaction, committed before returning."""
+        try:
+            conn = self._conn()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                work(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.IntegrityError as exc:
+            raise InvalidArgument(f"Cannot {doing}: {exc}.") from exc
+        except (sqlite3.Error, OSError) as exc:
+            raise log_error(exc, self.path, doing) from exc
+
+    def _read(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+        try:
+            return self._conn().execute(sql, args).fetchall()
+        except (sqlite3.Error, OSError) as exc:
+            raise log_error(exc, self.path, "reading it") from exc
+
+    def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        try:
+            cursor = self._conn().execute(sql, args)
+            names = [d[0] for d in cursor.description]
+            raw = cursor.fetchall()
+        except (sqlite3.Error, OSError) as exc:
+            raise log_error(exc, self.path, "reading it") from exc
+        return [frame.decode_row(dict(zip(names, values, strict=True))) for values in raw]
+
+    def close(self) -> None:
+        """Close every connection this object opened (from any thread)."""
+        self._closed = True
+        _LIVE_OWNERS.discard(self.owner)
+        with self._lock:
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+
+    # ---------------------------------------------------------------- writes
+
+    def add_task(
+        self,
+        task_id: str,
+        *,
+        provider: str,
+        action: str,
+        prompt: str,
+        text: str,
+        params: Mapping[str, Any],
+        parent_id: str | None,
+        sweep_id: str | None,
+        submitted_at: datetime,
+        status: str = "queued",
+        base_url: str | None = None,
+        axes: Mapping[str, Any] | None = None,
+        cell: int | None = None,
+        replaces: str | None = None,
+        kind: str | None = None,
+        motion: str | None = None,
+        loop: bool | None = None,
+        batch: int | None = None,
+        mask_path: str | os.PathLike[str] | None = None,
+    ) -> bool:
+        """Record a new task; True if it was written.
+
+        A task of a sweep cell (``sweep_id`` with ``cell``, or with ``axes`` equal to a
+        planned cell's coordinates) claims that cell in the same transaction: if the
+        cell already has a task (another kernel sent it) or was cancelled, nothing is
+        written and the answer is False. ``replaces`` is the task a retry takes the
+        cell over from. Raises InvalidArgument if ``task_id`` is already logged.
+        """
+        codec.check_status(status)
+        if cell is not None and sweep_id is None:
+            raise InvalidArgument(f"cell={cell} needs the sweep_id of its sweep.")
+        clean = scrub(params)
+        submitted = to_us(submitted_at)
+        row: dict[str, Any] = {
+            "task_id": task_id,
+            "provider": provider,
+            "action": action,
+            "kind": codec.check_kind(kind or ("describe" if action == "describe" else "image")),
+            "parent_id": parent_id,
+            "sweep_id": sweep_id,
+            "cell": cell,
+            "prompt": prompt,
+            "text": text,
+            **codec.param_columns(clean),
+            "params_json": dumps(clean),
+            "axes_json": None if axes is None else dumps(scrub(axes)),
+            "status": status,
+            "progress": 0,
+            "submitted_at": submitted,
+            "updated_at": now_us(),
+            "base_url": codec.clean_url(base_url),
+            "owner": self.owner,
+            "motion": motion,
+            "loop": None if loop is None else int(bool(loop)),
+            "batch": codec.as_int(batch),
+            "mask_path": None if mask_path is None else os.fspath(mask_path),
+            "user": self.user,
+            "host": codec.HOSTNAME,
+        }
+        if status == "running":
+            row["started_at"] = submitted
+        elif status in TERMINAL:
+            row["finished_at"] = submitted
+        won: list[bool] = []
+
+        def work(conn: sqlite3.Connection) -> None:
+            if sweep_id is not None and (cell is not None or axes is not None):
+                claimed = self._claim_cell(conn, task_id, sweep_id, cell, axes, replaces)
+                if claimed is False:
+                    won.append(False)
+                    return
+                row["cell"] = claimed
+            names = ", ".join(f'"{name}"' for name in row)
+            marks = ", ".join("?" * len(row))
+            conn.execute(f"INSERT INTO tasks ({names}) VALUES ({marks})", list(row.values()))
+            conn.execute(
+                "INSERT INTO task_events (task_id, at, status, progress) VALUES (?, ?, ?, 0)",
+                (task_id, submitted, status),
+            )
+            won.append(True)
+
+        self._write(f"add task {task_id}", work)
+        return won[0]
+
+    def update_task(self, task_id: str, *, at: datetime | None = None, **fields: Any) -> None:
+        """Change some of a task's fields; a status change is also recorded as an event.
+
+        ``fields`` may be: status, progress, error, remote_id, remote_state (a JSON-able
+        dict), started_at, finished_at, image_url, image_path, preview_url, base_url,
+        kind, video_paths (a list of paths), motion, loop, batch, job_seed, cost,
+        mask_path. Becoming ``running`` sets ``started_at``, and a final status sets
+        ``finished_at``, to ``at`` (default now) unless they are given or already set.
+        """
+        unknown = sorted(set(fields) - _UPDATABLE)
+        if unknown:
+            secret = [name for name in unknown if is_secret_key(name)]
+            if secret:
+                raise InvalidArgument(
+                    f"The task log never stores credentials; refusing {', '.join(secret)}."
+                )
+            raise TypeError(
+                f"update_task() got unknown field(s) {', '.join(unknown)}; "
+                f"allowed: {', '.join(sorted(_UPDATABLE))}."
+            )
+        when = now_us() if at is None else to_us(at)
+        values = dict(_field(name, value) for name, value in fields.items())
+        status = values.get("status")
+        assignments = [f'"{name}" = ?' for name in values]
+        args: list[Any] = list(values.values())
+        if status == "running" and "started_at" not in values:
+            assignments.append("started_at = coalesce(started_at, ?)")
+            args.append(when)
+        if status in TERMINAL:
+            if "started_at" not in values:
+                assignments.append("started_at = coalesce(started_at, ?)")
+                args.append(when)
+            if "finished_at" not in values:
+                assignments.append("finished_at = coalesce(finished_at, ?)")
+                args.append(when)
+        assignments.append("updated_at = ?")
+        args.append(now_us())
+        sql = f"UPDATE tasks SET {', '.join(assignments)} WHERE task_id = ?"
+        args.append(task_id)
+
+        def work(conn: sqlite3.Connection) -> None:
+            old = conn.execute(
+                "SELECT status, progress FROM tasks WHERE task_id = ?", (task_id,)
+            ).fetchone()
+            if old is None:
+                raise InvalidArgument(
+                    f"There is no task {task_id!r} in the task log at {self.path}."
+                )
+            conn.execute(sql, args)
+            if status is not None and status != old[0]:
+                conn.execute(
+                    "INSERT INTO task_events (task_id, at, status, progress) VALUES (?, ?, ?, ?)",
+                    (task_id, when, status, values.get("progress", old[1])),
+                )
+
+        self._write(f"updating task {task_id}", work)
+
+    def claim(self, task_id: str) -> bool:
+        """Take over an orphaned task for this log's engine; False if someone has it.
+
+        A task is orphaned when the process that added (or last claimed) it is gone.
+        Atomic across processes: of two engines claiming one orphan, one wins.
+        """
+        won: list[bool] = []
+
+        def work(conn: sqlite3.Connection) -> None:
+            row = conn.execute(
+                "SELECT owner, updated_at FROM tasks WHERE task_id = ?", (task_id,)
+            ).fetchone()
+            if row is None:
+                raise InvalidArgument(
+                    f"There is no task {task_id!r} in the task log at {self.path}."
+                )
+            if row[0] == self.owner:
+                won.append(True)
+            elif owner_alive(row[0], row[1]):
+                won.append(False)
+            else:
+                conn.execute(
+                    "UPDATE tasks SET owner = ?, updated_at = ? WHERE task_id = ?",
+                    (self.owner, now_us(), task_id),
+                )
+                won.append(True)
+
+        self._write(f"claiming task {task_id}", work)
+        return won[0]
+
+    # ---------------------------------------------------------------- reads
+
+    def get(self, task_id: str) -> dict[str, Any] | None:
+        """Everything logged about one task, decoded, or None."""
+        rows = self._rows("SELECT * FROM tasks WHERE task_id = ?", (task_id,))
+        return rows[0] if rows else None
+
+    def pending(self) -> list[dict[str, Any]]:
+        """Tasks still queued or running, oldest first, as :meth:`get` returns them.
+
+        Each carries ``remote_state`` (decoded), ``owner`` and ``owner_alive``: whether
+        the engine that owns it may still be running. Resume only tasks whose owner is
+        gone, and :meth:`claim` each before polling it.
+        """
+        rows = self._rows(
+            "SELECT * FROM tasks WHERE status IN ('queued', 'running') ORDER BY submitted_at, rowid"
+        )
+        for row in rows:
+            row["owner_alive"] = owner_alive(row["owner"], row["updated_at"])
+        return rows
+
+    def events(self, task_id: str) -> list[tuple[datetime, str, int]]:
+        """The status history of one task: ``(at, status, progress)``, oldest first."""
+        rows = self._read(
+            "SELECT at, status, progress FROM task_events WHERE task_id = ? ORDER BY event_id",
+            (task_id,),
+        )
+        return [(codec.EPOCH + at * US, status, progress or 0) for at, status, progress in rows]
+
+    def dataframe(
+        self,
+        *,
+        provider: str | None = None,
+        sweep: str | None = None,
+        status: str | Sequence[str] | None = None,
+        since: datetime | timedelta | str | None = None,
+        limit: int | None = None,
+    ) -> pandas.DataFrame:
+        """One row per task, sorted by submit time; filters run in SQL.
+
+        ``since`` is a datetime, an ISO 8601 string or a timedelta (that long ago);
+        ``limit`` keeps the newest ``limit`` matching tasks.
+        """
+        where: list[str] = []
+        args: list[Any] = []
+        if provider is not None:
+            where.append("provider = ?")
+            args.append(provider)
+        if sweep is not None:
+            where.append("sweep_id = ?")
+            args.append(sweep)
+        if status is not None:
+            wanted = [status] if isinstance(status, str) else list(status)
+            for name in wanted:
+                codec.check_status(name)
+            where.append(f"status IN ({', '.join('?' * len(wanted))})")
+            args.extend(wanted)
+        if since is not None:
+            if isinstance(since, timedelta):
+                since = datetime.now(timezone.utc) - since
+            where.append("submitted_at >= ?")
+            args.append(to_us(since))
+        inner = "SELECT rowid, * FROM tasks"
+        if where:
+            inner += " WHERE " + " AND ".join(where)
+        if limit is not None:
+            inner += f" ORDER BY submitted_at DESC, rowid DESC LIMIT {int(limit)}"
+        try:
+            return frame.read_frame(self._conn(), inner, args)
+        except (sqlite3.Error, OSError) as exc:
+            raise log_error(exc, self.path, "reading it") from exc
