@@ -27,8 +27,9 @@ Fields from the prompt, as Ace's own clients send them (AceDataCloud/Nexior
 ``quality`` as a string (``".25"``, ``"1"`` ...; never for V8.1, which takes none),
 ``mode`` (the job's speed, else the prompt's; V8.1 has no turbo, so Ace's clients
 send ``fast``) with ``--fast/--relax/--turbo`` taken out of the prompt text,
-``translation: true`` when ``Job.translate`` (absent is Ace's default, false), and the billing flags ``style_reference``
-(``--sref``) and ``moodboard`` (V8/V8.1 with image prompts). The other parameters
+``translation: true`` when ``Job.translate`` (absent is Ace's default, false), and
+the billing flags ``style_reference`` (``--sref``) and ``moodboard`` (V8/V8.1 with
+image prompts). The other parameters
 stay in the prompt text, where Midjourney reads them.
 """
 
@@ -40,8 +41,8 @@ from typing import Any
 
 import httpx
 
-from ..errors import AuthError, PromptError, ProviderError, RateLimited, Rejected
-from ..prompt import Prompt, version_rules
+from ..errors import AuthError, ProviderError, RateLimited, Rejected
+from ..prompt import Prompt
 from ..prompt.model import format_number
 from ..vocab import MODES, UPSCALE_KINDS
 from .base import AdapterBase, Job, Snapshot, Status
@@ -57,6 +58,7 @@ from .common import (
     retry_after,
     str_list,
     url_list,
+    version_name,
 )
 
 #: every action name either era lists -> the label mjnb uses for it
@@ -125,20 +127,10 @@ def ace_quality(value: float) -> str:
     return format_number(value).removeprefix("0")
 
 
-def rules_name(prompt: Prompt | None) -> str | None:
-    """The version table's name for the prompt's model (``"8.1"``, ``"niji 7"``), or None."""
-    if prompt is None or prompt.version is None:
-        return None
-    try:
-        return version_rules(prompt.version).name
-    except PromptError:
-        return None
-
-
 def ace_mode(job: Job) -> str | None:
     """The speed to send: the job's, else the prompt's; turbo is fast on V8.1."""
     mode = job.mode or job.speed
-    if mode == "turbo" and rules_name(job.parsed) in NO_TURBO:
+    if mode == "turbo" and version_name(job.parsed) in NO_TURBO:
         return "fast"
     return mode
 
@@ -214,7 +206,7 @@ class AceDataAdapter(AdapterBase):
                 raise Rejected(f"The task has no {self.title} image_id to act on; run it again.")
             body: dict[str, Any] = {"action": wire, "image_id": image_id}
             mode = job.mode
-            if mode == "turbo" and rules_name(job.parsed) in NO_TURBO:
+            if mode == "turbo" and version_name(job.parsed) in NO_TURBO:
                 mode = "fast"  # job.parsed is the parent's prompt
         elif job.kind == "blend":
             prompt = blend_prompt(job.images, job.dimensions)

@@ -32,12 +32,13 @@ from typing import Any
 
 import httpx
 
-from ..errors import AuthError, PromptError, ProviderError, RateLimited, Rejected
-from ..prompt import Prompt, PromptWarning, parse_prompt, version_rules
+from ..errors import AuthError, ProviderError, RateLimited, Rejected
+from ..prompt import Prompt, PromptWarning, parse_prompt
 from ..vocab import UPSCALE_KINDS
 from .base import AdapterBase, Job, Snapshot, Status
 from .common import (
     METACHAT_STATUSES,
+    allowed_actions,
     capped_descriptions,
     check_blend,
     epoch_seconds,
@@ -49,6 +50,7 @@ from .common import (
     read_json,
     retry_after,
     text_after_images,
+    version_name,
     with_mode,
 )
 
@@ -107,16 +109,6 @@ def fallback_note(prompt: Prompt | None) -> str | None:
     )
 
 
-def version_name(prompt: Prompt | None) -> str | None:
-    """The version-table name of the prompt's model (``"8.1"``), or None."""
-    if prompt is None or prompt.version is None:
-        return None
-    try:
-        return version_rules(prompt.version).name
-    except PromptError:
-        return None
-
-
 def offered(kind: str | None, model: str | None, version: str | None = None) -> dict[str, str]:
     """``{label: wire}`` for a finished task of that kind (see the module notes);
     ``version`` (a version-table name) keeps only what that version allows."""
@@ -132,10 +124,7 @@ def offered(kind: str | None, model: str | None, version: str | None = None) -> 
             old = re.search(r"v5|niji-?v?5", model) is not None
             for kind_ in ("2x", "4x") if not old else ("subtle", "creative"):
                 del wire[f"upscale {kind_}"]
-    if version is not None:
-        allowed = version_rules(version).actions
-        wire = {label: value for label, value in wire.items() if label in allowed}
-    return wire
+    return allowed_actions(wire, version)
 
 
 class MetaChatAdapter(AdapterBase):
