@@ -52,7 +52,12 @@ def leaks(text: str, secret: str) -> bool:
 # -- the base and its defaults --------------------------------------------------------
 
 #: the hooks an adapter implements for real (everything else is AdapterBase's)
-OWN_HOOKS = {("mjproxy", "cancel"), ("youchuan", "local"), ("youchuan", "check")}
+OWN_HOOKS = {
+    ("mjproxy", "cancel"),
+    ("youchuan", "local"),
+    ("youchuan", "check"),
+    ("metachat", "check"),
+}
 
 
 def test_every_adapter_is_an_adapterbase_and_repeats_no_default() -> None:

@@ -189,7 +189,7 @@ def test_submit_answer_gives_the_id_and_remembers_what_kind_of_task_it_is() -> N
     data = {"id": TASK, "prompt": "a fox --niji 6", "model": "mj-niji-v6"}
     snap = mc.parse_submit(job, answer(mc.submit(job), json=ok(data)))
     assert (snap.status, snap.remote_id) == ("queued", TASK)
-    assert snap.extra == {"kind": "grid", "model": "mj-niji-v6"}
+    assert snap.extra == {"kind": "grid", "model": "mj-niji-v6", "version": "niji 6"}
     for label, kind in [("U2", "single"), ("V1", "grid"), ("reroll", "grid")]:
         act = Job("action", label=label, parent=finished("grid"))
         child = mc.parse_submit(act, answer(mc.submit(act), json=ok({"id": "c1"})))

@@ -20,6 +20,17 @@ preview. A task record carries no ``image_url`` until the job is done (Ace's own
 ``acedatacloud/_runtime/tasks.py``, takes any URL there as the result), so a record is
 final with an ``image_url`` and no progress below 100. ``success: false`` fails the
 job at any point. The protocol has no cancel.
+
+Fields from the prompt, as Ace's own clients send them (AceDataCloud/Nexior
+``src/operators/midjourney.ts``, AceDataCloud/MCPs ``midjourney/tools/imagine_tools.py``):
+``version`` (the prompt's ``--v``, one of :data:`ACE_VERSIONS`), ``hd`` (``--hd``),
+``quality`` as a string (``".25"``, ``"1"`` ...; never for V8.1, which takes none),
+``mode`` (the job's speed, else the prompt's; V8.1 has no turbo, so Ace's clients
+send ``fast``) with ``--fast/--relax/--turbo`` taken out of the prompt text,
+``translation: true`` when ``Job.translate`` (absent is Ace's default, false), and
+the billing flags ``style_reference`` (``--sref``) and ``moodboard`` (V8/V8.1 with
+image prompts). The other parameters
+stay in the prompt text, where Midjourney reads them.
 """
 
 from __future__ import annotations
@@ -31,7 +42,9 @@ from typing import Any
 import httpx
 
 from ..errors import AuthError, ProviderError, RateLimited, Rejected
-from ..vocab import UPSCALE_KINDS
+from ..prompt import Prompt
+from ..prompt.model import format_number
+from ..vocab import MODES, UPSCALE_KINDS
 from .base import AdapterBase, Job, Snapshot, Status
 from .common import (
     ACEDATA_STATES,
@@ -45,6 +58,7 @@ from .common import (
     retry_after,
     str_list,
     url_list,
+    version_name,
 )
 
 #: every action name either era lists -> the label mjnb uses for it
@@ -99,6 +113,53 @@ def makes_grid(job: Job) -> bool:
     )
 
 
+#: the ``version`` values Ace takes (MCP ``MidjourneyVersion``); others stay in the prompt
+ACE_VERSIONS = ("5.2", "6", "6.1", "7", "8", "8.1", "8.2")
+#: versions with no turbo: Ace's clients switch it to fast (and send no quality)
+NO_TURBO = frozenset({"8.1"})
+NO_QUALITY = frozenset({"8.1"})
+#: versions whose image prompts Ace bills as a moodboard (Nexior: ``isV8``)
+MOODBOARD_VERSIONS = frozenset({"8", "8.1"})
+
+
+def ace_quality(value: float) -> str:
+    """``--q`` as Ace's clients write it: ``".25"``, ``".5"``, ``"1"``, ``"2"``, ``"4"``."""
+    return format_number(value).removeprefix("0")
+
+
+def ace_mode(job: Job) -> str | None:
+    """The speed to send: the job's, else the prompt's; turbo is fast on V8.1."""
+    mode = job.mode or job.speed
+    if mode == "turbo" and version_name(job.parsed) in NO_TURBO:
+        return "fast"
+    return mode
+
+
+def prompt_fields(job: Job) -> tuple[str, dict[str, Any]]:
+    """The prompt text to send and the fields Ace reads beside it (module notes)."""
+    parsed = job.parsed
+    fields: dict[str, Any] = {"translation": True} if job.translate else {}
+    if parsed is None:
+        return job.prompt, fields
+    params = parsed.params
+    text = job.prompt
+    if any(params.get(speed) for speed in MODES) and parsed.template is None:
+        kept = {k: v for k, v in params.items() if k not in MODES}
+        text = str(Prompt(parsed.images, parsed.text, kept, purpose=parsed.purpose))
+    version = str(params["version"]) if "version" in params else None
+    if version in ACE_VERSIONS:
+        fields["version"] = version
+    if params.get("hd"):
+        fields["hd"] = True
+    if "quality" in params and version not in NO_QUALITY:
+        fields["quality"] = ace_quality(params["quality"])
+    if "sref" in params:
+        fields["style_reference"] = True
+    if parsed.images and version in MOODBOARD_VERSIONS:
+        fields["moodboard"] = True
+    return text, fields
+
+
 class AceDataAdapter(AdapterBase):
     """Maps jobs onto Ace Data Cloud's Midjourney API (bearer token in a header)."""
 
@@ -145,12 +206,16 @@ class AceDataAdapter(AdapterBase):
                 raise Rejected(f"The task has no {self.title} image_id to act on; run it again.")
             body: dict[str, Any] = {"action": wire, "image_id": image_id}
             mode = job.mode
-        else:
-            prompt = job.prompt
-            if job.kind == "blend":
-                prompt = blend_prompt(job.images, job.dimensions)
+            if mode == "turbo" and version_name(job.parsed) in NO_TURBO:
+                mode = "fast"  # job.parsed is the parent's prompt
+        elif job.kind == "blend":
+            prompt = blend_prompt(job.images, job.dimensions)
             body = {"action": "generate", "prompt": prompt}
-            mode = job.mode or job.speed
+            mode = job.mode
+        else:
+            prompt, fields = prompt_fields(job)
+            body = {"action": "generate", "prompt": prompt, **fields}
+            mode = ace_mode(job)
         if job.callback_url:
             body["callback_url"] = job.callback_url
         return self._imagine(body, mode)

@@ -91,7 +91,9 @@ class Snapshot:
 class Job:
     """What the engine asks an adapter to submit.
 
-    ``parsed`` is ``prompt`` as :func:`mjnb.prompt.parse_prompt` read it. The client
+    ``translate`` asks a provider that can (Ace) to translate a prompt written in
+    Chinese before Midjourney reads it. ``parsed`` is ``prompt`` as
+    :func:`mjnb.prompt.parse_prompt` read it. The client
     passes the Prompt it already checked; left out, it is parsed here once (and stays
     None for a prompt the parser refuses: adapters then send the text as written).
     """
@@ -104,6 +106,8 @@ class Job:
     dimensions: str = "square"  # blend: square | portrait | landscape
     mode: str | None = None  # fast | relax | turbo
     callback_url: str | None = None
+    #: ask the provider to translate a non-English prompt first (Ace's ``translation``)
+    translate: bool = False
     parsed: Prompt | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:

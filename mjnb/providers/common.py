@@ -21,7 +21,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ..errors import ProviderError, Rejected
+from ..errors import PromptError, ProviderError, Rejected
+from ..prompt import Prompt, version_rules
 from ..vocab import BLEND_ASPECTS, MAX_RESULT_URLS, Status
 from .base import Job
 
@@ -171,6 +172,29 @@ def blend_prompt(images: tuple[str, ...], dimensions: str) -> str:
         )
     aspect = "" if dimensions == "square" else f" --ar {BLEND_ASPECTS[dimensions]}"
     return " ".join(images) + aspect
+
+
+def version_name(prompt: Prompt | None) -> str | None:
+    """The version table's name for the prompt's model (``"8.1"``, ``"niji 7"``; a newer
+    minor such as ``8.3`` its nearest known version), or None when it names none."""
+    if prompt is None or prompt.version is None:
+        return None
+    try:
+        return version_rules(prompt.version).name
+    except PromptError:
+        return None
+
+
+def allowed_actions(wire: Mapping[str, str], version: str | None) -> dict[str, str]:
+    """``wire`` without the labels ``version``'s rules leave out (all of it for None).
+
+    Only for adapters that compose the action list themselves (MetaChat, Youchuan);
+    Ace and midjourney-proxy offer exactly what the answer lists.
+    """
+    if version is None:
+        return dict(wire)
+    allowed = version_rules(version).actions
+    return {label: value for label, value in wire.items() if label in allowed}
 
 
 def with_mode(prompt: str, job: Job) -> str:

@@ -6,29 +6,39 @@ each answering ``{"status": "Success", "data": {"id": ...}}``, and
 as HTTP 200 ``{"status": "Fail", "message": ...}``; service errors as bare 4xx/5xx.
 
 Mapping choices (MetaChat documents neither way):
-- Parameters stay in the prompt text, where they override ``params``; only ``model``
-  is sent besides, read from the parsed prompt's version (``mj-v6`` otherwise).
+- Parameters stay in the prompt text, where they override ``params`` (``--hd``,
+  ``--q`` and the rest too: MetaChat documents no field for them); only ``model`` is
+  sent besides, read from the parsed prompt's version. MetaChat's docs name
+  ``mj-v6`` (its default), ``mj-v61``, ``mj-v7`` and ``mj-niji-v6``, nothing for V8 or
+  niji 7: for a version they don't name, mjnb sends the nearest model they do
+  (``mj-v7`` for V8.x, ``mj-niji-v6`` for niji 7, ``mj-v6`` below V6), keeps the
+  prompt's ``--v``/``--niji``, and says so with a ``PromptWarning`` before sending
+  (:meth:`MetaChatAdapter.check`; see docs/providers.md).
 - Image links that open the prompt move to ``images`` (as image prompts, at most 3).
 - A result lists no actions, so a snapshot offers what its kind of task allows: a grid
   U/V/reroll, a separated image vary/zoom/pan/upscale, an upscaled image vary. Upscale
   types follow the model: subtle/creative on V6+, 2x/4x on V5, all four when unknown.
+  A prompt that names its version offers only what that version's rules allow
+  (:func:`mjnb.prompt.version_rules`: V8.x has no zoom, pan or upscale).
 - No cancel endpoint is documented: :meth:`cancel` is the default (None).
 """
 
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
 import httpx
 
 from ..errors import AuthError, ProviderError, RateLimited, Rejected
-from ..prompt import Prompt, parse_prompt
+from ..prompt import Prompt, PromptWarning, parse_prompt
 from ..vocab import UPSCALE_KINDS
 from .base import AdapterBase, Job, Snapshot, Status
 from .common import (
     METACHAT_STATUSES,
+    allowed_actions,
     capped_descriptions,
     check_blend,
     epoch_seconds,
@@ -40,6 +50,7 @@ from .common import (
     read_json,
     retry_after,
     text_after_images,
+    version_name,
     with_mode,
 )
 
@@ -61,11 +72,14 @@ UPSCALED_WIRE: Mapping[str, str] = {"vary subtle": "vary subtle", "vary strong":
 #: what a task made by each endpoint is: its result decides the actions it offers
 RESULT_KIND = {"separate": "single", "upscale": "upscaled"}  # every other one: "grid"
 
+#: the models MetaChat's docs name, by version-table name
 MODELS = {"6": "mj-v6", "6.0": "mj-v6", "6.1": "mj-v61", "7": "mj-v7", "7.0": "mj-v7"}
+DOCUMENTED_NIJI = ("niji", "niji 6")
 
 
 def model_for(prompt: Prompt | str | None) -> str:
-    """MetaChat's ``model`` for a prompt; versions it does not name stay in the prompt."""
+    """MetaChat's ``model`` for a prompt; versions it does not name stay in the prompt
+    and get the nearest model it does (see :func:`fallback_note`)."""
     if isinstance(prompt, str):
         prompt = parse_prompt(prompt)
     version = prompt.version if prompt is not None else None
@@ -73,23 +87,44 @@ def model_for(prompt: Prompt | str | None) -> str:
         return "mj-v6"
     if version.startswith("niji"):
         return "mj-niji-v6"  # the only niji MetaChat names; ``--niji 5`` still overrides
-    return MODELS.get(version, "mj-v6")
+    if version in MODELS:
+        return MODELS[version]
+    try:
+        newer = float(version) > 7
+    except ValueError:
+        newer = False
+    return "mj-v7" if newer else "mj-v6"
 
 
-def offered(kind: str | None, model: str | None) -> dict[str, str]:
-    """``{label: wire}`` for a finished task of that kind (see the module notes)."""
+def fallback_note(prompt: Prompt | None) -> str | None:
+    """The warning for a version MetaChat's docs name no model for, else None."""
+    version = prompt.version if prompt is not None else None
+    if version is None or version in MODELS or version in DOCUMENTED_NIJI:
+        return None
+    shown = f"--{version}" if version.startswith("niji") else f"--v {version}"
+    return (
+        f"MetaChat documents no model for {shown}; mjnb sends model "
+        f"{model_for(prompt)!r} and keeps {shown} in the prompt, which MetaChat may or "
+        "may not honour (see docs/providers.md). Use another provider to be sure."
+    )
+
+
+def offered(kind: str | None, model: str | None, version: str | None = None) -> dict[str, str]:
+    """``{label: wire}`` for a finished task of that kind (see the module notes);
+    ``version`` (a version-table name) keeps only what that version allows."""
     if kind == "grid":
-        return dict(GRID_WIRE)
-    if kind == "upscaled":
-        return dict(UPSCALED_WIRE)
-    if kind != "single":
+        wire = dict(GRID_WIRE)
+    elif kind == "upscaled":
+        wire = dict(UPSCALED_WIRE)
+    elif kind != "single":
         return {}
-    wire = dict(SINGLE_WIRE)
-    if model:
-        old = re.search(r"v5|niji-?v?5", model) is not None
-        for kind_ in ("2x", "4x") if not old else ("subtle", "creative"):
-            del wire[f"upscale {kind_}"]
-    return wire
+    else:
+        wire = dict(SINGLE_WIRE)
+        if model:
+            old = re.search(r"v5|niji-?v?5", model) is not None
+            for kind_ in ("2x", "4x") if not old else ("subtle", "creative"):
+                del wire[f"upscale {kind_}"]
+    return allowed_actions(wire, version)
 
 
 class MetaChatAdapter(AdapterBase):
@@ -120,6 +155,12 @@ class MetaChatAdapter(AdapterBase):
     def _request(self, method: str, path: str, body: Any = None) -> httpx.Request:
         headers = {"accept": "application/json", **self.auth_headers()}
         return httpx.Request(method, self.base_url + path, json=body, headers=headers)
+
+    def check(self, prompt: Prompt) -> None:
+        """Warn (and send) when MetaChat's docs name no model for the prompt's version."""
+        note = fallback_note(prompt)
+        if note:
+            warnings.warn(PromptWarning(note), stacklevel=3)
 
     def submit(self, job: Job) -> httpx.Request:
         endpoint, body = self._build(job)
@@ -164,15 +205,20 @@ class MetaChatAdapter(AdapterBase):
         task_id = optional_id(data.get("id"), "a task id", self.title)
         if not task_id:
             raise ProviderError("MetaChat accepted the job but sent no task id; try again.")
+        version: str | None = None
         if job.kind == "action" and job.parent:
             endpoint = job.parent.wire.get(job.label or "", "").partition(" ")[0]
             kind, model = RESULT_KIND.get(endpoint, "grid"), job.parent.extra.get("model")
+            version = job.parent.extra.get("version")
         else:
             kind = {"imagine": "grid", "blend": "grid"}.get(job.kind, job.kind)
             model = optional_str(data.get("model"), "a model", self.title) or (
                 model_for(job.parsed) if job.kind == "imagine" else None
             )
-        extra = {"kind": kind, "model": model} if model else {"kind": kind}
+            version = version_name(job.parsed) if job.kind == "imagine" else None
+        extra: dict[str, Any] = {"kind": kind, "model": model} if model else {"kind": kind}
+        if version:
+            extra["version"] = version
         return Snapshot("queued", remote_id=task_id, extra=extra)
 
     def poll(self, snapshot: Snapshot) -> httpx.Request:
@@ -209,7 +255,7 @@ class MetaChatAdapter(AdapterBase):
                 100,
                 snapshot.remote_id,
                 image_url=url,
-                wire=offered(extra.get("kind"), extra.get("model")),
+                wire=offered(extra.get("kind"), extra.get("model"), extra.get("version")),
                 descriptions=descriptions,
                 extra=extra,
             )

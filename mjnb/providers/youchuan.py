@@ -18,6 +18,10 @@ Mapping choices:
 - ``zoom 2x|1.5x`` are ``/outpaint`` with ``scale`` 2.0 / 1.5; ``pan`` is ``/pan`` with
   ``scale`` 1.5 (Midjourney's pan adds half the image). Youchuan has no Make Square,
   so ``square`` is not offered.
+- A prompt that names its version offers only what the version's rules allow
+  (:func:`mjnb.prompt.version_rules`): V8.1 has no pan, zoom or upscale on Youchuan
+  (its guide: upscale is the prompt rerun with ``--hd --seed``), so a V8.1 image offers
+  vary subtle/strong only. V8.1 prompts go as written: ``--v 8.1 --hd`` in ``text``.
 - Upscales follow the model, like Midjourney's buttons: ``subtle``/``creative``
   (``type`` 0/1) from V6 on, ``2x``/``4x`` (``type`` 2/3, ``v5_2x``/``v5_4x``) on V5 and
   niji 5. An upscaled image offers vary, zoom and pan, never a second upscale.
@@ -46,12 +50,14 @@ from ..errors import AuthError, PromptError, ProviderError, RateLimited, Rejecte
 from ..prompt import Prompt, parse_prompt
 from .base import AdapterBase, Job, Snapshot, Status
 from .common import (
+    allowed_actions,
     blend_prompt,
     optional_id,
     progress_percent,
     read_json,
     retry_after,
     url_list,
+    version_name,
     with_mode,
 )
 
@@ -261,9 +267,14 @@ def grid_wire(image_nos: list[int]) -> dict[str, str]:
     return wire | dict(GRID_WIRE)
 
 
-def image_wire(image_no: int, model: str, *, upscaled: bool = False) -> dict[str, str]:
-    """``{label: wire}`` of one image: a selected one, or an upscaled one (no re-upscale)."""
+def image_wire(
+    image_no: int, model: str, *, upscaled: bool = False, version: str | None = None
+) -> dict[str, str]:
+    """``{label: wire}`` of one image: a selected one, or an upscaled one (no re-upscale).
+    ``version`` (a version-table name) keeps only what its rules allow: V8.1 has no pan,
+    zoom (outpaint) or upscale on Youchuan (its HD is ``--hd`` in the prompt)."""
     table = dict(IMAGE_WIRE) if upscaled else {**IMAGE_WIRE, **UPSCALE_WIRE[model]}
+    table = allowed_actions(table, version)
     return {label: wire.format(n=image_no) for label, wire in table.items()}
 
 
@@ -400,12 +411,13 @@ class YouchuanAdapter(AdapterBase):
             raise Rejected(f"This Youchuan job has no image {job.label}; it shows fewer.")
         job_id = str(parent.extra.get("jobId") or parent.remote_id)
         image_no, model = int(image_nos[shown]), str(parent.extra.get("model", "6"))
+        version = parent.extra.get("version")
         return Snapshot(
             "succeeded",
             100,
             remote_id=job_id,
             image_url=parent.image_urls[shown],
-            wire=image_wire(image_no, model),
+            wire=image_wire(image_no, model, version=version),
             extra={**parent.extra, "kind": "selected", "imageNo": image_no, "image_nos": []},
         )
 
@@ -467,9 +479,12 @@ class YouchuanAdapter(AdapterBase):
             endpoint = job.parent.wire.get(job.label or "", "").split(" ")[0]
             kind = "upscaled" if endpoint == "upscale" else "grid"
             model = str(job.parent.extra.get("model", "6"))
+            version = job.parent.extra.get("version")
         else:
-            kind, model = "grid", family(job.parsed)
+            kind, model, version = "grid", family(job.parsed), version_name(job.parsed)
         extra = {"jobId": job_id, "kind": kind, "model": model, "prompt": job.prompt}
+        if version:
+            extra["version"] = version
         first = Snapshot("queued", remote_id=job_id, extra=extra)
         return self._read(first, data)
 
@@ -511,7 +526,8 @@ class YouchuanAdapter(AdapterBase):
         model = str(extra.get("model", "6"))
         if extra.get("kind") == "upscaled" or len(urls) == 1:
             extra.update(imageNo=shown[0][0], image_nos=[])
-            wire = image_wire(0, model, upscaled=extra.get("kind") == "upscaled")
+            upscaled = extra.get("kind") == "upscaled"
+            wire = image_wire(0, model, upscaled=upscaled, version=extra.get("version"))
             return Snapshot("succeeded", 100, remote, image_url=shown[0][1], wire=wire, extra=extra)
         extra["image_nos"] = [n for n, _ in shown]
         return Snapshot(
