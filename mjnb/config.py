@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .vocab import MAX_THUMBNAIL_SIZE, MIN_THUMBNAIL_SIZE, THUMBNAIL_SIZE
 
 PROVIDER_NAMES = ("local", "acedata", "zhishuyun", "metachat", "mjproxy", "youchuan")
 
@@ -61,9 +62,40 @@ class Settings:
     poll_interval: float | None = None  # None: the provider's own default
     stall_timeout: float = 600.0  # fail a job that shows no progress for this long
     max_jobs: int = 40
-    thumbnail_size: int = 256
+    thumbnail_size: int = THUMBNAIL_SIZE
     home: Path = field(default_factory=lambda: Path("~/.mjnb").expanduser())
     sim_latency: float = 2.0  # the embedded simulator's job time, for provider "local"
+    strict: bool = True  # refuse unknown --parameters (False: send them with a warning)
+    translate: bool = False  # ask providers that can (Ace) to translate the prompt first
+
+
+@dataclass(frozen=True)
+class Range:
+    """The numbers a setting takes: ``low <= value`` and, if ``high`` is set, ``<= high``."""
+
+    low: float
+    high: float | None = None
+
+    def __contains__(self, value: float) -> bool:
+        return self.low <= value and (self.high is None or value <= self.high)
+
+    def __str__(self) -> str:
+        low = f"{self.low:g}"
+        return f"at least {low}" if self.high is None else f"{low}-{self.high:g}"
+
+
+#: the range of every numeric setting, defined once: :func:`settings` checks them and the
+#: ``%config MJMagic`` traitlets are built from them (the last two are the notebook views')
+RANGES: Mapping[str, Range] = {
+    "max_concurrency": Range(1),
+    "poll_interval": Range(0),
+    "stall_timeout": Range(0),
+    "max_jobs": Range(1),
+    "thumbnail_size": Range(MIN_THUMBNAIL_SIZE, MAX_THUMBNAIL_SIZE),
+    "sim_latency": Range(0),
+    "updates_per_second": Range(0.1, 30),
+    "jpeg_quality": Range(20, 95),
+}
 
 
 _ENV: Mapping[str, str] = {
@@ -112,22 +144,30 @@ def settings(**arguments: Any) -> Settings:
 
 
 def _convert(name: str, value: Any) -> Any:
+    if name == "home":
+        return Path(value).expanduser()
+    if name in ("strict", "translate") and isinstance(value, str):
+        return value.strip().lower() not in ("0", "false", "no", "off", "")
+    kind = _NUMBERS.get(name)
+    if kind is None:
+        return value
     try:
-        if name == "home":
-            return Path(value).expanduser()
-        if name in ("max_concurrency", "max_jobs", "thumbnail_size"):
-            number = int(value)
-            if number < 1:
-                raise ValueError
-            return number
-        if name in ("poll_interval", "stall_timeout", "sim_latency"):
-            seconds = float(value)
-            if seconds < 0:
-                raise ValueError
-            return seconds
+        number = kind(value)
     except (TypeError, ValueError):
         raise ConfigError(f"Setting {name} must be a positive number, got {value!r}.") from None
-    return value
+    if number not in RANGES[name]:
+        raise ConfigError(f"Setting {name} must be {RANGES[name]}, got {value!r}.")
+    return number
+
+
+_NUMBERS: Mapping[str, type] = {
+    "max_concurrency": int,
+    "max_jobs": int,
+    "thumbnail_size": int,
+    "poll_interval": float,
+    "stall_timeout": float,
+    "sim_latency": float,
+}
 
 
 def credentials(provider: str, arguments: Mapping[str, str | None]) -> dict[str, str]:

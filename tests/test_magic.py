@@ -22,10 +22,10 @@ from traitlets.config import Config
 
 import mjnb
 from mjnb import config
+from mjnb.notebook.commands import parse_action
 from mjnb.notebook.magic import (
     MJMagic,
     TaskBatch,
-    _parse_action,
     load_ipython_extension,
     unload_ipython_extension,
 )
@@ -218,19 +218,19 @@ def test_actions_on_the_last_task_and_by_id(ip: TestingShell) -> None:
     assert run(ip, "%mj wait").io.stdout == "All 6 tasks have ended: 6 succeeded.\n"
 
 
-def test_parse_action() -> None:
-    assert _parse_action("U2") == ("U2", None)
-    assert _parse_action("u2 3f2a9c") == ("U2", "3f2a9c")
-    assert _parse_action("zoom 1.5x") == ("zoom 1.5x", None)
-    assert _parse_action("pan left 3f2a9c") == ("pan left", "3f2a9c")
-    assert _parse_action("Reroll") == ("reroll", None)
-    assert _parse_action("a red fox") is None
-    assert _parse_action("pan dulce on a plate") is None  # more than three words: a prompt
-    assert _parse_action("square tower --ar 1:2") is None  # parameters: a prompt
+def testparse_action() -> None:
+    assert parse_action("U2") == ("U2", None)
+    assert parse_action("u2 3f2a9c") == ("U2", "3f2a9c")
+    assert parse_action("zoom 1.5x") == ("zoom 1.5x", None)
+    assert parse_action("pan left 3f2a9c") == ("pan left", "3f2a9c")
+    assert parse_action("Reroll") == ("reroll", None)
+    assert parse_action("a red fox") is None
+    assert parse_action("pan dulce on a plate") is None  # more than three words: a prompt
+    assert parse_action("square tower --ar 1:2") is None  # parameters: a prompt
     with pytest.raises(UsageError, match=r"Unknown action 'U5'.*%mj imagine U5"):
-        _parse_action("U5")
+        parse_action("U5")
     with pytest.raises(UsageError, match=r"Unknown action 'zoom 3x'"):
-        _parse_action("zoom 3x")
+        parse_action("zoom 3x")
 
 
 # ----------------------------------------------------------------------------- errors
