@@ -51,7 +51,7 @@ from .form import (
     provider_status,
     slider_default,
 )
-from .liveview import Throttle
+from .history import HistoryTable
 from .sweepview import SweepView
 from .views import Views, current
 
@@ -83,11 +83,6 @@ _MUTED_STYLE = "color:#666"
 
 def _error_html(message: str) -> str:
     return f"<span style='{_ERROR_STYLE}'>{html.escape(message)}</span>"
-
-
-def _shorten(text: str, limit: int) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # ----------------------------------------------------------------------------- widget
@@ -145,47 +140,27 @@ class Panel(widgets.VBox):
         self.max_jobs = max_jobs or settings.max_jobs
         self.views = views if views is not None else current()
         self.gallery_size = gallery_size
-        self.history_rows = history_rows
         #: the last error a callback raised (also shown in the status line)
         self.last_error: BaseException | None = None
         #: cards and sweep views started here, newest first (the gallery shows the first few)
         self.items: list[TaskCard | SweepView] = []
         self._lock = threading.RLock()
         self._loading = False
-        self._history: list[dict[str, Any]] = []
-        #: tasks started here: the history shows their live status (the log lags a little)
-        self._followed: dict[str, Task] = {}
         self._plan: SweepPlan | None = None
 
         self._build_form()
         self._build_sweep_builder()
         self.gallery = widgets.VBox(layout=widgets.Layout(width="100%"))
         self.gallery.add_class("mjnb-gallery")
-        self.history = widgets.GridBox(
-            layout=widgets.Layout(
-                grid_template_columns="64px 104px 64px minmax(0, 1fr) 56px",
-                grid_gap="2px 8px",
-                align_items="center",
-                width="100%",
-            )
+        #: the log's newest rows, with Load buttons
+        self.history_table = HistoryTable(
+            lambda: self.client, size=history_rows, on_load=self._on_load, on_error=self._show_error
         )
-        self.history.add_class("mjnb-history")
-        self.history_note = widgets.HTML()
-        self.refresh_button = widgets.Button(
-            description="Refresh", icon="refresh", layout=widgets.Layout(min_width="96px")
-        )
-        self.refresh_button.on_click(self._on_refresh)
-        history_box = widgets.VBox(
-            [
-                widgets.HBox(
-                    [self.history_note, self.refresh_button],
-                    layout=widgets.Layout(justify_content="space-between", align_items="center"),
-                ),
-                self.history,
-            ]
-        )
+        self.history = self.history_table.table
+        self.history_note = self.history_table.note
+        self.refresh_button = self.history_table.refresh_button
         self.extras = widgets.Accordion(
-            children=[self.sweep_box, history_box], titles=("Sweep builder", "History")
+            children=[self.sweep_box, self.history_table], titles=("Sweep builder", "History")
         )
         self.extras.selected_index = None
         super().__init__(
@@ -193,10 +168,9 @@ class Panel(widgets.VBox):
             layout=widgets.Layout(width="100%", max_width="900px"),
         )
         self.add_class("mjnb-panel")
-        self._history_throttle = Throttle(self._render_history, 0.5)
         self._refresh_preview()
         self._refresh_plan()
-        self._history_throttle.request(urgent=True)
+        self.history_table.request(urgent=True)
 
     def __repr__(self) -> str:
         return f"<mjnb.Panel provider={self.client.provider!r} items={len(self.items)}>"
@@ -559,10 +533,6 @@ class Panel(widgets.VBox):
     def _on_stop(self, button: Any = None) -> None:
         self.stop_sweeps()
 
-    @_guarded
-    def _on_refresh(self, button: Any = None) -> None:
-        self._history_throttle.request(urgent=True)
-
     # -- what the buttons do (also for scripts and tests) ------------------------------------
     def use_provider(self, name: str) -> Client:
         """Switch to provider ``name``; raises ConfigError if its credentials are missing."""
@@ -571,7 +541,7 @@ class Panel(widgets.VBox):
         if self.provider.value != name:
             self.provider.value = name
         self._set_status(f"Using {name}.")
-        self._history_throttle.request(urgent=True)
+        self.history_table.request(urgent=True)
         return client
 
     def _client_for(self, name: str, strict: bool, translate: bool) -> Client:
@@ -631,14 +601,18 @@ class Panel(widgets.VBox):
         self._set_status(" ".join(messages))
         return messages
 
+    @property
+    def _history(self) -> list[dict[str, Any]]:
+        """The history rows on show, newest first."""
+        return self.history_table.rows
+
     def refresh_history(self) -> None:
         """Read the log now and redraw the history table (on this thread)."""
-        self._history_throttle.request(urgent=True)
-        self._history_throttle.flush()
+        self.history_table.refresh()
 
     def load_row(self, index: int) -> None:
         """What a history row's Load does: its prompt and parameters into the form."""
-        rows = self._history
+        rows = self.history_table.rows
         if not 0 <= index < len(rows):
             raise NotFound(f"There is no history row {index}; the table has {len(rows)}.")
         prompt = rows[index].get("prompt") or ""
@@ -666,19 +640,11 @@ class Panel(widgets.VBox):
         with self._lock:
             self.items.insert(0, item)
             self.gallery.children = tuple(self.items[: self.gallery_size])
-        self._history_throttle.request()
+        self.history_table.request()
 
     def _follow(self, task: Task) -> None:
         """Refresh the history table when ``task`` (or a child) finishes."""
-
-        def on_change(changed: Task) -> None:  # engine thread: schedule only
-            if changed.done:
-                changed.remove_listener(on_change)
-                self._history_throttle.request()
-
-        self._followed[task.id] = task
-        task.add_listener(on_change)
-        self._history_throttle.request()
+        self.history_table.follow(task)
 
     # -- rendering ---------------------------------------------------------------------------
     def _refresh_preview(self) -> None:
@@ -759,61 +725,8 @@ class Panel(widgets.VBox):
         self.plan_label.value = f"<b>{text}</b>" if not over else text
         self.run_sweep.disabled = over and not self.confirm.value
 
-    def _render_history(self) -> None:
-        """Read the newest log rows and redraw the table (render thread)."""
-        try:
-            frame = self.client.log(limit=self.history_rows)
-        except Exception as exc:
-            self._show_error(exc)
-            return
-        rows = frame.to_dict("records")[::-1]  # newest first
-        cells: list[widgets.Widget] = []
-        header = ("time", "status", "action", "prompt", "")
-        cells.extend(widgets.HTML(f"<b>{h}</b>") for h in header)
-        for index, row in enumerate(rows):
-            submitted = row.get("submitted_at")
-            when = submitted.strftime("%H:%M:%S") if hasattr(submitted, "strftime") else ""
-            live = self._followed.get(row["task_id"])
-            if live is not None:
-                row = {**row, "status": live.status, "progress": live.progress}
-                rows[index] = row
-            status = str(row.get("status") or "")
-            if status in ("queued", "running"):
-                status = f"{status} {row.get('progress') or 0}%"
-            load = widgets.Button(
-                description="Load",
-                tooltip=f"Load task {row['task_id']}'s prompt and parameters into the form",
-                layout=widgets.Layout(width="52px"),
-            )
-            load.on_click(functools.partial(self._on_load, index))
-            prompt = str(row.get("prompt") or "")
-            cells.extend(
-                [
-                    widgets.Label(when),
-                    widgets.Label(status),
-                    widgets.Label(str(row.get("action") or "")),
-                    widgets.HTML(
-                        f"<span title='{html.escape(prompt)}'>"
-                        f"{html.escape(_shorten(prompt, 90))}</span>"
-                    ),
-                    load,
-                ]
-            )
-        with self._lock:
-            self._history = rows
-            old = self.history.children
-            self.history.children = tuple(cells)
-            for widget in old:  # free the old rows' models (kernel and browser)
-                widget.close()
-            where = html.escape(str(self.client.home / "history.sqlite"), quote=True)
-            count = f"{len(rows)} task" + ("s" if len(rows) != 1 else "")
-            self.history_note.value = (
-                f"<span style='{_MUTED_STYLE}' title='{where}'>The newest {count} in the log "
-                "(every provider and session).</span>"
-            )
-
     @_guarded
-    def _on_load(self, index: int, button: Any = None) -> None:
+    def _on_load(self, index: int) -> None:
         self.load_row(index)
 
     # -- status line -------------------------------------------------------------------------
