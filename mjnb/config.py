@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .vocab import MAX_THUMBNAIL_SIZE, MIN_THUMBNAIL_SIZE, THUMBNAIL_SIZE
 
 PROVIDER_NAMES = ("local", "acedata", "zhishuyun", "metachat", "mjproxy", "youchuan")
 
@@ -64,13 +65,43 @@ class Settings:
     #: generous, like Ace's 480 s and midjourney-proxy's own timeouts
     task_timeout: float = 1800.0
     max_jobs: int = 40
-    thumbnail_size: int = 256
+    thumbnail_size: int = THUMBNAIL_SIZE
     home: Path = field(default_factory=lambda: Path("~/.mjnb").expanduser())
     sim_latency: float = 2.0  # the embedded simulator's job time, for provider "local"
     #: refuse prompt parameters mjnb does not know (False: keep them, with a warning)
     strict: bool = True
     #: translate non-English prompts where the provider offers it
     translate: bool = False
+
+
+@dataclass(frozen=True)
+class Range:
+    """The numbers a setting takes: ``low <= value`` and, if ``high`` is set, ``<= high``."""
+
+    low: float
+    high: float | None = None
+
+    def __contains__(self, value: float) -> bool:
+        return self.low <= value and (self.high is None or value <= self.high)
+
+    def __str__(self) -> str:
+        low = f"{self.low:g}"
+        return f"at least {low}" if self.high is None else f"{low}-{self.high:g}"
+
+
+#: the range of every numeric setting, defined once: :func:`settings` checks them and the
+#: ``%config MJMagic`` traitlets are built from them (the last two are the notebook views')
+RANGES: Mapping[str, Range] = {
+    "max_concurrency": Range(1),
+    "poll_interval": Range(0),
+    "stall_timeout": Range(0),
+    "task_timeout": Range(0),
+    "max_jobs": Range(1),
+    "thumbnail_size": Range(MIN_THUMBNAIL_SIZE, MAX_THUMBNAIL_SIZE),
+    "sim_latency": Range(0),
+    "updates_per_second": Range(0.1, 30),
+    "jpeg_quality": Range(20, 95),
+}
 
 
 _ENV: Mapping[str, str] = {
@@ -122,24 +153,31 @@ def settings(**arguments: Any) -> Settings:
 
 
 def _convert(name: str, value: Any) -> Any:
+    if name == "home":
+        return Path(value).expanduser()
+    if name in ("strict", "translate"):
+        return _flag(name, value)
+    kind = _NUMBERS.get(name)
+    if kind is None:
+        return value
     try:
-        if name == "home":
-            return Path(value).expanduser()
-        if name in ("max_concurrency", "max_jobs", "thumbnail_size"):
-            number = int(value)
-            if number < 1:
-                raise ValueError
-            return number
-        if name in ("poll_interval", "stall_timeout", "sim_latency", "task_timeout"):
-            seconds = float(value)
-            if not seconds >= 0 or seconds == float("inf"):
-                raise ValueError
-            return seconds
-        if name in ("strict", "translate"):
-            return _flag(name, value)
-    except (TypeError, ValueError):
+        number = kind(value)
+    except (TypeError, ValueError, OverflowError):
         raise ConfigError(f"Setting {name} must be a positive number, got {value!r}.") from None
-    return value
+    if number != number or number == float("inf") or number not in RANGES[name]:
+        raise ConfigError(f"Setting {name} must be {RANGES[name]}, got {value!r}.")
+    return number
+
+
+_NUMBERS: Mapping[str, type] = {
+    "max_concurrency": int,
+    "max_jobs": int,
+    "thumbnail_size": int,
+    "poll_interval": float,
+    "stall_timeout": float,
+    "task_timeout": float,
+    "sim_latency": float,
+}
 
 
 def _flag(name: str, value: Any) -> bool:

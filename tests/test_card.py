@@ -265,3 +265,63 @@ def test_sweep_view_fills_in_the_grid(mj: mjnb.Client) -> None:
     assert data["text/plain"] == f"[sweep 4/4 done] {sweep.id} seed × stylize: {sweep.prompt}"
     assert base64.b64decode(data["image/jpeg"]) == view.grid_jpeg
     assert "image/png" not in data
+
+
+# ------------------------------------------------------------ Cancel, Stop and Resume
+
+
+def test_the_cancel_button_shows_only_while_the_task_runs(mj: mjnb.Client) -> None:
+    card = TaskCard(mj.imagine("a red fox --seed 11"), thumbnail_size=96)
+    assert card.controls.layout.display is None
+    assert card.controls.children == (card.cancel_button,) and not card.cancel_button.disabled
+    assert "mjnb-card-cancel" in card.cancel_button._dom_classes
+    finished_card(card)
+    assert card.controls.layout.display == "none"
+
+
+def test_clicking_cancel_drops_a_task_not_sent_yet(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MJNB_SIM_LATENCY", "2")
+    mj = mjnb.Client(max_concurrency=1)
+    first = mj.imagine("a slow fox --seed 1")
+    queued = mj.imagine("a queued fox --seed 2")  # waits for the one slot: not sent
+    card = TaskCard(queued, thumbnail_size=96)
+    card.cancel_button.click()
+    message = card.control_message
+    assert message and "\n" not in message and "Error" not in message
+    assert card.cancel_button.disabled
+    eventually(lambda: card.settled)
+    assert queued.status == "cancelled"
+    assert message in card.message.value.replace("&#x27;", "'")
+    assert card.controls.layout.display == "none"
+    first.wait(timeout=30)
+
+
+def test_the_stop_button_cancels_the_sweep_and_keeps_what_finished(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MJNB_SIM_LATENCY", "1")
+    mj = mjnb.Client(max_concurrency=1)
+    sweep = mj.sweep("a fox --seed {1, 2, 3, 4}")
+    view = SweepView(sweep)
+    assert view.stop_button.layout.display is None
+    assert view.resume_button.layout.display == "none"  # no client: no Resume
+    view.stop_button.click()
+    assert view.control_message and "Error" not in view.control_message
+    eventually(lambda: view.settled, timeout=30)
+    assert view.stop_button.layout.display == "none"
+    assert sum(t.status == "cancelled" for t in sweep.tasks) >= 3
+    assert view.control_message in view.message.value.replace("&#x27;", "'")
+
+
+def test_a_sweep_with_cells_never_sent_gets_a_resume_button(mj: mjnb.Client) -> None:
+    from mjnb.notebook.views import Views
+    from mjnb.sweep import Sweep
+
+    running = Views().sweep(mj.sweep("a fox --seed {1, 2}"), client=mj)
+    assert running.resume_button.layout.display == "none"  # every cell was sent
+    interrupted = Sweep.record(mj.session, mj.plan_sweep("a wolf --seed {1, 2}"))  # logged, unsent
+    view = Views().sweep(interrupted, client=mj)
+    assert view.resume_button.layout.display is None
+    assert view.resume_button.description == "Resume (2 not sent)"
+    view.resume_button.click()
+    assert view.control_message and "Error" not in view.control_message

@@ -7,7 +7,6 @@ captured with IPython's own capture_output (the MIME bundles a kernel would send
 from __future__ import annotations
 
 import base64
-import importlib.util
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,10 +21,10 @@ from traitlets.config import Config
 
 import mjnb
 from mjnb import config
+from mjnb.notebook.commands import parse_action
 from mjnb.notebook.magic import (
     MJMagic,
     TaskBatch,
-    _parse_action,
     load_ipython_extension,
     unload_ipython_extension,
 )
@@ -218,19 +217,19 @@ def test_actions_on_the_last_task_and_by_id(ip: TestingShell) -> None:
     assert run(ip, "%mj wait").io.stdout == "All 6 tasks have ended: 6 succeeded.\n"
 
 
-def test_parse_action() -> None:
-    assert _parse_action("U2") == ("U2", None)
-    assert _parse_action("u2 3f2a9c") == ("U2", "3f2a9c")
-    assert _parse_action("zoom 1.5x") == ("zoom 1.5x", None)
-    assert _parse_action("pan left 3f2a9c") == ("pan left", "3f2a9c")
-    assert _parse_action("Reroll") == ("reroll", None)
-    assert _parse_action("a red fox") is None
-    assert _parse_action("pan dulce on a plate") is None  # more than three words: a prompt
-    assert _parse_action("square tower --ar 1:2") is None  # parameters: a prompt
+def testparse_action() -> None:
+    assert parse_action("U2") == ("U2", None)
+    assert parse_action("u2 3f2a9c") == ("U2", "3f2a9c")
+    assert parse_action("zoom 1.5x") == ("zoom 1.5x", None)
+    assert parse_action("pan left 3f2a9c") == ("pan left", "3f2a9c")
+    assert parse_action("Reroll") == ("reroll", None)
+    assert parse_action("a red fox") is None
+    assert parse_action("pan dulce on a plate") is None  # more than three words: a prompt
+    assert parse_action("square tower --ar 1:2") is None  # parameters: a prompt
     with pytest.raises(UsageError, match=r"Unknown action 'U5'.*%mj imagine U5"):
-        _parse_action("U5")
+        parse_action("U5")
     with pytest.raises(UsageError, match=r"Unknown action 'zoom 3x'"):
-        _parse_action("zoom 3x")
+        parse_action("zoom 3x")
 
 
 # ----------------------------------------------------------------------------- errors
@@ -390,10 +389,7 @@ def test_help_lists_the_forms_and_the_parameters(ip: TestingShell) -> None:
 
 
 def test_panel(ip: TestingShell) -> None:
-    if importlib.util.find_spec("mjnb.notebook.panel") is None:
-        assert "panel is not part of this version" in usage_error(ip, "%mj panel")
-    else:
-        assert len(run(ip, "%mj panel").displays) == 1
+    assert len(run(ip, "%mj panel").displays) == 1
 
 
 def test_logged_task_from_another_session_can_be_acted_on(ip: TestingShell, tmp_path: Path) -> None:
@@ -403,3 +399,88 @@ def test_logged_task_from_another_session_can_be_acted_on(ip: TestingShell, tmp_
     assert child.parent_id == grid.id
     run(ip, "%mj wait")
     assert child.status == "succeeded"
+
+
+# ------------------------------------------------------------- views, cancel, resume
+
+
+def test_view_settings_reach_every_view_the_panels_too(ip: TestingShell) -> None:
+    run(ip, "%config MJMagic.jpeg_quality = 31")
+    run(ip, "%config MJMagic.thumbnail_size = 96")
+    panel = mjnb.Panel(client=magic_of(ip).client)  # made in a cell, as a user would
+    assert panel.views is magic_of(ip).views
+    panel.prompt.value = "a red fox --seed 4"
+    task = panel.send_prompt()
+    card = panel.gallery.children[0]
+    assert (card.quality, card.thumbnail_size) == (31, 96)  # type: ignore[attr-defined]
+    task.wait(timeout=30)
+    card.flush()  # type: ignore[attr-defined]
+    assert card.thumbnail == task.thumbnail(96, 31)  # type: ignore[attr-defined]
+    run(ip, "%config MJMagic.jpeg_quality = 44")  # applies to the next view at once
+    sweep = run(ip, "%mj a fox --seed {1, 2}").value
+    [view] = [v for v in magic_of(ip).outputs.sweep_views if v.sweep is sweep]
+    assert (view.quality, view.cell_size) == (44, 64)
+
+
+def test_settings_ranges_come_from_config(ip: TestingShell) -> None:
+    traits = MJMagic.class_traits(config=True)
+    ranged = [name for name in config.RANGES if name in traits]
+    assert len(ranged) == 7  # every numeric trait but none of the magic's own
+    for name in ranged:
+        bounds = config.RANGES[name]
+        assert (traits[name].min, traits[name].max) == (bounds.low, bounds.high), name
+    listing = run(ip, "%config MJMagic").io.stdout
+    assert "MJMagic.strict=<Bool>" in listing and "MJMagic.translate=<Bool>" in listing
+    run(ip, "%config MJMagic.strict = False")
+    assert config.settings().strict is False
+    run(ip, "%config MJMagic.translate = True")
+    assert config.settings().translate is True
+
+
+def test_cancel_bad_input_is_one_line_and_names_the_id(ip: TestingShell) -> None:
+    assert "There is no task to cancel yet" in usage_error(ip, "%mj cancel")
+    assert "deadbeef0000" in usage_error(ip, "%mj cancel deadbeef0000")
+    assert "one task id or 'all'" in usage_error(ip, "%mj cancel culture poster")
+    assert "takes nothing" in usage_error(ip, "%mj pending now")
+    assert "only --confirm" in usage_error(ip, "%mj resume a fox")
+    assert sent(ip) == 0
+
+
+def test_cancel_a_queued_task_and_a_finished_one(ip: TestingShell) -> None:
+    run(ip, "%config MJMagic.max_concurrency = 1")
+    run(ip, "%config MJMagic.sim_latency = 2")
+    first = run(ip, "%mj a slow fox").value
+    queued = run(ip, "%mj a queued fox").value
+    out = run(ip, f"%mj cancel {queued.id[:8]}").io.stdout.strip()
+    assert out and "\n" not in out
+    assert queued.status == "cancelled"  # never sent: dropped at once
+    first.wait(timeout=30)
+    run(ip, "pass")  # the cell after a task ends shows its final card
+    message = usage_error(ip, f"%mj cancel {first.id}")  # finished: one line saying so
+    assert first.id in message and "nothing to cancel" in message
+    assert "Nothing is running" in run(ip, "%mj cancel all").io.stdout
+
+
+def test_cancel_all_stops_sweeps_and_tasks(ip: TestingShell) -> None:
+    run(ip, "%config MJMagic.max_concurrency = 1")
+    run(ip, "%config MJMagic.sim_latency = 2")
+    sweep = run(ip, "%mj a fox --seed {1, 2, 3, 4}").value
+    out = run(ip, "%mj cancel all").io.stdout.strip()
+    assert out
+    sweep.wait(timeout=30)
+    assert sum(t.status == "cancelled" for t in sweep.tasks) >= 3
+
+
+def test_pending_and_resume_with_nothing_interrupted(ip: TestingShell) -> None:
+    frame = run(ip, "%mj pending").value
+    assert isinstance(frame, pd.DataFrame) and frame.empty
+    assert {"sweep_id", "task_id", "prompt", "action", "cell"} <= set(frame.columns)
+    assert "nothing to resume" in usage_error(ip, "%mj resume").lower()
+    assert sent(ip) == 0
+
+
+def test_help_shows_the_version_table(ip: TestingShell) -> None:
+    text = run(ip, "%mj help").io.stdout
+    assert "Model versions" in text and "v8.1" in text and "niji 7" in text
+    for form in ("%mj cancel", "%mj pending", "%mj resume"):
+        assert form in text

@@ -176,7 +176,7 @@ def test_the_prompt_is_validated_as_the_user_types(panel: Panel, mj: mjnb.Client
     # a control can make the prompt invalid too: --q 4 is V7 only
     panel.prompt.value = "a red fox --q 4"
     assert not panel.submit.disabled
-    panel.version.value = "v6"
+    panel.version.value = "v6.1"  # V6.1 takes .5 1 2
     assert panel.submit.disabled
     assert "quality" in text_of(panel.preview)
     assert mj.log().empty  # nothing invalid was sent

@@ -23,30 +23,23 @@ replace that output with the final state.
 
 from __future__ import annotations
 
-import base64
-import heapq
 import html
-import itertools
 import logging
-import math
 import threading
-import time
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import ipywidgets as widgets
 
 from ..errors import MJError
+from ..vocab import BLEND_ASPECTS, JPEG_QUALITY, MIN_THUMBNAIL_SIZE, THUMBNAIL_SIZE
+from .liveview import LiveView, Throttle, image_size, placeholder_jpeg, thumbnail_jpeg
 
 if TYPE_CHECKING:
-    from IPython.display import DisplayHandle
-    from PIL.Image import Image
-
     from ..task import Task
 
 __all__ = [
-    "DEFAULT_THUMBNAIL_SIZE",
     "DEFAULT_UPDATES_PER_SECOND",
     "LiveView",
     "TaskCard",
@@ -56,9 +49,7 @@ __all__ = [
 
 logger = logging.getLogger("mjnb")
 
-DEFAULT_THUMBNAIL_SIZE = 256
 DEFAULT_UPDATES_PER_SECOND = 4.0
-DEFAULT_QUALITY = 70
 
 _BAR_STYLES = {
     "queued": "",
@@ -78,99 +69,6 @@ _TOOLTIPS = {
     "U": "Upscale image {n} of the grid",
     "V": "Make variations of image {n}",
 }
-_BLEND_RATIOS = {"square": (1, 1), "portrait": (2, 3), "landscape": (3, 2)}
-
-
-# ------------------------------------------------------------------------- throttling
-
-
-class _Scheduler:
-    """One daemon thread that runs due :class:`Throttle` calls in deadline order."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._heap: list[tuple[float, int, Throttle]] = []
-        self._order = itertools.count()
-        self._thread: threading.Thread | None = None
-
-    def schedule(self, throttle: Throttle, due: float) -> None:
-        with self._cond:
-            heapq.heappush(self._heap, (due, next(self._order), throttle))
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="mjnb-render", daemon=True)
-                self._thread.start()
-            self._cond.notify()
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while not self._heap:
-                    self._cond.wait()
-                due, _, throttle = self._heap[0]
-                delay = due - time.monotonic()
-                if delay > 0:
-                    self._cond.wait(delay)
-                    continue
-                heapq.heappop(self._heap)
-            throttle._fire(due)
-
-
-_scheduler = _Scheduler()
-
-
-class Throttle:
-    """Calls ``fn`` at most once per ``interval`` seconds; a request is never lost.
-
-    :meth:`request` is cheap and safe from any thread (the engine's included): it
-    schedules one call of ``fn`` on the shared render thread, no sooner than
-    ``interval`` after the previous call. Requests that arrive while one is pending
-    merge into it. ``urgent=True`` (the final state) runs as soon as possible.
-    :meth:`flush` runs a pending call at once on the calling thread.
-    """
-
-    def __init__(self, fn: Callable[[], None], interval: float) -> None:
-        self._fn = fn
-        self.interval = interval
-        self.calls = 0
-        self._lock = threading.Lock()
-        self._due: float | None = None
-        self._last = -math.inf
-
-    def request(self, *, urgent: bool = False) -> None:
-        now = time.monotonic()
-        with self._lock:
-            due = now if urgent else max(now, self._last + self.interval)
-            if self._due is not None and self._due <= due:
-                return  # a call at least as early is already scheduled
-            self._due = due
-        _scheduler.schedule(self, due)
-
-    @property
-    def pending(self) -> bool:
-        return self._due is not None
-
-    def flush(self) -> None:
-        with self._lock:
-            if self._due is None:
-                return
-            self._due = None
-            self._last = time.monotonic()
-        self._call()
-
-    def _fire(self, due: float) -> None:
-        with self._lock:
-            if self._due != due:
-                return  # superseded by an earlier request, or flushed
-            self._due = None
-            self._last = time.monotonic()
-        self._call()
-
-    def _call(self) -> None:
-        self.calls += 1
-        try:
-            self._fn()
-        except Exception:  # a broken render must not kill the render thread
-            logger.exception("mjnb: rendering a notebook view failed")
 
 
 # ----------------------------------------------------------------- plain text helpers
@@ -226,9 +124,11 @@ def _compact_labels(labels: Sequence[str]) -> str:
 
 def _aspect(task: Task) -> tuple[int, int]:
     """The width:height the result will have, as far as the task tells (for placeholders)."""
+    ratio: object
     if task.job.kind == "blend":
-        return _BLEND_RATIOS.get(task.job.dimensions, (1, 1))
-    ratio = task.prompt.params.get("ar") if task.prompt is not None else None
+        ratio = BLEND_ASPECTS.get(task.job.dimensions, "1:1")
+    else:
+        ratio = task.prompt.params.get("ar") if task.prompt is not None else None
     if isinstance(ratio, str) and ":" in ratio:
         width, _, height = ratio.partition(":")
         if width.isdigit() and height.isdigit() and int(width) > 0 and int(height) > 0:
@@ -249,131 +149,6 @@ def _tooltip(label: str) -> str:
     return label[0].upper() + label[1:]
 
 
-# ------------------------------------------------------------------------------ images
-
-
-def thumbnail_jpeg(image: Image, size: int, quality: int = DEFAULT_QUALITY) -> bytes:
-    """``image`` shrunk to fit ``size`` px and encoded as JPEG (what cards send and save)."""
-    from ..images import encode, fit_thumbnail
-
-    return encode(fit_thumbnail(image, size), "JPEG", quality=quality)
-
-
-def _placeholder(width: int, height: int) -> bytes:
-    """A tiny neutral JPEG; the browser stretches it to ``width`` x ``height``."""
-    from PIL import Image
-
-    from ..images import encode
-
-    small = Image.new("RGB", (max(1, width // 16), max(1, height // 16)), (228, 228, 228))
-    return encode(small, "JPEG", quality=50)
-
-
-def _image_size(data: bytes) -> tuple[int, int]:
-    import io
-
-    from PIL import Image
-
-    with Image.open(io.BytesIO(data)) as probe:
-        return probe.size
-
-
-# -------------------------------------------------------------------------------- views
-
-
-class LiveView(widgets.VBox):
-    """What a task card and a sweep view share: throttled renders, a display id, and a
-    static output for saved notebooks.
-
-    A subclass renders its state in ``_render`` (setting ``_published`` once the final
-    state is shown) and says what the static output holds in ``_static``.
-    """
-
-    _lock: threading.RLock
-    _throttle: Throttle
-    _published = False
-    _display_handle: DisplayHandle | None = None
-    _live_static = False
-
-    @property
-    def finished(self) -> bool:
-        """True once what the view shows has ended (the final state may not be rendered)."""
-        raise NotImplementedError
-
-    def _render(self) -> None:
-        raise NotImplementedError
-
-    def _static(self) -> tuple[str, bytes | None, str]:
-        """The summary line, the final JPEG (None until finished) and its alt text."""
-        raise NotImplementedError
-
-    def _subject(self) -> str:
-        """What the view shows, for log messages: ``"task <id>"``."""
-        raise NotImplementedError
-
-    @property
-    def settled(self) -> bool:
-        """True once the final state has been rendered (nothing more will change)."""
-        return self._published
-
-    def flush(self) -> None:
-        """Render the current state now, on this thread (pending or not)."""
-        self._throttle.flush()
-        self._render()
-
-    # -- static output for saved notebooks -------------------------------------------------
-    def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-        data: dict[str, Any] = dict(super()._repr_mimebundle_(**kwargs) or {})
-        metadata: dict[str, Any] = {}
-        with self._lock:
-            summary, jpeg, alt = self._static()
-        data["text/plain"] = summary
-        if jpeg is not None:
-            width, height = _image_size(jpeg)
-            encoded = base64.b64encode(jpeg).decode("ascii")
-            data["image/jpeg"] = encoded
-            metadata["image/jpeg"] = {"width": width, "height": height}
-            data["text/html"] = (
-                f"<figure style='margin:4px 0'><img src='data:image/jpeg;base64,{encoded}' "
-                f"width='{width}' height='{height}' alt='{html.escape(alt)}'>"
-                f"<figcaption><code>{html.escape(summary)}</code></figcaption></figure>"
-            )
-        return data, metadata
-
-    def show(self, *, live_static: bool = False) -> DisplayHandle | None:
-        """Display the view with a display id (so :meth:`publish_static` can replace it).
-
-        ``live_static=True`` also replaces the output from the render thread when the
-        view reaches its final state (use it inside a Jupyter kernel only).
-        """
-        from IPython.display import display
-
-        handle = display(self, display_id=True)
-        self._display_handle = handle if handle is not None else None
-        self._live_static = live_static and self._display_handle is not None
-        return self._display_handle
-
-    def publish_static(self) -> bool:
-        """Replace the displayed output with the current state; True if it was displayed.
-
-        Call it on the kernel's main thread (the magic does, after each cell and in
-        ``%mj wait``), so the saved notebook holds the final image and summary.
-        """
-        self.flush()
-        return self._update_display()
-
-    def _update_display(self) -> bool:
-        handle = self._display_handle
-        if handle is None:
-            return False
-        try:
-            handle.update(self)
-        except Exception:  # the output area may be gone (cleared cell, closed notebook)
-            logger.debug("mjnb: could not update the output of %s", self._subject())
-            return False
-        return True
-
-
 class TaskCard(LiveView):
     """A live card for one task: header, progress bar, image, action buttons.
 
@@ -387,19 +162,20 @@ class TaskCard(LiveView):
         self,
         task: Task,
         *,
-        thumbnail_size: int = DEFAULT_THUMBNAIL_SIZE,
+        thumbnail_size: int = THUMBNAIL_SIZE,
         updates_per_second: float = DEFAULT_UPDATES_PER_SECOND,
-        quality: int = DEFAULT_QUALITY,
+        quality: int = JPEG_QUALITY,
         on_child: Callable[[Task], None] | None = None,
     ) -> None:
-        if thumbnail_size < 16:
-            raise ValueError(f"thumbnail_size must be at least 16 px, got {thumbnail_size}.")
+        if thumbnail_size < MIN_THUMBNAIL_SIZE:
+            raise ValueError(
+                f"thumbnail_size must be at least {MIN_THUMBNAIL_SIZE} px, got {thumbnail_size}."
+            )
         if updates_per_second <= 0:
             raise ValueError(f"updates_per_second must be positive, got {updates_per_second}.")
         self.task = task
         self.thumbnail_size = thumbnail_size
         self.quality = quality
-        self.renders = 0
         # widgets with default looks share one Layout, and all buttons one Layout and
         # one style: every model is kept in a saved notebook's widget state
         plain = widgets.Layout()
@@ -413,12 +189,23 @@ class TaskCard(LiveView):
         self.child_cards = widgets.VBox(layout=plain)
         self._button_layout = widgets.Layout(width="auto", min_width="44px")
         self._button_style = widgets.ButtonStyle()
+        self.cancel_button = widgets.Button(
+            description="Cancel",
+            icon="stop",
+            tooltip="Cancel this task: dropped if not sent yet, else stopped at the provider "
+            "where its protocol can (the card says which)",
+            layout=self._button_layout,
+        )
+        self.cancel_button.add_class("mjnb-card-cancel")
+        self.cancel_button.on_click(lambda _button: self.cancel())
+        self.controls = widgets.HBox([self.cancel_button], layout=widgets.Layout())
         super().__init__(
             children=[
                 self.header,
                 self.bar,
                 self.image,
                 self.message,
+                self.controls,
                 self.buttons,
                 self.child_cards,
             ],
@@ -483,13 +270,11 @@ class TaskCard(LiveView):
             self._render_image(task, finished)
             self._render_message(task)
             self._render_buttons(task, finished)
-            self.renders += 1
-            final = finished and not self._published
-            if final:
-                self._published = True
-                task.remove_listener(self._on_change)
-        if final and self._live_static:
-            self._update_display()
+            final = self._rendered(finished)
+        self._after_render(final)
+
+    def _unsubscribe(self) -> None:
+        self.task.remove_listener(self._on_change)
 
     def _header_html(self, task: Task) -> str:
         colour = _STATUS_COLOURS.get(task.status, "#666")
@@ -535,7 +320,7 @@ class TaskCard(LiveView):
                 return
         if self._image_kind in ("", "none"):
             width, height = _fit(_aspect(task), self.thumbnail_size)
-            self._set_image("placeholder", _placeholder(width, height), (width, height))
+            self._set_image("placeholder", placeholder_jpeg(width, height), (width, height))
 
     def _preview_bytes(self, preview: bytes) -> bytes | None:
         try:
@@ -555,7 +340,7 @@ class TaskCard(LiveView):
                 self.image.layout.display = "none"
                 self.image.value = b""
                 return
-            width, height = size or _image_size(data)
+            width, height = size or image_size(data)
             self.image.value = data
             self.image.width = str(width)
             self.image.height = str(height)
@@ -570,11 +355,15 @@ class TaskCard(LiveView):
             parts.append(f"<ol style='margin:2px 0;padding-left:20px'>{items}</ol>")
         if self._action_error:
             parts.append(f"<span style='color:#c62828'>{html.escape(self._action_error)}</span>")
+        if self.control_message:
+            parts.append(f"<span style='color:#ef6c00'>{html.escape(self.control_message)}</span>")
         value = "".join(f"<div style='font-size:13px;max-width:600px'>{p}</div>" for p in parts)
         if self.message.value != value:
             self.message.value = value
 
     def _render_buttons(self, task: Task, finished: bool) -> None:
+        # Cancel while the task runs; once it has ended, its actions
+        self.controls.layout.display = "none" if finished else None
         labels = tuple(task.actions) if finished else ()
         if labels == self._shown_actions:
             return
@@ -623,6 +412,12 @@ class TaskCard(LiveView):
     def click(self, label: str) -> TaskCard | None:
         """What pressing the ``label`` button does (for scripts and tests)."""
         return self._on_button(label)
+
+    def cancel(self) -> str:
+        """What the Cancel button does: ``task.cancel()``; the card shows the line it
+        answers (dropped, cancelled at the provider, or cannot cancel: still polled)."""
+        self.cancel_button.disabled = True  # one click is the whole request
+        return self._control("Cancel", lambda: self.task.cancel())
 
     # -- static output -----------------------------------------------------------------------
     def _static(self) -> tuple[str, bytes | None, str]:

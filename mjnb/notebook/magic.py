@@ -5,11 +5,14 @@
     %mj U2                                          # act on the last task
     %mj a red fox --seed {1, 2, 3}                  # permutations: a sweep
     %mj wait                                        # until every task here has ended
+    %mj cancel all                                  # stop whatever still runs
 
-The magic parses its line and calls :class:`mjnb.Client`; cards and sweep views only
-render state. Bad input never reaches a provider: it becomes one line
-(``UsageError``), the way JupySQL reports errors. Settings are traitlets, listed by
-``%config MJMagic``; setting one (``%config MJMagic.provider = "mjproxy"``) calls
+The magic reads its line (:mod:`mjnb.notebook.commands`, plain functions) and calls
+:class:`mjnb.Client`; cards and sweep views are built by :mod:`mjnb.notebook.views`
+with the display settings here, and only render state. Bad input never reaches a
+provider: it becomes one line (``UsageError``), the way JupySQL reports errors.
+Settings are traitlets, listed by ``%config MJMagic``, their ranges those of
+:data:`mjnb.config.RANGES`; setting one (``%config MJMagic.provider = "mjproxy"``) calls
 :func:`mjnb.configure`, so it applies to every client made afterwards.
 
 Saved notebooks: each card is displayed with a display id, and after every cell (and
@@ -19,21 +22,35 @@ static summary line and a small JPEG thumbnail, which GitHub and nbviewer show.
 
 from __future__ import annotations
 
-import inspect
-import os
-import re
-import shlex
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
-from traitlets import Bool, CaselessStrEnum, Float, Int, Unicode, observe
+from traitlets import Bool, CaselessStrEnum, Float, Int, TraitType, Unicode, observe
 from traitlets.config import Configurable
 
 from .. import config
-from ..errors import MJError, PromptError, Timeout
+from ..errors import MJError, NotReady, PromptError, Timeout
+from ..prompt import parse_prompt
+from ..vocab import JPEG_QUALITY
+from . import views as views_module
+from .card import DEFAULT_UPDATES_PER_SECOND
+from .commands import (
+    USAGE,
+    one_line,
+    parse_action,
+    parse_cancel,
+    parse_options,
+    parse_rows,
+    parse_seconds,
+    parse_sweep_args,
+    prompt_usage_error,
+    providers_table,
+    split_command,
+    version_table,
+)
+from .views import Outputs, Views, ViewSettings
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -43,12 +60,8 @@ if TYPE_CHECKING:
     from ..prompt import Prompt
     from ..sweep import Sweep
     from ..task import Task
-    from .card import LiveView, TaskCard
-    from .sweepview import SweepView
 
 __all__ = ["MJMagic", "TaskBatch", "load_ipython_extension", "unload_ipython_extension"]
-
-View = TypeVar("View", bound="LiveView")
 
 #: longest side of a PIL image shown in a notebook while compact_images is on
 COMPACT_SIDE = 1024
@@ -62,47 +75,26 @@ SETTINGS = (
     "max_jobs",
     "thumbnail_size",
     "sim_latency",
+    "strict",
+    "translate",
 )
-_ACTION_WORDS = frozenset({"reroll", "vary", "zoom", "square", "pan", "upscale"})
-_UV = re.compile(r"^[uv]\d+$", re.IGNORECASE)
-_CONFIRM = re.compile(r"(?<!\S)--confirm(?!\S)")
-_MAX_JOBS = re.compile(r"(?<!\S)--max-jobs(?:\s+|=)(\S+)(?!\S)")
-
-USAGE = """\
-%mj <prompt>                    imagine; shows a live card and returns the Task
-                                ({a, b} permutations in the prompt start a sweep)
-%mj imagine <prompt>            the same, for prompts that start with a command word
-%mj U2 | V3 | reroll | vary strong | zoom 2x | pan left | upscale creative ...
-                                act on the last task; add a task id to act on another
-%mj sweep <prompt> [--confirm] [--max-jobs N]
-                                run every permutation ({a, b}) as a sweep
-%mj plan <prompt>               how many jobs a sweep would run (sends nothing)
-%mj wait [seconds]              block until every task of this kernel has ended
-%mj log [N] [--status S] [--provider P] [--sweep ID] [--since WHEN]
-                                the task log as a DataFrame (newest N rows)
-%mj describe <url>              four prompts for an image
-%mj blend <url> <url> ... [--dimensions square|portrait|landscape]
-%mj providers                   providers, their variables and whether they are set
-%mj panel                       the prompt panel
-%mj help                        this text and the prompt parameters
-%%mj                            one prompt per line, submitted together
-%config MJMagic                 settings (provider, max_concurrency, thumbnail_size ...)
-"""
+_DEFAULTS = config.Settings()
 
 
 class TaskBatch(list["Task"]):
     """The tasks a ``%%mj`` cell started, in line order (a plain list otherwise)."""
 
 
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
-
-
-def _prompt_error(exc: PromptError, where: str = "") -> UsageError:
-    message = _one_line(str(exc))
-    if exc.column is not None and "column" not in message:
-        message = f"{message} (at column {exc.column})"
-    return UsageError(f"{where}{message}")
+def _ranged(kind: type[Int] | type[Float], name: str, default: Any, help: str) -> TraitType:
+    """A configurable number trait whose range is :data:`mjnb.config.RANGES`' ``name``."""
+    bounds = config.RANGES[name]
+    low: Any = int(bounds.low) if kind is Int else bounds.low
+    high: Any = None if bounds.high is None else (int(bounds.high) if kind is Int else bounds.high)
+    options: dict[str, Any] = {"min": low, "max": high, "help": help}
+    if default is None:
+        options["allow_none"] = True
+    trait: TraitType = kind(default, **options)
+    return trait.tag(config=True)
 
 
 @magics_class
@@ -121,43 +113,61 @@ class MJMagic(Magics, Configurable):
         help="Base URL of the provider's API, to use a reseller, your own server or a "
         "simulator (MJNB_BASE_URL). None: the provider's own address.",
     ).tag(config=True)
-    max_concurrency = Int(
-        3, min=1, help="Jobs running at once per provider; more wait in a local queue."
-    ).tag(config=True)
-    poll_interval = Float(
-        None,
-        allow_none=True,
-        min=0.0,
-        help="Seconds between status polls. None: the provider's own default "
+    max_concurrency = _ranged(
+        Int,
+        "max_concurrency",
+        _DEFAULTS.max_concurrency,
+        "Jobs running at once per provider; more wait in a local queue.",
+    )
+    poll_interval = _ranged(
+        Float,
+        "poll_interval",
+        _DEFAULTS.poll_interval,
+        "Seconds between status polls. None: the provider's own default "
         "(never below what the real service allows).",
-    ).tag(config=True)
-    max_jobs = Int(
-        40,
-        min=1,
-        help="Sweeps with more jobs than this need `%mj sweep --confirm ...` (Midjourney's "
+    )
+    max_jobs = _ranged(
+        Int,
+        "max_jobs",
+        _DEFAULTS.max_jobs,
+        "Sweeps with more jobs than this need `%mj sweep --confirm ...` (Midjourney's "
         "own cap is 40).",
-    ).tag(config=True)
-    thumbnail_size = Int(
-        256,
-        min=32,
-        max=2048,
-        help="Longest side, in pixels, of the JPEG thumbnails cards show and leave in the "
+    )
+    thumbnail_size = _ranged(
+        Int,
+        "thumbnail_size",
+        _DEFAULTS.thumbnail_size,
+        "Longest side, in pixels, of the JPEG thumbnails cards show and leave in the "
         "saved notebook (full-size images stay on disk, see task.image_path).",
+    )
+    sim_latency = _ranged(
+        Float,
+        "sim_latency",
+        _DEFAULTS.sim_latency,
+        "Seconds a job takes on the built-in simulator (provider 'local').",
+    )
+    strict = Bool(
+        _DEFAULTS.strict,
+        help="Refuse prompts with unknown --parameters before sending (False: send them "
+        "with a warning, for parameters newer than this mjnb).",
     ).tag(config=True)
-    sim_latency = Float(
-        2.0,
-        min=0.0,
-        help="Seconds a job takes on the built-in simulator (provider 'local').",
+    translate = Bool(
+        _DEFAULTS.translate,
+        help="Ask providers that can (Ace's translation flag) to translate prompts written "
+        "in Chinese to English before Midjourney reads them.",
     ).tag(config=True)
-    updates_per_second = Float(
-        4.0,
-        min=0.1,
-        max=30.0,
-        help="Most widget updates per second per card while a task runs "
+    updates_per_second = _ranged(
+        Float,
+        "updates_per_second",
+        DEFAULT_UPDATES_PER_SECOND,
+        "Most widget updates per second per card while a task runs "
         "(the final state is always shown at once).",
-    ).tag(config=True)
-    jpeg_quality = Int(70, min=20, max=95, help="JPEG quality of card thumbnails (20-95).").tag(
-        config=True
+    )
+    jpeg_quality = _ranged(
+        Int,
+        "jpeg_quality",
+        JPEG_QUALITY,
+        f"JPEG quality of card and sweep thumbnails ({config.RANGES['jpeg_quality']}).",
     )
     static_outputs = Bool(
         True,
@@ -189,9 +199,12 @@ class MJMagic(Magics, Configurable):
         self._syncing = False
         self._clients: dict[tuple[Any, ...], Client] = {}
         self._last: Task | None = None
-        self._cards: list[TaskCard] = []  # displayed, final state not yet published
-        self._views: list[SweepView] = []
-        self._shown: set[int] = set()  # objects this cell's magic already displayed
+        #: builds every card and sweep view, with the display settings in force
+        self.views = Views(self.view_settings)
+        #: what this kernel displayed, published once finished
+        self.outputs = Outputs(
+            self.views, static=lambda: self.static_outputs, live=lambda: self.in_kernel
+        )
 
     # -- settings ------------------------------------------------------------------------
     @observe("compact_images")
@@ -212,6 +225,14 @@ class MJMagic(Magics, Configurable):
         config.configure(**dict.fromkeys(self._configured))
         self._configured.clear()
 
+    def view_settings(self) -> ViewSettings:
+        """The display settings in force now (what :attr:`views` builds with)."""
+        return ViewSettings(
+            thumbnail_size=self.thumbnail_size,
+            jpeg_quality=self.jpeg_quality,
+            updates_per_second=self.updates_per_second,
+        )
+
     @property
     def client(self) -> Client:
         """The client for the settings in force now (one per provider endpoint)."""
@@ -226,6 +247,8 @@ class MJMagic(Magics, Configurable):
             settings.poll_interval,
             settings.stall_timeout,
             settings.sim_latency,
+            settings.strict,
+            settings.translate,
         )
         if key not in self._clients:
             self._clients[key] = Client()
@@ -262,22 +285,18 @@ class MJMagic(Magics, Configurable):
         except UsageError:
             raise
         except PromptError as exc:
-            raise _prompt_error(exc) from None
+            raise prompt_usage_error(exc) from None
         except MJError as exc:
-            raise UsageError(_one_line(str(exc))) from None
+            raise UsageError(one_line(str(exc))) from None
 
     def _line(self, line: str) -> Any:
-        text = line.strip()
-        if not text:
-            raise UsageError("Nothing to do: write %mj <prompt>, or see %mj help.")
-        word, _, rest = text.partition(" ")
-        command = self._commands().get(word.lower())
-        if command is not None:
-            return command(rest.strip())
-        action = _parse_action(text)
+        word, rest = split_command(line)
+        if word is not None:
+            return self._commands()[word](rest)
+        action = parse_action(rest)
         if action is not None:
-            return self._act(*action, text=text)
-        return self._imagine(text)
+            return self._act(*action, text=rest)
+        return self._imagine(rest)
 
     def _commands(self) -> dict[str, Callable[[str], Any]]:
         return {
@@ -285,6 +304,9 @@ class MJMagic(Magics, Configurable):
             "sweep": self._sweep_command,
             "plan": self._plan,
             "wait": self._wait,
+            "cancel": self._cancel,
+            "pending": self._pending,
+            "resume": self._resume,
             "log": self._log,
             "describe": self._describe,
             "blend": self._blend,
@@ -295,12 +317,9 @@ class MJMagic(Magics, Configurable):
 
     # -- imagine, act, sweep --------------------------------------------------------------
     def _imagine(self, text: str) -> Task | Sweep:
-        from ..prompt import parse_prompt
-
         if not text:
             raise UsageError("Write the prompt after %mj imagine, e.g. %mj imagine a red fox.")
-        prompt = parse_prompt(text)
-        variants = prompt.expand()
+        variants = parse_prompt(text, strict=self.strict).expand()
         if len(variants) > 1:
             return self._start_sweep(text, confirm=False, max_jobs=self.max_jobs)
         task = self.client.imagine(variants[0])
@@ -315,7 +334,9 @@ class MJMagic(Magics, Configurable):
                     f"with %mj {label} <task_id>."
                 )
         else:
-            parent = self._find(task_id, text=text)
+            parent = self._find(
+                task_id, hint=f"To imagine {text!r} as a prompt, write %mj imagine {text}."
+            )
         if not parent.done:
             raise UsageError(
                 f"Task {parent.id} is still {parent.status} ({parent.progress}%); "
@@ -323,7 +344,8 @@ class MJMagic(Magics, Configurable):
             )
         return self._show_task(parent.act(label))
 
-    def _find(self, task_id: str, *, text: str) -> Task:
+    def _find(self, task_id: str, *, hint: str = "") -> Task:
+        """The task of this kernel (or the log) whose id is or starts with ``task_id``."""
         for client in reversed(self.clients):
             matches = [t for t in client.tasks if t.id.startswith(task_id)]
             if len(matches) == 1:
@@ -331,27 +353,17 @@ class MJMagic(Magics, Configurable):
         try:
             return self.client.task(task_id)
         except MJError as exc:
-            raise UsageError(
-                f"{_one_line(str(exc))} (To imagine {text!r} as a prompt, write "
-                f"%mj imagine {text}.)"
-            ) from None
+            message = one_line(str(exc))
+            if task_id not in message:  # the line always names the id asked for
+                message = f"No task {task_id!r}: {message}"
+            raise UsageError(f"{message} ({hint})" if hint else message) from None
 
     def _sweep_command(self, rest: str) -> Sweep:
-        confirm = bool(_CONFIRM.search(rest))
-        text = _CONFIRM.sub(" ", rest)
-        max_jobs = self.max_jobs
-        found = _MAX_JOBS.search(text)
-        if found:
-            if not found.group(1).isdigit() or int(found.group(1)) < 1:
-                raise UsageError(
-                    f"--max-jobs takes a whole number of jobs, got {found.group(1)!r}."
-                )
-            max_jobs = int(found.group(1))
-            text = _MAX_JOBS.sub(" ", text)
-        text = _one_line(text)
-        if not text:
+        args = parse_sweep_args(rest)
+        if not args.text:
             raise UsageError("Write the prompt after %mj sweep, e.g. %mj sweep a fox --s {0, 500}.")
-        return self._start_sweep(text, confirm=confirm, max_jobs=max_jobs)
+        max_jobs = self.max_jobs if args.max_jobs is None else args.max_jobs
+        return self._start_sweep(args.text, confirm=args.confirm, max_jobs=max_jobs)
 
     def _plan(self, rest: str) -> Any:
         if not rest:
@@ -359,8 +371,6 @@ class MJMagic(Magics, Configurable):
         return self.client.plan_sweep(rest)
 
     def _start_sweep(self, text: str, *, confirm: bool, max_jobs: int) -> Sweep:
-        from .sweepview import SweepView
-
         client = self.client
         plan = client.plan_sweep(text)
         if plan.jobs > max_jobs and not confirm:
@@ -369,33 +379,14 @@ class MJMagic(Magics, Configurable):
                 f"Run it with %mj sweep --confirm {text}, or use fewer values."
             )
         sweep = client.sweep(text, confirm=True, max_jobs=max_jobs)
-        view = SweepView(
-            sweep,
-            cell_size=max(64, self.thumbnail_size // 2),
-            quality=self.jpeg_quality,
-        )
-        view.show(live_static=self.in_kernel and self.static_outputs)
-        self._views.append(view)
-        self._shown.add(id(sweep))
+        self.outputs.sweep(sweep, client=client)
+        self.outputs.mark(sweep)
         return sweep
-
-    def _card(self, task: Task) -> TaskCard:
-        from .card import TaskCard
-
-        return TaskCard(
-            task,
-            thumbnail_size=self.thumbnail_size,
-            updates_per_second=self.updates_per_second,
-            quality=self.jpeg_quality,
-            on_child=self._remember,
-        )
 
     def _show_task(self, task: Task) -> Task:
         self._last = task
-        card = self._card(task)
-        card.show(live_static=self.in_kernel and self.static_outputs)
-        self._cards.append(card)
-        self._shown.add(id(task))
+        self.outputs.card(task, on_child=self._remember)
+        self.outputs.mark(task)
         return task
 
     # -- %%mj -----------------------------------------------------------------------------
@@ -415,7 +406,7 @@ class MJMagic(Magics, Configurable):
             try:
                 prompt = parse_prompt(text)
             except PromptError as exc:
-                raise _prompt_error(exc, f"Line {number}: ") from None
+                raise prompt_usage_error(exc, f"Line {number}: ") from None
             variants = prompt.expand()
             if len(variants) > 1:
                 raise UsageError(
@@ -429,12 +420,12 @@ class MJMagic(Magics, Configurable):
         batch = TaskBatch(client.imagine(prompt) for prompt in prompts)
         for task in batch:
             self._show_task(task)
-        self._shown.add(id(batch))
+        self.outputs.mark(batch)
         return batch
 
-    # -- wait, log and the rest -----------------------------------------------------------
+    # -- wait, cancel, pending, resume ----------------------------------------------------
     def _wait(self, rest: str) -> None:
-        timeout = _seconds(rest) if rest else None
+        timeout = parse_seconds(rest) if rest else None
         from ..client import all_tasks
 
         tasks = [task for client in self.clients for task in client.tasks]
@@ -452,18 +443,75 @@ class MJMagic(Magics, Configurable):
         noun = "task has" if len(tasks) == 1 else "tasks have"
         print(f"All {len(tasks)} {noun} ended" + (f": {detail}." if detail else "."))
 
+    def _cancel(self, rest: str) -> None:
+        """``%mj cancel [<task_id>|all]``: prints the line each cancel answers."""
+        target = parse_cancel(rest)
+        if target == "all":
+            messages = self._cancel_all()
+        else:
+            if target is None:
+                task = self._last
+                if task is None:
+                    raise UsageError(
+                        "There is no task to cancel yet: name one with %mj cancel <task_id>, "
+                        "or stop everything with %mj cancel all."
+                    )
+            else:
+                task = self._find(target)
+            messages = [task.cancel()]
+        self.publish()
+        print("\n".join(one_line(m) for m in messages))
+
+    def _cancel_all(self) -> list[str]:
+        """Stop the sweeps shown here, then every task of this kernel still running."""
+        from ..client import all_tasks
+
+        messages: list[str] = []
+        handled: set[str] = set()
+        for sweep in self.outputs.sweeps:
+            if not sweep.done:
+                handled.update(task.id for task in sweep.tasks)
+                messages.append(sweep.cancel())
+        for task in all_tasks():
+            if task.done or task.id in handled:
+                continue
+            try:
+                messages.append(task.cancel())
+            except NotReady:  # it finished meanwhile: nothing to say
+                continue
+        return messages or ["Nothing is running: there is no task to cancel."]
+
+    def _pending(self, rest: str) -> pd.DataFrame:
+        if rest:
+            raise UsageError(f"%mj pending takes nothing after it, got {rest!r}.")
+        frame: pd.DataFrame = self.client.pending()
+        return frame
+
+    def _resume(self, rest: str) -> None:
+        """``%mj resume``: says how many cells it will send, then sends them."""
+        args = parse_sweep_args(rest)
+        if args.text:
+            raise UsageError(f"%mj resume takes only --confirm and --max-jobs, got {args.text!r}.")
+        client = self.client
+        frame = client.pending()
+        sending = frame[frame["action"] == "send"] if len(frame) else frame
+        count = len(sending)
+        max_jobs = self.max_jobs if args.max_jobs is None else args.max_jobs
+        if count > max_jobs and not args.confirm:
+            raise UsageError(
+                f"Resuming would send {count} jobs: more than max_jobs={max_jobs}, so nothing "
+                "was sent. Run %mj resume --confirm to send them."
+            )
+        if count:
+            sweeps = sending["sweep_id"].nunique()
+            print(f"Resuming {sweeps} interrupted sweep(s): sending {count} cell(s) never sent.")
+        tasks = client.resume(confirm=args.confirm, max_jobs=max_jobs)
+        print(f"Sent {len(tasks)} job(s); %mj wait waits for them.")
+
+    # -- log and the rest -----------------------------------------------------------------
     def _log(self, rest: str) -> pd.DataFrame:
-        options = _options(rest, ("status", "provider", "sweep", "since"), command="log")
-        limit = None
-        if options.positional:
-            value = options.positional[0]
-            if len(options.positional) > 1 or not value.isdigit():
-                raise UsageError(
-                    f"%mj log takes a number of rows, got {' '.join(options.positional)!r} "
-                    "(e.g. %mj log 20 --status failed)."
-                )
-            limit = int(value)
-        return self.client.log(limit=limit, **options.named)
+        options = parse_options(rest, ("status", "provider", "sweep", "since"), command="log")
+        return self.client.log(limit=parse_rows(options), **options.named)
 
     def _describe(self, rest: str) -> Task:
         urls = rest.split()
@@ -474,7 +522,7 @@ class MJMagic(Magics, Configurable):
         return self._show_task(self.client.describe(urls[0]))
 
     def _blend(self, rest: str) -> Task:
-        options = _options(rest, ("dimensions",), command="blend")
+        options = parse_options(rest, ("dimensions",), command="blend")
         return self._show_task(
             self.client.blend(
                 options.positional, dimensions=options.named.get("dimensions", "square")
@@ -486,25 +534,22 @@ class MJMagic(Magics, Configurable):
             raise UsageError(f"%mj providers takes nothing after it, got {rest!r}.")
         return providers_table()
 
-    def _panel(self, rest: str) -> Any:
-        try:
-            from .panel import Panel  # type: ignore[import-not-found,unused-ignore]
-        except ImportError:
-            raise UsageError(
-                "The panel is not part of this version of mjnb yet; use %mj <prompt> and "
-                "the cards' buttons meanwhile."
-            ) from None
+    def _panel(self, rest: str) -> None:
         from IPython.display import display
 
-        parameters = inspect.signature(Panel).parameters
-        panel = Panel(client=self.client) if "client" in parameters else Panel()
-        display(panel)
-        return None
+        from .panel import Panel
+
+        display(Panel(client=self.client, views=self.views))
 
     def _help(self, rest: str) -> None:
         from ..prompt import PARAMETERS
 
-        lines = [USAGE, "Prompt parameters (--name value; aliases in brackets):"]
+        lines = [
+            USAGE,
+            version_table(),
+            "",
+            "Prompt parameters (--name value; aliases in brackets):",
+        ]
         for name, spec in PARAMETERS.items():
             aliases = [a for a in spec.aliases if a != name]
             alias = f" [--{', --'.join(aliases)}]" if aliases else ""
@@ -514,130 +559,28 @@ class MJMagic(Magics, Configurable):
     # -- display ---------------------------------------------------------------------------
     def publish(self) -> None:
         """Replace each finished card's and view's output with its final state (main thread)."""
-        self._cards = self._publish_finished(self._cards)
-        self._views = self._publish_finished(self._views)
-
-    def _publish_finished(self, views: list[View]) -> list[View]:
-        """Publish the finished ``views``; answer the others (still to publish)."""
-        still = []
-        for view in views:
-            if not view.finished:
-                still.append(view)
-            elif self.static_outputs:
-                view.publish_static()
-            else:
-                view.flush()
-        return still
+        self.outputs.publish()
 
     def _pre_run_cell(self, *args: Any) -> None:
-        self._shown.clear()
+        self.outputs.clear_marks()
 
     def _post_run_cell(self, *args: Any) -> None:
-        self._shown.clear()
+        self.outputs.clear_marks()
         self.publish()
 
     def _display_task(self, task: Task) -> None:
         """How a Task shows as a cell's value or in ``display(task)``: as a live card."""
-        if id(task) in self._shown:  # the magic that returned it has shown it already
-            self._shown.discard(id(task))
-            return
-        card = self._card(task)
-        card.show(live_static=self.in_kernel and self.static_outputs)
-        self._cards.append(card)
+        if not self.outputs.taken(task):  # else the magic that returned it showed it
+            self.outputs.card(task, on_child=self._remember)
 
     def _display_batch(self, batch: TaskBatch) -> None:
-        if id(batch) in self._shown:
-            self._shown.discard(id(batch))
-            return
-        for task in batch:
-            self._display_task(task)
+        if not self.outputs.taken(batch):
+            for task in batch:
+                self._display_task(task)
 
     def _display_sweep(self, sweep: Sweep) -> None:
-        from .sweepview import SweepView
-
-        if id(sweep) in self._shown:
-            self._shown.discard(id(sweep))
-            return
-        view = SweepView(sweep, cell_size=max(64, self.thumbnail_size // 2))
-        view.show(live_static=self.in_kernel and self.static_outputs)
-        self._views.append(view)
-
-
-# ------------------------------------------------------------------------ line parsing
-
-
-def _parse_action(text: str) -> tuple[str, str | None] | None:
-    """``"U2"`` -> ("U2", None); ``"zoom 2x 3f2a"`` -> ("zoom 2x", "3f2a"); a prompt -> None.
-
-    A line is an action when its first word is an action word and it has at most three
-    words and no ``--`` parameter. Raises UsageError for an unknown action.
-    """
-    from ..client import normalize_label
-
-    words = text.split()
-    first = words[0].lower()
-    if first not in _ACTION_WORDS and not _UV.match(first):
-        return None
-    if len(words) > 3 or any(w.startswith(("--", "—")) for w in words):
-        return None
-    for size in (2, 1):
-        if len(words) - size in (0, 1) and size <= len(words):
-            try:
-                label = normalize_label(" ".join(words[:size]))
-            except MJError:
-                continue
-            return label, (words[size] if len(words) > size else None)
-    guess = " ".join(words[:2]) if first in _ACTION_WORDS - {"reroll", "square"} else words[0]
-    try:
-        normalize_label(guess)
-    except MJError as exc:
-        raise UsageError(
-            f"{_one_line(str(exc))} To imagine {text!r} as a prompt, write %mj imagine {text}."
-        ) from None
-    raise UsageError(f"Cannot read {text!r}: write %mj <action> [task_id], e.g. %mj U2.")
-
-
-class _Options:
-    def __init__(self) -> None:
-        self.positional: list[str] = []
-        self.named: dict[str, str] = {}
-
-
-def _options(rest: str, names: Sequence[str], *, command: str) -> _Options:
-    """``--name value`` pairs (only ``names``) and the other words, for %mj subcommands."""
-    try:
-        words = shlex.split(rest)
-    except ValueError as exc:
-        raise UsageError(f"%mj {command}: {exc}.") from None
-    result = _Options()
-    index = 0
-    while index < len(words):
-        word = words[index]
-        if word.startswith("--"):
-            name, _, value = word[2:].partition("=")
-            if name not in names:
-                known = ", ".join(f"--{n}" for n in names)
-                raise UsageError(f"%mj {command} has no option --{name}; it takes {known}.")
-            if not value:
-                index += 1
-                if index >= len(words):
-                    raise UsageError(f"%mj {command}: --{name} needs a value.")
-                value = words[index]
-            result.named[name] = value
-        else:
-            result.positional.append(word)
-        index += 1
-    return result
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value > 0:
-        raise UsageError(f"%mj wait takes a number of seconds, got {text!r} (e.g. %mj wait 60).")
-    return value
+        if not self.outputs.taken(sweep):
+            self.outputs.sweep(sweep, client=self.client)
 
 
 def _wait_all(tasks: Iterable[Task], timeout: float | None) -> None:
@@ -654,50 +597,6 @@ def _wait_all(tasks: Iterable[Task], timeout: float | None) -> None:
                 f"{pending} task(s) still running after {timeout:g} s; they keep running. "
                 "Run %mj wait again to keep waiting."
             ) from None
-
-
-def providers_table() -> pd.DataFrame:
-    """Every provider: whether its credentials are set (never their values), the
-    environment variables it reads and the base URL it would use."""
-    import pandas as pd
-
-    from ..providers import PROVIDERS
-
-    settings = config.settings()
-    rows = []
-    for name in config.PROVIDER_NAMES:
-        variables = dict(config.CREDENTIAL_VARS[name])
-        missing = [
-            var
-            for argument, var in variables.items()
-            if argument in config.REQUIRED[name] and not os.environ.get(var)
-        ]
-        url = config.base_url_for(name, replace(settings, provider=name))
-        default = getattr(PROVIDERS.get(name), "default_base_url", None)
-        url_var = config.BASE_URL_VARS.get(name)
-        if url_var:
-            variables["base_url"] = url_var
-            if url is None and not default:
-                missing.append(url_var)  # a self-hosted server has no address of its own
-        if missing:
-            credentials = "missing " + ", ".join(missing)
-        elif config.CREDENTIAL_VARS[name]:
-            credentials = "set"
-        else:
-            credentials = "none needed"
-        if url is None:
-            url = default or ("embedded simulator" if name == "local" else "")
-        rows.append(
-            {
-                "provider": name,
-                "service": config.TITLES.get(name, name),
-                "current": name == settings.provider,
-                "credentials": credentials,
-                "variables": ", ".join(variables.values()),
-                "base_url": url,
-            }
-        )
-    return pd.DataFrame(rows)
 
 
 # --------------------------------------------------------------------------- extension
@@ -720,6 +619,7 @@ def load_ipython_extension(ipython: InteractiveShell) -> None:
     printers.for_type_by_name("mjnb.sweep.run", "Sweep", magic._display_sweep)
     printers.for_type(TaskBatch, magic._display_batch)
     _compact_pil_images(ipython, magic.compact_images)
+    views_module.use(magic.views)  # a Panel() made in a cell builds with these settings
     ipython._mjnb_magic = magic  # type: ignore[attr-defined]
 
 
@@ -761,4 +661,5 @@ def unload_ipython_extension(ipython: InteractiveShell) -> None:
         ipython.magics_manager.magics[kind].pop("mj", None)
     ipython.magics_manager.registry.pop("MJMagic", None)
     magic.forget_settings()
+    views_module.use(None)
     ipython._mjnb_magic = None  # type: ignore[attr-defined]

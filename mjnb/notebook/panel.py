@@ -25,16 +25,34 @@ import html
 import logging
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import ipywidgets as widgets
 
 from .. import config
-from ..errors import MJError, PromptError
-from ..prompt import PARAMETERS, Prompt, parse_prompt
-from .card import DEFAULT_THUMBNAIL_SIZE, TaskCard, Throttle
+from ..errors import InvalidArgument, MJError, NotFound, PromptError
+from ..prompt import PARAMETERS, parse_prompt
+from .card import TaskCard
+from .form import (
+    AR_PRESETS,
+    CUSTOM,
+    NO_AXIS,
+    SEED_MAX,
+    SLIDERS,
+    SPEEDS,
+    SWEEP_AXES,
+    VERSIONS,
+    Form,
+    build_prompt,
+    disabled_controls,
+    form_from_prompt,
+    provider_label,
+    provider_status,
+    slider_default,
+)
+from .history import HistoryTable
 from .sweepview import SweepView
+from .views import Views, current
 
 if TYPE_CHECKING:
     from ..client import Client
@@ -55,35 +73,6 @@ __all__ = [
 
 logger = logging.getLogger("mjnb")
 
-#: model menu: label -> what it sets (None: leave the model to the prompt / Midjourney)
-VERSIONS: Mapping[str, str | None] = {
-    "default": None,
-    "v5.2": "5.2",
-    "v6": "6",
-    "v6.1": "6.1",
-    "v7": "7",
-    "niji 6": "niji 6",
-}
-AR_PRESETS = ("1:1", "4:3", "3:4", "3:2", "2:3", "16:9", "9:16", "21:9")
-CUSTOM = "custom"
-SPEEDS = ("fast", "relax", "turbo")
-#: sweep builder axes: label -> (axis name for Client.sweep, example values)
-SWEEP_AXES: Mapping[str, tuple[str, str]] = {
-    "seed": ("seed", "1, 2, 3"),
-    "stylize": ("stylize", "0..1000 step 250"),
-    "chaos": ("chaos", "0, 25, 50"),
-    "weird": ("weird", "0..3000/4"),
-    "aspect ratio": ("ar", "1:1, 3:2, 9:16"),
-    "model": ("model", "v 6.1, v 7, niji 6"),
-}
-NO_AXIS = "none"
-#: the sliders: form field -> (low, high); defaults are Midjourney's (PARAMETERS)
-SLIDERS: Mapping[str, tuple[int, int]] = {
-    "stylize": (0, 1000),
-    "chaos": (0, 100),
-    "weird": (0, 3000),
-}
-SEED_MAX = int(PARAMETERS["seed"].high or 4294967295)
 HISTORY_ROWS = 10
 GALLERY_SIZE = 12
 
@@ -91,142 +80,8 @@ _ERROR_STYLE = "color:#c62828"
 _MUTED_STYLE = "color:#666"
 
 
-def _default(name: str) -> int:
-    return int(PARAMETERS[name].default or 0)
-
-
-# --------------------------------------------------------------------- form <-> prompt
-
-
-@dataclass(frozen=True)
-class Form:
-    """What the panel's controls hold; :func:`build_prompt` turns it into prompt text.
-
-    ``text`` is the prompt box (it may hold image URLs and parameters of its own);
-    ``version`` is a :data:`VERSIONS` value (``"6.1"``, ``"niji 6"``, None for the
-    default); ``ar`` is ``"W:H"``; ``seed`` is None when it is not locked (Midjourney
-    picks one); ``speed`` is one of :data:`SPEEDS`. A field at Midjourney's default
-    adds nothing to the prompt, so prompts stay short.
-    """
-
-    text: str = ""
-    version: str | None = None
-    ar: str = "1:1"
-    stylize: int = _default("stylize")
-    chaos: int = _default("chaos")
-    weird: int = _default("weird")
-    seed: int | None = None
-    speed: str = "fast"
-
-    def changes(self) -> dict[str, Any]:
-        """The parameters the form sets on top of the prompt box (None removes one)."""
-        changes: dict[str, Any] = {}
-        if self.version is not None:
-            if self.version.startswith("niji"):
-                changes.update(niji=self.version.split()[-1], version=None)
-            else:
-                changes.update(version=self.version, niji=None)
-        if self.ar.strip() and self.ar.strip() != "1:1":
-            changes["ar"] = self.ar.strip()
-        for name in SLIDERS:
-            value = getattr(self, name)
-            if value != _default(name):
-                changes[name] = value
-        if self.seed is not None:
-            changes["seed"] = self.seed
-        if self.speed not in SPEEDS:
-            raise PromptError(f"speed must be one of {', '.join(SPEEDS)}, got {self.speed!r}.")
-        if self.speed != "fast":
-            changes.update(dict.fromkeys(SPEEDS, None), **{self.speed: True})
-        return changes
-
-
-def build_prompt(form: Form) -> str:
-    """The prompt the form sends: the prompt box with the form's parameters applied.
-
-    A control at its default leaves the prompt box's own parameter alone; otherwise
-    the control wins. Raises PromptError (with the column) for anything Midjourney
-    would refuse, including an empty prompt box.
-    """
-    parsed = parse_prompt(form.text)
-    changes = form.changes()
-    if not changes:
-        return str(parsed)
-    if parsed.is_permutation:
-        return str(parsed.with_params(**changes))
-    params = dict(parsed.params)
-    for name, value in changes.items():
-        if value is None:
-            params.pop(name, None)
-        else:
-            params[name] = value
-    # parse the exact text to be sent, so an error's column points into the preview
-    return str(parse_prompt(str(Prompt(parsed.images, parsed.text, params))))
-
-
-def form_from_prompt(prompt: str) -> Form:
-    """The form that sends ``prompt`` again: each parameter a control can show moves
-    to that control; the rest (``--no``, ``--q``, image URLs ...) stay in the text.
-
-    ``build_prompt(form_from_prompt(p)) == str(parse_prompt(p))`` for any valid ``p``.
-    """
-    parsed = parse_prompt(prompt)
-    params = dict(parsed.params)
-    fields: dict[str, Any] = {}
-    if not parsed.is_permutation:
-        version = params.get("version")
-        niji = params.get("niji")
-        if niji is None and version is not None and version in VERSIONS.values():
-            fields["version"] = params.pop("version")
-        elif version is None and isinstance(niji, str) and f"niji {niji}" in VERSIONS.values():
-            fields["version"] = f"niji {params.pop('niji')}"
-        if "ar" in params:
-            fields["ar"] = params.pop("ar")
-        for name, (low, high) in SLIDERS.items():
-            value = params.get(name)
-            if isinstance(value, int) and low <= value <= high:
-                fields[name] = params.pop(name)
-        if isinstance(params.get("seed"), int):
-            fields["seed"] = params.pop("seed")
-        for speed in SPEEDS:
-            if params.pop(speed, None):
-                fields["speed"] = speed
-        text = str(Prompt(parsed.images, parsed.text, params))
-    else:
-        text = str(parsed)
-    return Form(text=text, **fields)
-
-
-def provider_status(name: str) -> str | None:
-    """None if ``name``'s required credentials are set, else what to set (a sentence)."""
-    try:
-        config.credentials(name, {})
-        settings = config.settings()
-    except MJError as exc:
-        return str(exc)
-    var = config.BASE_URL_VARS.get(name)
-    if var and config.base_url_for(name, settings) is None:
-        return f"{config.TITLES[name]} needs the URL of your server: set {var}."
-    return None
-
-
-def _provider_label(name: str, missing: str | None) -> str:
-    if name == "local":
-        return "local (simulator)"
-    if missing is None:
-        return f"{name} ✓"
-    named = [*config.CREDENTIAL_VARS[name].values(), config.BASE_URL_VARS.get(name, "")]
-    variables = [v for v in named if v and v in missing]
-    return f"{name} (needs {', '.join(variables) or 'credentials'})"
-
-
 def _error_html(message: str) -> str:
     return f"<span style='{_ERROR_STYLE}'>{html.escape(message)}</span>"
-
-
-def _shorten(text: str, limit: int) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # ----------------------------------------------------------------------------- widget
@@ -255,7 +110,11 @@ class Panel(widgets.VBox):
     choosing another provider in the form makes (and keeps) a client for it.
     ``max_jobs`` is the sweep size above which Run needs the confirmation box
     (default: the ``max_jobs`` setting, 40). ``gallery_size`` bounds the cards kept
-    in the gallery (the log keeps everything).
+    in the gallery (the log keeps everything). ``views`` builds the gallery's cards
+    and sweep views (default: :func:`mjnb.notebook.views.current`, the ``%mj``
+    extension's, so ``%config MJMagic.jpeg_quality`` and the rest apply here too).
+    The strict and translate boxes start at the settings in force and choose the
+    client that sends (``Client(strict=False)``, ``Client(translate=True)``).
     """
 
     def __init__(
@@ -263,7 +122,7 @@ class Panel(widgets.VBox):
         client: Client | None = None,
         *,
         max_jobs: int | None = None,
-        thumbnail_size: int = DEFAULT_THUMBNAIL_SIZE,
+        views: Views | None = None,
         gallery_size: int = GALLERY_SIZE,
         history_rows: int = HISTORY_ROWS,
     ) -> None:
@@ -272,51 +131,35 @@ class Panel(widgets.VBox):
 
             client = mjnb.default_client()
         self.client: Client = client
-        self._clients: dict[str, Client] = {client.provider: client}
-        self.max_jobs = max_jobs or config.settings().max_jobs
-        self.thumbnail_size = thumbnail_size
+        settings = config.settings()
+        self._defaults = (settings.strict, settings.translate)
+        self._clients: dict[tuple[str, bool, bool], Client] = {
+            (client.provider, *self._defaults): client
+        }
+        self.max_jobs = max_jobs or settings.max_jobs
+        self.views = views if views is not None else current()
         self.gallery_size = gallery_size
-        self.history_rows = history_rows
         #: the last error a callback raised (also shown in the status line)
         self.last_error: BaseException | None = None
         #: cards and sweep views started here, newest first (the gallery shows the first few)
         self.items: list[TaskCard | SweepView] = []
         self._lock = threading.RLock()
         self._loading = False
-        self._history: list[dict[str, Any]] = []
-        #: tasks started here: the history shows their live status (the log lags a little)
-        self._followed: dict[str, Task] = {}
         self._plan: SweepPlan | None = None
 
         self._build_form()
         self._build_sweep_builder()
         self.gallery = widgets.VBox(layout=widgets.Layout(width="100%"))
         self.gallery.add_class("mjnb-gallery")
-        self.history = widgets.GridBox(
-            layout=widgets.Layout(
-                grid_template_columns="64px 104px 64px minmax(0, 1fr) 56px",
-                grid_gap="2px 8px",
-                align_items="center",
-                width="100%",
-            )
+        #: the log's newest rows, with Load buttons
+        self.history_table = HistoryTable(
+            lambda: self.client, size=history_rows, on_load=self._on_load, on_error=self._show_error
         )
-        self.history.add_class("mjnb-history")
-        self.history_note = widgets.HTML()
-        self.refresh_button = widgets.Button(
-            description="Refresh", icon="refresh", layout=widgets.Layout(min_width="96px")
-        )
-        self.refresh_button.on_click(self._on_refresh)
-        history_box = widgets.VBox(
-            [
-                widgets.HBox(
-                    [self.history_note, self.refresh_button],
-                    layout=widgets.Layout(justify_content="space-between", align_items="center"),
-                ),
-                self.history,
-            ]
-        )
+        self.history = self.history_table.table
+        self.history_note = self.history_table.note
+        self.refresh_button = self.history_table.refresh_button
         self.extras = widgets.Accordion(
-            children=[self.sweep_box, history_box], titles=("Sweep builder", "History")
+            children=[self.sweep_box, self.history_table], titles=("Sweep builder", "History")
         )
         self.extras.selected_index = None
         super().__init__(
@@ -324,10 +167,9 @@ class Panel(widgets.VBox):
             layout=widgets.Layout(width="100%", max_width="900px"),
         )
         self.add_class("mjnb-panel")
-        self._history_throttle = Throttle(self._render_history, 0.5)
         self._refresh_preview()
         self._refresh_plan()
-        self._history_throttle.request(urgent=True)
+        self.history_table.request(urgent=True)
 
     def __repr__(self) -> str:
         return f"<mjnb.Panel provider={self.client.provider!r} items={len(self.items)}>"
@@ -369,7 +211,7 @@ class Panel(widgets.VBox):
         slider_layout = widgets.Layout(width="264px")
         self.stylize, self.chaos, self.weird = (
             widgets.IntSlider(
-                value=_default(name),
+                value=slider_default(name),
                 min=low,
                 max=high,
                 step=10 if high >= 1000 else 1,
@@ -391,11 +233,41 @@ class Panel(widgets.VBox):
             tooltip="Locked: every submit uses this seed. Unlocked: Midjourney picks one.",
             layout=widgets.Layout(width="auto"),
         )
+        self.hd = widgets.ToggleButton(
+            value=False,
+            description="HD",
+            tooltip="--hd: V8's native 2K render (V8.x only)",
+            layout=widgets.Layout(width="56px"),
+        )
+        strict, translate = self._defaults
+        self.strict = widgets.Checkbox(
+            value=strict,
+            description="strict",
+            indent=False,
+            tooltip="Refuse unknown --parameters (unticked: send them with a warning)",
+            layout=widgets.Layout(width="auto"),
+        )
+        self.translate = widgets.Checkbox(
+            value=translate,
+            description="translate",
+            indent=False,
+            tooltip="Ask the provider to translate the prompt to English first (Ace)",
+            layout=widgets.Layout(width="auto"),
+        )
         self.provider = widgets.Dropdown(layout=widgets.Layout(width="260px"))
         self._set_provider_options()
         self.submit = widgets.Button(
             description="Submit", button_style="primary", icon="paper-plane", disabled=True
         )
+        self.stop_button = widgets.Button(
+            description="Stop sweeps",
+            icon="stop",
+            disabled=True,
+            tooltip="Stop every sweep started here that still runs (sweep.cancel(): cells "
+            "not sent yet are never sent; finished cells stay)",
+            layout=widgets.Layout(width="auto"),
+        )
+        self.stop_button.on_click(self._on_stop)
         for widget, name in (
             (self.version, "version"),
             (self.ar, "ar"),
@@ -406,8 +278,12 @@ class Panel(widgets.VBox):
             (self.weird, "weird"),
             (self.seed, "seed"),
             (self.seed_lock, "seed-lock"),
+            (self.hd, "hd"),
+            (self.strict, "strict"),
+            (self.translate, "translate"),
             (self.provider, "provider"),
             (self.submit, "submit"),
+            (self.stop_button, "stop"),
         ):
             widget.add_class(f"mjnb-{name}")  # CSS hooks for styles and front-end tests
         self.preview = widgets.HTML()
@@ -424,6 +300,9 @@ class Panel(widgets.VBox):
             self.weird,
             self.seed,
             self.speed,
+            self.hd,
+            self.strict,
+            self.translate,
         ):
             control.observe(self._on_form_change, names="value")
         self.ar.observe(self._on_ar_change, names="value")
@@ -439,6 +318,7 @@ class Panel(widgets.VBox):
                     [
                         label("model", "44px"),
                         self.version,
+                        self.hd,
                         label("aspect", "48px"),
                         self.ar,
                         self.ar_custom,
@@ -458,11 +338,16 @@ class Panel(widgets.VBox):
                         self.seed_lock,
                         label("provider", "60px"),
                         self.provider,
+                        self.strict,
+                        self.translate,
                     ],
                     layout=widgets.Layout(flex_flow="row wrap", align_items="center"),
                 ),
                 self.preview,
-                row([self.submit, self.status], layout=widgets.Layout(align_items="center")),
+                row(
+                    [self.submit, self.stop_button, self.status],
+                    layout=widgets.Layout(align_items="center"),
+                ),
             ],
             layout=widgets.Layout(border="1px solid #ddd", padding="8px", width="100%"),
         )
@@ -522,9 +407,10 @@ class Panel(widgets.VBox):
 
     def _set_provider_options(self) -> None:
         options = []
+        made = {provider for provider, _, _ in self._clients}
         for name in config.PROVIDER_NAMES:
-            missing = None if name in self._clients else provider_status(name)
-            options.append((_provider_label(name, missing), name))
+            missing = None if name in made else provider_status(name)
+            options.append((provider_label(name, missing), name))
         self.provider.options = options
         self.provider.value = self.client.provider
 
@@ -542,6 +428,9 @@ class Panel(widgets.VBox):
             weird=self.weird.value,
             seed=self.seed.value if self.seed_lock.value else None,
             speed=self.speed.value,
+            hd=self.hd.value,
+            strict=self.strict.value,
+            translate=self.translate.value,
         )
 
     @form.setter
@@ -578,6 +467,9 @@ class Panel(widgets.VBox):
             if form.seed is not None:
                 self.seed.value = form.seed
             self.speed.value = form.speed
+            self.hd.value = form.hd
+            self.strict.value = form.strict
+            self.translate.value = form.translate
         finally:
             self._loading = False
         self._refresh_preview()
@@ -637,72 +529,109 @@ class Panel(widgets.VBox):
         self.start_sweep()
 
     @_guarded
-    def _on_refresh(self, button: Any = None) -> None:
-        self._history_throttle.request(urgent=True)
+    def _on_stop(self, button: Any = None) -> None:
+        self.stop_sweeps()
 
     # -- what the buttons do (also for scripts and tests) ------------------------------------
     def use_provider(self, name: str) -> Client:
         """Switch to provider ``name``; raises ConfigError if its credentials are missing."""
-        client = self._clients.get(name)
-        if client is None:
-            from ..client import Client
-
-            client = Client(name)
-            self._clients[name] = client
+        client = self._client_for(name, self.strict.value, self.translate.value)
         self.client = client
         if self.provider.value != name:
             self.provider.value = name
         self._set_status(f"Using {name}.")
-        self._history_throttle.request(urgent=True)
+        self.history_table.request(urgent=True)
+        return client
+
+    def _client_for(self, name: str, strict: bool, translate: bool) -> Client:
+        """The client that sends to ``name`` with these checks (made once, then kept)."""
+        key = (name, strict, translate)
+        client = self._clients.get(key)
+        if client is None:
+            from ..client import Client
+
+            options: dict[str, Any] = {}  # only what differs from the settings in force
+            if strict != self._defaults[0]:
+                options["strict"] = strict
+            if translate != self._defaults[1]:
+                options["translate"] = translate
+            client = Client(name, **options)
+            self._clients[key] = client
+        return client
+
+    def _sender(self, form: Form) -> Client:
+        """The client for the form's strict/translate boxes, on the chosen provider."""
+        client = self._client_for(self.client.provider, form.strict, form.translate)
+        self.client = client
         return client
 
     def send_prompt(self) -> Task | Sweep:
         """What Submit does: send the prompt (a sweep if it has ``{a, b}`` groups)."""
-        text = build_prompt(self.form)
-        parsed = parse_prompt(text)
-        if parsed.is_permutation:
-            sweep = self.client.sweep(text, confirm=self.confirm.value, max_jobs=self.max_jobs)
+        form = self.form
+        text = build_prompt(form)
+        client = self._sender(form)
+        if parse_prompt(text, strict=form.strict).is_permutation:
+            sweep = client.sweep(text, confirm=self.confirm.value, max_jobs=self.max_jobs)
             self._add_sweep(sweep)
             return sweep
-        task = self.client.imagine(parsed)
+        task = client.imagine(text)
         self._add_task(task)
         return task
 
     def start_sweep(self) -> Sweep:
         """What Run sweep does: the form's prompt over the builder's axes."""
         axes = self._axes()
-        text = build_prompt(self.form)
-        sweep = self.client.sweep(text, confirm=self.confirm.value, max_jobs=self.max_jobs, **axes)
+        form = self.form
+        text = build_prompt(form)
+        client = self._sender(form)
+        sweep = client.sweep(text, confirm=self.confirm.value, max_jobs=self.max_jobs, **axes)
         self._add_sweep(sweep)
         return sweep
 
+    def stop_sweeps(self) -> list[str]:
+        """What Stop sweeps does: ``sweep.cancel()`` on every sweep started here that
+        still runs; answers (and shows) the line each cancel answered."""
+        running = [v for v in self.items if isinstance(v, SweepView) and not v.finished]
+        if not running:
+            self.stop_button.disabled = True
+            raise InvalidArgument("No sweep started in this panel is still running.")
+        messages = [view.stop() for view in running]
+        self.stop_button.disabled = True
+        self._set_status(" ".join(messages))
+        return messages
+
+    @property
+    def _history(self) -> list[dict[str, Any]]:
+        """The history rows on show, newest first."""
+        return self.history_table.rows
+
     def refresh_history(self) -> None:
         """Read the log now and redraw the history table (on this thread)."""
-        self._history_throttle.request(urgent=True)
-        self._history_throttle.flush()
+        self.history_table.refresh()
 
     def load_row(self, index: int) -> None:
         """What a history row's Load does: its prompt and parameters into the form."""
-        rows = self._history
+        rows = self.history_table.rows
         if not 0 <= index < len(rows):
-            raise MJError(f"There is no history row {index}; the table has {len(rows)}.")
+            raise NotFound(f"There is no history row {index}; the table has {len(rows)}.")
         prompt = rows[index].get("prompt") or ""
         self.load(form_from_prompt(prompt))
         self._set_status(f"Loaded task {rows[index]['task_id']}.")
 
     # -- gallery -----------------------------------------------------------------------------
     def _add_task(self, task: Task) -> TaskCard:
-        card = TaskCard(task, thumbnail_size=self.thumbnail_size, on_child=self._follow)
+        card = self.views.card(task, on_child=self._follow)
         self._follow(task)
         self._add_item(card)
         self._set_status(f"Sent task {task.id} to {task.provider}.")
         return card
 
     def _add_sweep(self, sweep: Sweep) -> SweepView:
-        view = SweepView(sweep, cell_size=max(64, self.thumbnail_size // 2))
+        view = self.views.sweep(sweep, client=self.client)
         for task in sweep.tasks:
             self._follow(task)
         self._add_item(view)
+        self.stop_button.disabled = False
         self._set_status(f"Started sweep {sweep.id}: {sweep.plan}.")
         return view
 
@@ -710,22 +639,15 @@ class Panel(widgets.VBox):
         with self._lock:
             self.items.insert(0, item)
             self.gallery.children = tuple(self.items[: self.gallery_size])
-        self._history_throttle.request()
+        self.history_table.request()
 
     def _follow(self, task: Task) -> None:
         """Refresh the history table when ``task`` (or a child) finishes."""
-
-        def on_change(changed: Task) -> None:  # engine thread: schedule only
-            if changed.done:
-                changed.remove_listener(on_change)
-                self._history_throttle.request()
-
-        self._followed[task.id] = task
-        task.add_listener(on_change)
-        self._history_throttle.request()
+        self.history_table.follow(task)
 
     # -- rendering ---------------------------------------------------------------------------
     def _refresh_preview(self) -> None:
+        self._disable_controls()
         form = self.form
         if not form.text.strip():
             self.preview.value = (
@@ -736,7 +658,7 @@ class Panel(widgets.VBox):
             return
         try:
             text = build_prompt(form)
-            jobs = len(parse_prompt(text).expand())
+            jobs = len(parse_prompt(text, strict=form.strict).expand())
         except PromptError as exc:
             self.preview.value = (
                 f"<div style='font-size:13px'><b>Not sendable:</b> {_error_html(str(exc))}</div>"
@@ -751,6 +673,12 @@ class Panel(widgets.VBox):
             f"{html.escape(text)}</code></div>"
         )
         self.submit.disabled = False
+
+    def _disable_controls(self) -> None:
+        """Grey out what the chosen model does not take (the form then writes none of it)."""
+        off = disabled_controls(VERSIONS[self.version.value])
+        for name, control in (("weird", self.weird), ("hd", self.hd)):
+            control.disabled = name in off
 
     def _axes(self) -> dict[str, str]:
         axes: dict[str, str] = {}
@@ -772,12 +700,14 @@ class Panel(widgets.VBox):
         self.run_sweep.disabled = True
         try:
             axes = self._axes()
-            if not axes and not parse_prompt(build_prompt(self.form)).is_permutation:
+            form = self.form
+            text = build_prompt(form)
+            if not axes and not parse_prompt(text, strict=form.strict).is_permutation:
                 self.plan_label.value = (
                     f"<span style='{_MUTED_STYLE}'>Choose an axis and its values.</span>"
                 )
                 return
-            plan = self.client.plan_sweep(build_prompt(self.form), **axes)
+            plan = self.client.plan_sweep(text, **axes)
         except PromptError as exc:
             message = str(exc)
             if not self.prompt.value.strip():
@@ -794,61 +724,8 @@ class Panel(widgets.VBox):
         self.plan_label.value = f"<b>{text}</b>" if not over else text
         self.run_sweep.disabled = over and not self.confirm.value
 
-    def _render_history(self) -> None:
-        """Read the newest log rows and redraw the table (render thread)."""
-        try:
-            frame = self.client.log(limit=self.history_rows)
-        except Exception as exc:
-            self._show_error(exc)
-            return
-        rows = frame.to_dict("records")[::-1]  # newest first
-        cells: list[widgets.Widget] = []
-        header = ("time", "status", "action", "prompt", "")
-        cells.extend(widgets.HTML(f"<b>{h}</b>") for h in header)
-        for index, row in enumerate(rows):
-            submitted = row.get("submitted_at")
-            when = submitted.strftime("%H:%M:%S") if hasattr(submitted, "strftime") else ""
-            live = self._followed.get(row["task_id"])
-            if live is not None:
-                row = {**row, "status": live.status, "progress": live.progress}
-                rows[index] = row
-            status = str(row.get("status") or "")
-            if status in ("queued", "running"):
-                status = f"{status} {row.get('progress') or 0}%"
-            load = widgets.Button(
-                description="Load",
-                tooltip=f"Load task {row['task_id']}'s prompt and parameters into the form",
-                layout=widgets.Layout(width="52px"),
-            )
-            load.on_click(functools.partial(self._on_load, index))
-            prompt = str(row.get("prompt") or "")
-            cells.extend(
-                [
-                    widgets.Label(when),
-                    widgets.Label(status),
-                    widgets.Label(str(row.get("action") or "")),
-                    widgets.HTML(
-                        f"<span title='{html.escape(prompt)}'>"
-                        f"{html.escape(_shorten(prompt, 90))}</span>"
-                    ),
-                    load,
-                ]
-            )
-        with self._lock:
-            self._history = rows
-            old = self.history.children
-            self.history.children = tuple(cells)
-            for widget in old:  # free the old rows' models (kernel and browser)
-                widget.close()
-            where = html.escape(str(self.client.home / "history.sqlite"), quote=True)
-            count = f"{len(rows)} task" + ("s" if len(rows) != 1 else "")
-            self.history_note.value = (
-                f"<span style='{_MUTED_STYLE}' title='{where}'>The newest {count} in the log "
-                "(every provider and session).</span>"
-            )
-
     @_guarded
-    def _on_load(self, index: int, button: Any = None) -> None:
+    def _on_load(self, index: int) -> None:
         self.load_row(index)
 
     # -- status line -------------------------------------------------------------------------

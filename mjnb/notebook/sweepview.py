@@ -16,14 +16,17 @@ from __future__ import annotations
 
 import html
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
-from .card import DEFAULT_QUALITY, LiveView, Throttle, _image_size, thumbnail_jpeg
+from ..vocab import JPEG_QUALITY
+from .liveview import LiveView, Throttle, image_size, thumbnail_jpeg
 
 if TYPE_CHECKING:
     from ..sweep import Sweep
+    from ..task import Task
 
 __all__ = ["SweepView", "sweep_summary"]
 
@@ -31,6 +34,10 @@ __all__ = ["SweepView", "sweep_summary"]
 DEFAULT_UPDATES_PER_SECOND = 1.0
 #: longest side of the grid image sent to the browser and saved in the notebook
 DEFAULT_GRID_SIZE = 1024
+
+
+def _no_resume() -> str:
+    return "This view has no client to resume with; call mj.resume()."
 
 
 def _finished(sweep: Sweep) -> bool:
@@ -53,7 +60,13 @@ def sweep_summary(sweep: Sweep, limit: int = 80) -> str:
 
 
 class SweepView(LiveView):
-    """A live view of one sweep: summary, progress, and the labelled grid."""
+    """A live view of one sweep: summary, progress, the labelled grid, and its controls.
+
+    While cells run, a Stop button cancels the sweep (``sweep.cancel()``: queued cells
+    are dropped, finished ones stay in the grid). ``on_resume`` (given by the views
+    factory, it calls ``Client.resume``) adds a Resume button while the sweep has cells
+    that were never sent, e.g. after the kernel that ran it died.
+    """
 
     def __init__(
         self,
@@ -62,7 +75,8 @@ class SweepView(LiveView):
         cell_size: int = 128,
         grid_size: int = DEFAULT_GRID_SIZE,
         updates_per_second: float = DEFAULT_UPDATES_PER_SECOND,
-        quality: int = DEFAULT_QUALITY,
+        quality: int = JPEG_QUALITY,
+        on_resume: Callable[[], list[Task]] | None = None,
     ) -> None:
         if updates_per_second <= 0:
             raise ValueError(f"updates_per_second must be positive, got {updates_per_second}.")
@@ -70,12 +84,33 @@ class SweepView(LiveView):
         self.cell_size = cell_size
         self.grid_size = grid_size
         self.quality = quality
-        self.renders = 0
         self.header = widgets.HTML()
         self.bar = widgets.IntProgress(min=0, max=max(1, len(sweep.cells)))
         self.image = widgets.Image(format="jpeg")
+        self.message = widgets.HTML()
+        self.stop_button = widgets.Button(
+            description="Stop",
+            icon="stop",
+            tooltip="Stop the sweep: cells not sent yet are cancelled (never sent, not even "
+            "by resume); finished cells stay in the grid",
+            layout=widgets.Layout(width="auto"),
+        )
+        self.stop_button.add_class("mjnb-sweep-stop")
+        self.stop_button.on_click(lambda _button: self.stop())
+        self.resume_button = widgets.Button(
+            description="Resume",
+            icon="play",
+            tooltip="Send the cells never sent (every interrupted sweep of this provider: "
+            "see %mj pending)",
+            layout=widgets.Layout(width="auto"),
+        )
+        self.resume_button.add_class("mjnb-sweep-resume")
+        self.resume_button.on_click(lambda _button: self.resume())
+        self.controls = widgets.HBox([self.stop_button, self.resume_button])
+        self._on_resume = on_resume
+        self._stopped = False
         super().__init__(
-            children=[self.header, self.bar, self.image],
+            children=[self.header, self.bar, self.image, self.message, self.controls],
             layout=widgets.Layout(border="1px solid #ddd", padding="6px", margin="4px 0"),
         )
         self._lock = threading.RLock()
@@ -90,6 +125,9 @@ class SweepView(LiveView):
 
     @property
     def finished(self) -> bool:
+        """Every cell ended; after Stop, every cell that was sent ended."""
+        if self._stopped:
+            return all(task.done for task in self.sweep.tasks)
         return _finished(self.sweep)
 
     @property
@@ -103,12 +141,12 @@ class SweepView(LiveView):
 
     # -- updates -------------------------------------------------------------------------
     def _on_change(self, sweep: Sweep) -> None:
-        self._throttle.request(urgent=_finished(sweep) and not self._published)
+        self._throttle.request(urgent=self.finished and not self._published)
 
     def _render(self) -> None:
         sweep = self.sweep
         with self._lock:
-            finished = _finished(sweep)
+            finished = self.finished
             with self.header.hold_sync(), self.bar.hold_sync():
                 self.header.value = (
                     "<div style='font-family:sans-serif;font-size:13px'>"
@@ -128,22 +166,50 @@ class SweepView(LiveView):
                 self._grid_key = key
                 image = sweep.grid(cell_size=self.cell_size)
                 self._grid = thumbnail_jpeg(image, self.grid_size, self.quality)
-                width, height = _image_size(self._grid)
+                width, height = image_size(self._grid)
                 with self.image.hold_sync():
                     self.image.value = self._grid
                     self.image.width = str(width)
                     self.image.height = str(height)
-            self.renders += 1
-            final = finished and not self._published
-            if final:
-                self._published = True
-                sweep.remove_listener(self._on_change)
-        if final and self._live_static:
-            self._update_display()
+            self._render_controls(finished)
+            final = self._rendered(finished)
+        self._after_render(final)
+
+    def _unsubscribe(self) -> None:
+        self.sweep.remove_listener(self._on_change)
+
+    def _render_controls(self, finished: bool) -> None:
+        pending = len(self.sweep.missing) if self._on_resume is not None else 0
+        self.stop_button.layout.display = "none" if finished or self._stopped else None
+        self.resume_button.layout.display = None if pending and not self._stopped else "none"
+        if pending:
+            self.resume_button.description = f"Resume ({pending} not sent)"
+        message = self.control_message or ""
+        value = f"<span style='color:#ef6c00;font-size:13px'>{html.escape(message)}</span>"
+        if self.message.value != (value if message else ""):
+            self.message.value = value if message else ""
+
+    # -- the controls (also for scripts and tests) ---------------------------------------
+    def stop(self) -> str:
+        """What Stop does: ``sweep.cancel()``; the view shows the line it answers."""
+        self._stopped = True
+        return self._control("Stop", lambda: self.sweep.cancel())
+
+    def resume(self) -> str:
+        """What Resume does: the views factory's ``on_resume`` (``Client.resume``)."""
+        if self._on_resume is None:
+            return self._control("Resume", _no_resume)
+        resume = self._on_resume
+
+        def call() -> str:
+            started = resume()
+            return f"Resumed: sent {len(started)} cell(s) never sent before."
+
+        return self._control("Resume", call)
 
     # -- static output -----------------------------------------------------------------------
     def _static(self) -> tuple[str, bytes | None, str]:
-        grid = self._grid if _finished(self.sweep) else None
+        grid = self._grid if self.finished else None
         return sweep_summary(self.sweep), grid, f"sweep {self.sweep.id}"
 
     def _subject(self) -> str:

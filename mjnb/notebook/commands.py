@@ -1,0 +1,304 @@
+"""How a ``%mj`` line reads: plain functions over text, tested without a shell.
+
+The magic (:mod:`mjnb.notebook.magic`) splits a line into a command word and the rest
+(:func:`split_command`), or reads it as an action on a task (:func:`parse_action`),
+and reads each command's options here. Anything unreadable is an IPython
+``UsageError`` of one line that says what to write instead; nothing here sends,
+waits or displays.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+from IPython.core.error import UsageError
+
+from .. import config
+from ..errors import MJError, PromptError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "COMMANDS",
+    "USAGE",
+    "Options",
+    "SweepArgs",
+    "one_line",
+    "parse_action",
+    "parse_cancel",
+    "parse_options",
+    "parse_rows",
+    "parse_seconds",
+    "parse_sweep_args",
+    "prompt_usage_error",
+    "providers_table",
+    "split_command",
+    "version_table",
+]
+
+#: the command words ``%mj <word> ...``; any other first word starts a prompt or an action
+COMMANDS = (
+    "imagine",
+    "sweep",
+    "plan",
+    "wait",
+    "cancel",
+    "pending",
+    "resume",
+    "log",
+    "describe",
+    "blend",
+    "providers",
+    "panel",
+    "help",
+)
+
+USAGE = """\
+%mj <prompt>                    imagine; shows a live card and returns the Task
+                                ({a, b} permutations in the prompt start a sweep)
+%mj imagine <prompt>            the same, for prompts that start with a command word
+%mj U2 | V3 | reroll | vary strong | zoom 2x | pan left | upscale creative ...
+                                act on the last task; add a task id to act on another
+%mj sweep <prompt> [--confirm] [--max-jobs N]
+                                run every permutation ({a, b}) as a sweep
+%mj plan <prompt>               how many jobs a sweep would run (sends nothing)
+%mj wait [seconds]              block until every task of this kernel has ended
+%mj cancel [<task_id>|all]      cancel the last task, one task, or everything running
+%mj pending                     interrupted work, and what resuming would send
+%mj resume [--confirm] [--max-jobs N]
+                                send the cells of interrupted sweeps (says how many first)
+%mj log [N] [--status S] [--provider P] [--sweep ID] [--since WHEN]
+                                the task log as a DataFrame (newest N rows)
+%mj describe <url>              four prompts for an image
+%mj blend <url> <url> ... [--dimensions square|portrait|landscape]
+%mj providers                   providers, their variables and whether they are set
+%mj panel                       the prompt panel
+%mj help                        this text, the model versions and the prompt parameters
+%%mj                            one prompt per line, submitted together
+%config MJMagic                 settings (provider, strict, translate, thumbnail_size ...)
+"""
+
+_ACTION_WORDS = frozenset({"reroll", "vary", "zoom", "square", "pan", "upscale"})
+_UV = re.compile(r"^[uv]\d+$", re.IGNORECASE)
+_CONFIRM = re.compile(r"(?<!\S)--confirm(?!\S)")
+_MAX_JOBS = re.compile(r"(?<!\S)--max-jobs(?:\s+|=)(\S+)(?!\S)")
+_ALL = "all"
+
+
+def one_line(text: object) -> str:
+    """``text`` with every run of whitespace (newlines included) one space."""
+    return " ".join(str(text).split())
+
+
+def prompt_usage_error(exc: PromptError, where: str = "") -> UsageError:
+    """A PromptError as one line, with its column when the message lacks it."""
+    message = one_line(str(exc))
+    if exc.column is not None and "column" not in message:
+        message = f"{message} (at column {exc.column})"
+    return UsageError(f"{where}{message}")
+
+
+def split_command(line: str) -> tuple[str | None, str]:
+    """``"wait 60"`` -> ("wait", "60"); a line that is no command -> (None, the line)."""
+    text = line.strip()
+    if not text:
+        raise UsageError("Nothing to do: write %mj <prompt>, or see %mj help.")
+    word, _, rest = text.partition(" ")
+    if word.lower() in COMMANDS:
+        return word.lower(), rest.strip()
+    return None, text
+
+
+def parse_action(text: str) -> tuple[str, str | None] | None:
+    """``"U2"`` -> ("U2", None); ``"zoom 2x 3f2a"`` -> ("zoom 2x", "3f2a"); a prompt -> None.
+
+    A line is an action when its first word is an action word and it has at most three
+    words and no ``--`` parameter. Raises UsageError for an unknown action.
+    """
+    from ..client import normalize_label
+
+    words = text.split()
+    first = words[0].lower()
+    if first not in _ACTION_WORDS and not _UV.match(first):
+        return None
+    if len(words) > 3 or any(w.startswith(("--", "—")) for w in words):
+        return None
+    for size in (2, 1):
+        if len(words) - size in (0, 1) and size <= len(words):
+            try:
+                label = normalize_label(" ".join(words[:size]))
+            except MJError:
+                continue
+            return label, (words[size] if len(words) > size else None)
+    guess = " ".join(words[:2]) if first in _ACTION_WORDS - {"reroll", "square"} else words[0]
+    try:
+        normalize_label(guess)
+    except MJError as exc:
+        raise UsageError(
+            f"{one_line(str(exc))} To imagine {text!r} as a prompt, write %mj imagine {text}."
+        ) from None
+    raise UsageError(f"Cannot read {text!r}: write %mj <action> [task_id], e.g. %mj U2.")
+
+
+@dataclass
+class Options:
+    """A subcommand's words: ``--name value`` pairs and the others, in order."""
+
+    positional: list[str] = field(default_factory=list)
+    named: dict[str, str] = field(default_factory=dict)
+
+
+def parse_options(rest: str, names: Sequence[str], *, command: str) -> Options:
+    """``--name value`` pairs (only ``names``) and the other words, for %mj subcommands."""
+    try:
+        words = shlex.split(rest)
+    except ValueError as exc:
+        raise UsageError(f"%mj {command}: {exc}.") from None
+    result = Options()
+    index = 0
+    while index < len(words):
+        word = words[index]
+        if word.startswith("--"):
+            name, _, value = word[2:].partition("=")
+            if name not in names:
+                known = ", ".join(f"--{n}" for n in names)
+                raise UsageError(f"%mj {command} has no option --{name}; it takes {known}.")
+            if not value:
+                index += 1
+                if index >= len(words):
+                    raise UsageError(f"%mj {command}: --{name} needs a value.")
+                value = words[index]
+            result.named[name] = value
+        else:
+            result.positional.append(word)
+        index += 1
+    return result
+
+
+def parse_rows(options: Options) -> int | None:
+    """``%mj log [N]``: the number of rows, or None for all of them."""
+    if not options.positional:
+        return None
+    value = options.positional[0]
+    if len(options.positional) > 1 or not value.isdigit():
+        raise UsageError(
+            f"%mj log takes a number of rows, got {' '.join(options.positional)!r} "
+            "(e.g. %mj log 20 --status failed)."
+        )
+    return int(value)
+
+
+def parse_seconds(text: str) -> float:
+    """``%mj wait 60``: a positive number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise UsageError(f"%mj wait takes a number of seconds, got {text!r} (e.g. %mj wait 60).")
+    return value
+
+
+@dataclass(frozen=True)
+class SweepArgs:
+    """What ``%mj sweep`` / ``%mj resume`` were told: the prompt and the cap rule."""
+
+    text: str
+    confirm: bool
+    max_jobs: int | None  # None: the max_jobs setting
+
+
+def parse_sweep_args(rest: str) -> SweepArgs:
+    """``--confirm`` and ``--max-jobs N`` anywhere in ``rest``; the other words are the
+    prompt (``%mj sweep``) or must be nothing (``%mj resume``, checked by the caller)."""
+    confirm = bool(_CONFIRM.search(rest))
+    text = _CONFIRM.sub(" ", rest)
+    max_jobs = None
+    found = _MAX_JOBS.search(text)
+    if found:
+        if not found.group(1).isdigit() or int(found.group(1)) < 1:
+            raise UsageError(f"--max-jobs takes a whole number of jobs, got {found.group(1)!r}.")
+        max_jobs = int(found.group(1))
+        text = _MAX_JOBS.sub(" ", text)
+    return SweepArgs(one_line(text), confirm, max_jobs)
+
+
+def parse_cancel(rest: str) -> str | None:
+    """``%mj cancel [<task_id>|all]``: None (the last task), ``"all"``, or a task id."""
+    words = rest.split()
+    if len(words) > 1:
+        raise UsageError(
+            f"%mj cancel takes one task id or 'all', got {rest.strip()!r} (e.g. %mj cancel "
+            f"3f2a9c). To imagine it as a prompt, write %mj imagine cancel {rest.strip()}."
+        )
+    if not words:
+        return None
+    return _ALL if words[0].lower() == _ALL else words[0]
+
+
+def version_table() -> str:
+    """The model versions and what each does not take, for ``%mj help``.
+
+    Placeholder rendering of :data:`mjnb.notebook.form.VERSION_LIMITS`.
+    TODO(prompt merge): print ``mjnb.prompt``'s own table renderer (from
+    ``mjnb.prompt.version_rules`` / ``VERSIONS``) instead.
+    """
+    from .form import VERSION_LIMITS, VERSIONS
+
+    width = max(len(label) for label in VERSIONS)
+    lines = ["Model versions in the panel's menu (--v / --niji), and what each does not take:"]
+    for label, version in VERSIONS.items():
+        limits = VERSION_LIMITS.get(version, frozenset())
+        refused = ", ".join(f"--{name}" for name in sorted(limits)) or "-"
+        lines.append(f"  {label:<{width}}  {refused}")
+    return "\n".join(lines)
+
+
+def providers_table() -> pd.DataFrame:
+    """Every provider: whether its credentials are set (never their values), the
+    environment variables it reads and the base URL it would use."""
+    import pandas as pd
+
+    from ..providers import PROVIDERS
+
+    settings = config.settings()
+    rows = []
+    for name in config.PROVIDER_NAMES:
+        variables = dict(config.CREDENTIAL_VARS[name])
+        missing = [
+            var
+            for argument, var in variables.items()
+            if argument in config.REQUIRED[name] and not os.environ.get(var)
+        ]
+        url = config.base_url_for(name, replace(settings, provider=name))
+        default = getattr(PROVIDERS.get(name), "default_base_url", None)
+        url_var = config.BASE_URL_VARS.get(name)
+        if url_var:
+            variables["base_url"] = url_var
+            if url is None and not default:
+                missing.append(url_var)  # a self-hosted server has no address of its own
+        if missing:
+            credentials = "missing " + ", ".join(missing)
+        elif config.CREDENTIAL_VARS[name]:
+            credentials = "set"
+        else:
+            credentials = "none needed"
+        if url is None:
+            url = default or ("embedded simulator" if name == "local" else "")
+        rows.append(
+            {
+                "provider": name,
+                "service": config.TITLES.get(name, name),
+                "current": name == settings.provider,
+                "credentials": credentials,
+                "variables": ", ".join(variables.values()),
+                "base_url": url,
+            }
+        )
+    return pd.DataFrame(rows)

@@ -1,0 +1,105 @@
+"""How %mj lines read (mjnb.notebook.commands): plain functions, no shell, no client."""
+
+from __future__ import annotations
+
+import pytest
+from IPython.core.error import UsageError
+
+from mjnb import config
+from mjnb.errors import PromptError
+from mjnb.notebook.commands import (
+    COMMANDS,
+    USAGE,
+    SweepArgs,
+    one_line,
+    parse_cancel,
+    parse_options,
+    parse_rows,
+    parse_seconds,
+    parse_sweep_args,
+    prompt_usage_error,
+    split_command,
+    version_table,
+)
+from mjnb.notebook.form import VERSIONS
+
+
+def test_split_command_knows_the_command_words_in_any_case() -> None:
+    assert split_command("  wait 60 ") == ("wait", "60")
+    assert split_command("Cancel all") == ("cancel", "all")
+    assert split_command("pending") == ("pending", "")
+    assert split_command("a red fox --ar 3:2") == (None, "a red fox --ar 3:2")
+    with pytest.raises(UsageError, match="Nothing to do"):
+        split_command("   ")
+    for word in ("cancel", "pending", "resume", "help", "panel"):
+        assert word in COMMANDS and f"%mj {word}" in USAGE
+
+
+def test_parse_cancel() -> None:
+    assert parse_cancel("") is None  # the last task
+    assert parse_cancel(" ALL ") == "all"
+    assert parse_cancel("3f2a9c") == "3f2a9c"
+    with pytest.raises(UsageError, match=r"one task id or 'all'.*%mj imagine cancel culture"):
+        parse_cancel("culture poster")
+
+
+def test_parse_sweep_args_reads_confirm_and_max_jobs_anywhere() -> None:
+    assert parse_sweep_args("--confirm a fox --seed {1, 2}") == SweepArgs(
+        "a fox --seed {1, 2}", True, None
+    )
+    assert parse_sweep_args("a fox --max-jobs 50 --s {0, 9}") == SweepArgs(
+        "a fox --s {0, 9}", False, 50
+    )
+    assert parse_sweep_args("--max-jobs=7 --confirm") == SweepArgs("", True, 7)
+    with pytest.raises(UsageError, match="whole number of jobs, got 'x'"):
+        parse_sweep_args("--max-jobs x a fox")
+    with pytest.raises(UsageError, match="got '0'"):
+        parse_sweep_args("--max-jobs 0")
+
+
+def test_parse_options_rows_and_seconds() -> None:
+    names = ("status", "since")
+    options = parse_options("20 --status failed --since=2026-01-01", names, command="log")
+    assert options.positional == ["20"] and options.named == {
+        "status": "failed",
+        "since": "2026-01-01",
+    }
+    assert parse_rows(options) == 20
+    assert parse_rows(parse_options("", ("status",), command="log")) is None
+    with pytest.raises(UsageError, match="no option --colour; it takes --status"):
+        parse_options("--colour red", ("status",), command="log")
+    with pytest.raises(UsageError, match="--status needs a value"):
+        parse_options("--status", ("status",), command="log")
+    with pytest.raises(UsageError, match="number of rows"):
+        parse_rows(parse_options("cabin woods", (), command="log"))
+    assert parse_seconds("2.5") == 2.5
+    for bad in ("soon", "0", "-3", "nan"):
+        with pytest.raises(UsageError, match="number of seconds"):
+            parse_seconds(bad)
+
+
+def test_errors_become_one_line() -> None:
+    assert one_line("a\n  b\tc ") == "a b c"
+    error = prompt_usage_error(PromptError("bad\nthing", column=4), "Line 2: ")
+    assert str(error) == "Line 2: bad thing (at column 4)"
+
+
+def test_version_table_lists_every_menu_model() -> None:
+    table = version_table()
+    for label in VERSIONS:
+        assert f"  {label} " in table
+    row = next(line for line in table.splitlines() if line.strip().startswith("v8.1"))
+    assert "--weird" in row and "--quality" in row and "--hd" not in row
+    row = next(line for line in table.splitlines() if line.strip().startswith("v7"))
+    assert "--hd" in row
+
+
+def test_settings_ranges_are_defined_once_and_checked() -> None:
+    assert config.RANGES["thumbnail_size"].low == 32
+    assert 80 in config.RANGES["jpeg_quality"] and 96 not in config.RANGES["jpeg_quality"]
+    assert str(config.RANGES["jpeg_quality"]) == "20-95"
+    with pytest.raises(config.ConfigError, match="thumbnail_size must be 32-2048, got 10"):
+        config.settings(thumbnail_size=10)
+    with pytest.raises(config.ConfigError, match="positive number"):
+        config.settings(max_jobs="many")
+    assert config.settings().strict is True and config.settings().translate is False
