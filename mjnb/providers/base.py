@@ -52,7 +52,14 @@ __all__ = [
     "same_origin",
 ]
 
-JobKind = Literal["imagine", "action", "describe", "blend"]
+JobKind = Literal["imagine", "action", "describe", "blend", "video", "edit", "retexture"]
+#: what a protocol can do beyond imagine/act/describe/blend (``AdapterBase.features``)
+Feature = Literal[
+    "video", "extend", "upscale video", "vary region", "remix", "zoom custom",
+    "edit", "retexture", "seed", "cancel", "upload",
+]  # fmt: skip
+#: how a protocol takes an image the user has locally (bytes, a path, a PIL image)
+LocalImages = Literal["inline", "upload", "refuse"]
 
 
 @dataclass(frozen=True)
@@ -73,6 +80,7 @@ class Snapshot:
     image_url: str | None = None
     preview_url: str | None = None
     image_urls: tuple[str, ...] = ()  # separate images (Youchuan) or split tiles
+    video_urls: tuple[str, ...] = ()  # the clips of a video job (1, 2 or 4)
     wire: Mapping[str, str] = field(default_factory=dict)
     error: str | None = None
     descriptions: tuple[str, ...] = ()
@@ -96,6 +104,18 @@ class Job:
     :func:`mjnb.prompt.parse_prompt` read it. The client
     passes the Prompt it already checked; left out, it is parsed here once (and stays
     None for a prompt the parser refuses: adapters then send the text as written).
+
+    Images (``images``, ``end``) are http(s) URLs or, for images the user has locally,
+    ``data:`` URLs made by :mod:`mjnb.inputs`; an adapter inlines those as its protocol
+    allows (``local_images``), or the runner uploads them first.
+
+    - video (``kind="video"`` from an image, ``images[0]`` the first frame; or an
+      ``action`` labelled ``animate low|high`` / ``extend low|high`` / ``upscale video``
+      on a finished task): ``motion``, ``loop``, ``end``, ``batch``, ``raw``,
+      ``resolution``, and ``index``, 1-based, the tile of a grid or the clip of a batch;
+    - the editor: ``mask`` (vary region, edit), ``zoom`` (``zoom custom``), and
+      ``remix``: an action sent with a changed ``prompt``;
+    - ``edit`` / ``retexture``: ``images[0]`` is the user's image, ``prompt`` the text.
     """
 
     kind: JobKind
@@ -108,6 +128,18 @@ class Job:
     callback_url: str | None = None
     #: ask the provider to translate a non-English prompt first (Ace's ``translation``)
     translate: bool = False
+    # the editor
+    mask: str | None = None  # base64 grayscale PNG of the parent's size, white = repaint
+    zoom: float | None = None  # "zoom custom": 1.0-2.0
+    remix: bool = False  # an action with a changed prompt (``prompt`` is the new one)
+    # video
+    motion: str | None = None  # "low" | "high"
+    loop: bool = False
+    end: str | None = None  # the end frame: a URL or a data: URL
+    batch: int = 1  # 1, 2 or 4 clips
+    raw: bool = False
+    resolution: str | None = None  # "480p" | "720p"
+    index: int | None = None  # 1-based: a grid's tile, or a batch's clip
     parsed: Prompt | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -148,6 +180,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 #: the methods whose errors and snapshots may carry a provider's text
 _SCRUBBED = (
     "submit",
+    "confirm",
+    "seed",
+    "parse_seed",
+    "upload",
+    "parse_upload",
     "stream",
     "poll",
     "cancel",
@@ -203,6 +240,12 @@ class AdapterBase:
     #: seconds between polls when the user sets nothing, and the least allowed
     poll_interval: ClassVar[float] = 3.0
     min_poll_interval: ClassVar[float] = 1.0
+    #: what this protocol offers beyond imagine/act/describe/blend
+    features: ClassVar[frozenset[Feature]] = frozenset()
+    #: how it takes a local image: inline (base64/data URL), upload first, or refuse
+    local_images: ClassVar[LocalImages] = "refuse"
+    #: how many times one clip can be extended (0: no extend)
+    max_extensions: ClassVar[int] = 0
 
     base_url: str = ""
     _token: str | None = None
@@ -307,6 +350,39 @@ class AdapterBase:
     def check(self, prompt: Prompt) -> None:
         """Raise ``PromptError`` for a prompt this provider cannot take, before anything
         is sent (Youchuan refuses ``--repeat``). The default takes every prompt."""
+
+    def confirm(self, job: Job, snapshot: Snapshot) -> httpx.Request | None:
+        """The follow-up a protocol needs before the job runs, or None.
+
+        midjourney-proxy answers remix, vary region and custom zoom with code 21 and
+        status ``MODAL``: the job waits for ``POST /mj/submit/modal`` (with the prompt
+        and ``maskBase64``). ``parse_submit`` marks such a snapshot with
+        ``extra["confirm"] = True``; the runner then sends this request once and reads
+        its answer with ``parse_submit``.
+        """
+        return None
+
+    def seed(self, snapshot: Snapshot) -> httpx.Request | None:
+        """The request that asks which seed a finished job used, or None: cannot tell."""
+        return None
+
+    def parse_seed(self, snapshot: Snapshot, response: httpx.Response) -> int | None:
+        """The seed from :meth:`seed`'s answer (None when the provider did not say)."""
+        error = self.error_for(response, snapshot.remote_id)
+        if error is not None:
+            raise error
+        return None
+
+    def upload(self, data_url: str) -> httpx.Request | None:
+        """The request that uploads a local image (``local_images == "upload"``)."""
+        return None
+
+    def parse_upload(self, response: httpx.Response) -> str:
+        """The public URL of an uploaded image."""
+        error = self.error_for(response)
+        if error is not None:
+            raise error
+        raise ProviderError(f"{self.title} has no upload endpoint.")
 
     # -- helpers for subclasses ------------------------------------------------------
     def path_id(self, remote_id: str | None) -> str:
