@@ -92,7 +92,8 @@ def _transfer(old: Arr, fresh: Arr, keep: float) -> Arr:
     l_old, l_new = _lum(old), _lum(fresh)
     # normalise the old structure to the fresh scene's tonal range
     span = max(1e-3, float(l_old.std()))
-    target = float(l_new.mean()) + (l_old - float(l_old.mean())) * (max(0.12, float(l_new.std())) / span)
+    gain = max(0.12, float(l_new.std())) / span
+    target = float(l_new.mean()) + (l_old - float(l_old.mean())) * gain
     recoloured = fresh + (target - l_new)[..., None] * 0.9
     return np.asarray(np.clip(recoloured * (1.0 - keep) + old * keep, 0.0, 1.0))
 
