@@ -108,6 +108,7 @@ class HostileServer:
         self._lock = threading.Lock()
         self.loop = asyncio.new_event_loop()
         self._servers: list[asyncio.base_events.Server] = []
+        self._writers: set[asyncio.StreamWriter] = set()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self._thread.start()
         ports = asyncio.run_coroutine_threadsafe(self._listen(), self.loop).result(10)
@@ -131,6 +132,7 @@ class HostileServer:
         return len(self.seen(lambda r: r.method == method and fragment in r.path))
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
         try:
             head = await reader.readuntil(b"\r\n\r\n")
             lines = head.decode("latin-1").split("\r\n")
@@ -153,6 +155,7 @@ class HostileServer:
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass
         finally:
+            self._writers.discard(writer)
             with contextlib.suppress(Exception):
                 writer.close()
 
@@ -175,10 +178,20 @@ class HostileServer:
         async def stop() -> None:
             for server in self._servers:
                 server.close()
+            for writer in list(self._writers):  # endless answers: hang up on them
+                writer.close()
+            current = asyncio.current_task()
+            pending = [t for t in asyncio.all_tasks() if t is not current]
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
 
-        asyncio.run_coroutine_threadsafe(stop(), self.loop).result(5)
+        if self.loop.is_closed():
+            return
+        asyncio.run_coroutine_threadsafe(stop(), self.loop).result(10)
         self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(5)
+        self._thread.join(10)
+        self.loop.close()
 
     def __enter__(self) -> HostileServer:
         return self
