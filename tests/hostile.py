@@ -5,10 +5,10 @@ trickles, bodies that never end, lines without a newline). Big bodies are genera
 lazily from one constant chunk, so the server never holds them in memory. Every request
 is recorded (method, path, headers) so a test can prove what the client sent and where.
 
-Each :class:`Case` (see :data:`CASES` in :mod:`tests.hostile_cases`) speaks one real
-protocol's shapes (midjourney-proxy, Ace/Zhishuyun, Youchuan) and names what the client
-must do. :func:`run_case` serves it and runs the client in a **subprocess** with an
-address-space limit, so a client that reads a 400 MB answer whole fails fast instead of
+Each :class:`Case` (see :data:`CASES`) speaks one real protocol's shapes
+(midjourney-proxy, Ace/Zhishuyun, Youchuan) and names what the client must do.
+:func:`run_case` serves it and runs the client in a **subprocess** with an address-space
+limit, so a client that reads a 400 MB answer whole fails fast instead of
 swapping the shared machine. The subprocess is this file run as a script (``client``):
 it uses only mjnb's public API and prints one JSON line (status, reason, time to the
 final state, the log row, peak RSS).

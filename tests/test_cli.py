@@ -51,7 +51,9 @@ def test_serve_answers_every_protocol_and_stops_on_ctrl_c() -> None:
             assert ace.status_code == 404
             meta = httpx.get(f"{url}/open/v1/midjourney/result/1", headers={"X-App-ID": "a"})
             assert meta.status_code == 401
-            assert httpx.get(f"{url}/_sim/stats").json()["submits"] == 1
+            # /_sim/* may require the token too (issue 14): send it as two protocols do
+            both = {"authorization": f"Bearer {CANARY}", "mj-api-secret": CANARY}
+            assert httpx.get(f"{url}/_sim/stats", headers=both).json()["submits"] == 1
         finally:
             server.send_signal(signal.SIGINT)
             assert server.wait(timeout=15) in (0, 130)

@@ -28,8 +28,9 @@ def test_a_hostile_answer_ends_the_task_cleanly(case: Case, tmp_path: Path) -> N
 def test_a_resumed_task_that_broke_once_ends_and_does_not_loop(tmp_path: Path) -> None:
     result = run_resume(tmp_path / "home")
     assert result.get("resumed") == 1, result
-    assert result["done"] and result["status"] in ("succeeded", "failed"), result
-    assert result["error"] and "internal error" not in result["error"], result
+    what = f"{result['status']}: {result['error']}"
+    assert result["done"] and result["status"] in ("succeeded", "failed"), f"never ended ({what})"
+    assert result["error"] and "internal error" not in result["error"], what
     assert result["log_status"] == result["status"] and result["log_finished"], result
     assert not result["third_resumed"], "a third kernel resumed the same task again"
 
