@@ -322,6 +322,7 @@ class Case:
     expect: str = "ended"
     check: Callable[[Outcome], None] | None = None
     submits: int = 1  # requests that create the job; more means sent twice
+    submit_path: str | None = None  # where they go, if not the provider's imagine path
 
 
 @dataclass
@@ -454,7 +455,10 @@ def client_main(spec: dict[str, Any]) -> dict[str, Any]:
         task, started = tasks[0], time.monotonic()
     else:
         started = time.monotonic()
-        task = mj.imagine("a hostile fox --ar 1:1")
+        if options.get("describe"):
+            task = mj.describe("https://example.com/a-fox.png")
+        else:
+            task = mj.imagine("a hostile fox --ar 1:1")
         print(json.dumps({"task_id": task.id}), flush=True)
     if options.get("listen"):
         task.add_listener(lambda _task: None)  # a view watches it: previews are fetched
@@ -466,6 +470,9 @@ def client_main(spec: dict[str, Any]) -> dict[str, Any]:
     with contextlib.suppress(mjnb.Timeout):
         task.wait(spec["budget"])
     result.update(_report(mj, task, started))
+    if options.get("describe"):
+        result["descriptions"] = len(task.descriptions)
+        result["description_chars"] = sum(len(d) for d in task.descriptions)
     if options.get("preview_pixels") or options.get("listen"):
         result["preview_pixels"] = _pixels(task.preview)
     if card is not None:
@@ -597,10 +604,13 @@ def ace(
     imagine: Callable[[Request], Reply] | None = None,
     tasks: Callable[[Request], Reply] | None = None,
     files: Callable[[Request], Reply] | None = None,
+    describe: Callable[[Request], Reply] | None = None,
 ) -> Handler:
-    """Ace Data Cloud / Zhishuyun: ``/midjourney/imagine`` and ``/midjourney/tasks``."""
+    """Ace Data Cloud / Zhishuyun: ``/midjourney/imagine``, ``/tasks``, ``/describe``."""
 
     def handle(request: Request) -> Reply:
+        if request.path == "/midjourney/describe" and describe:
+            return describe(request)
         if request.path.startswith("/midjourney/imagine"):
             return imagine(request) if imagine else Reply.json({"task_id": "t1"})
         if request.path == "/midjourney/tasks" and tasks:
@@ -686,6 +696,17 @@ def _check_damaged_cache(outcome: Outcome) -> None:
     assert result.get("image_error"), "a truncated cache file read as a whole image"
     assert result.get("image_error_is_mjerror"), result.get("image_error")
     assert result.get("card") == "rendered", result.get("card")
+
+
+def _check_describe_capped(outcome: Outcome) -> None:
+    count, chars = outcome.result.get("descriptions"), outcome.result.get("description_chars")
+    assert count is not None and count <= 16, f"{count:,} descriptions kept (cap them)"
+    assert chars is not None and chars <= 64_000, f"{chars:,} characters of descriptions kept"
+
+
+def _many_descriptions(request: Request) -> Reply:
+    texts = [f"a fox number {n}, --ar 1:1" for n in range(200_000)]
+    return Reply.json({"success": True, "task_id": "d1", "descriptions": texts})
 
 
 def _check_preview_pixels(outcome: Outcome) -> None:
@@ -934,6 +955,15 @@ CASES: list[Case] = [
         expect="succeeded",
         check=_check_damaged_cache,
     ),
+    Case(
+        "describe_200k",
+        "a describe answers 200,000 descriptions",
+        "acedata",
+        lambda s: ace(tasks=None, imagine=None, files=None, describe=_many_descriptions),
+        client={"describe": True},
+        check=_check_describe_capped,
+        submit_path="/midjourney/describe",
+    ),
 ]
 BY_NAME = {case.name: case for case in CASES}
 
@@ -953,7 +983,8 @@ def problems(outcome: Outcome) -> list[str]:
         found.append(f"final only after {result['seconds']} s (promise: {case.within} s)")
     if status == "failed" and len(error) < 10:
         found.append("failed without a reason")
-    if status == "succeeded" and not result.get("image_exists") and not error:
+    text_only = case.client.get("describe")
+    if status == "succeeded" and not result.get("image_exists") and not error and not text_only:
         found.append("succeeded without an image or a reason")
     if case.expect in TERMINAL and status != case.expect:
         found.append(f"expected {case.expect}, got {status}: {error}")
@@ -966,7 +997,7 @@ def problems(outcome: Outcome) -> list[str]:
     rss = result.get("peak_rss_mb")
     if rss is None or rss > case.max_rss_mb:
         found.append(f"peak RSS {rss} MB (limit {case.max_rss_mb} MB)")
-    sent = outcome.server.count("POST", SUBMIT_PATHS[case.provider])
+    sent = outcome.server.count("POST", case.submit_path or SUBMIT_PATHS[case.provider])
     if sent != case.submits:
         found.append(f"the job was submitted {sent} times")
     texts = [str(result.get(k) or "") for k in ("error", "repr", "log_error", "card_text")]
