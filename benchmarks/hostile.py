@@ -8,8 +8,8 @@ every promise). Writes ``benchmarks/results/hostile.json``. A case that never en
 reported at its budget; a client that would need GBs hits the cap and is reported as
 crashed or failed, never run unbounded.
 
-``--case NAME`` (repeatable) runs only those cases; ``--no-special`` skips the resume,
-CLI and simulator flows.
+``--case NAME`` (repeatable) runs only those cases and updates their rows in the JSON;
+``--no-special`` skips the resume, CLI and simulator flows.
 """
 
 from __future__ import annotations
@@ -161,6 +161,10 @@ def main() -> int:
     if not args.no_special and not args.case:
         rows += run_special()
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    if args.case and RESULTS.exists():  # a partial run updates those rows, keeps the rest
+        ran = {row["case"] for row in rows}
+        kept = [row for row in json.loads(RESULTS.read_text())["cases"] if row["case"] not in ran]
+        rows = kept + rows
     report = {
         "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "python": platform.python_version(),

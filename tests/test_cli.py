@@ -12,7 +12,8 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import CANARY
-from tests.hostile import HostileServer, Reply, Request, mj_task, mjproxy
+from tests.hostile.cases import mj_task, mjproxy
+from tests.hostile.server import HostileServer, Reply, Request
 
 MJNB = [sys.executable, "-m", "mjnb.cli"]
 
