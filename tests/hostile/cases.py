@@ -270,16 +270,23 @@ def _endless_stream(server: HostileServer) -> Handler:
 
 
 def _preview(kind: str, reply: Callable[[], Reply]) -> Callable[[HostileServer], Handler]:
-    """Twenty polls show a running job whose preview is ``reply()``, then it succeeds."""
+    """Twenty polls show a running job (progress rising, so it never stalls) whose preview
+    is ``reply()``; then it succeeds."""
 
     def make(server: HostileServer) -> Handler:
-        running = Reply.json(mj_task("IN_PROGRESS", imageUrl=f"{server.url}/files/{kind}"))
+        preview = f"{server.url}/files/{kind}"
         done = _ok_fetch(server)
+
+        def fetch(request: Request) -> Reply:
+            polls = server.count("GET", "/fetch")
+            if polls > 20:
+                return done(request)
+            return Reply.json(mj_task("IN_PROGRESS", imageUrl=preview, progress=f"{polls * 4}%"))
 
         def files(request: Request) -> Reply:
             return reply() if request.path.endswith(kind) else image_reply()
 
-        return mjproxy(fetch=lambda r: after(server, 20, running, lambda: done(r)), files=files)
+        return mjproxy(fetch=fetch, files=files)
 
     return make
 
