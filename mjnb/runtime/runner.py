@@ -319,47 +319,55 @@ class Runner:
         sends a line over the cap after naming the job, mjnb polls instead, and the
         same rule (counted from the last progress) ends a job that is stuck.
         """
-        loop = asyncio.get_running_loop()
         problem = ""
         try:
-            async with asyncio.timeout(self.deadline) as watch:
-                response = await self.http.send(request, stream=True)
+            response = await asyncio.wait_for(self.http.send(request, stream=True), self.deadline)
+        except asyncio.TimeoutError:
+            raise httpx.ReadTimeout("no answer in time", request=request) from None
+        try:
+            content_type = response.headers.get("content-type", "")
+            if response.status_code != 200 or "ndjson" not in content_type:
+                # an error, or a server that answered in one piece
+                body = await asyncio.wait_for(
+                    read_capped(response, MAX_ANSWER_BYTES, "the answer"), self.deadline
+                )
+                buffered = httpx.Response(
+                    response.status_code,
+                    headers={"content-type": content_type},
+                    content=body,
+                    request=request,
+                )
+                self._update(state, self._parse_submit(state.job, buffered))
+                return
+            lines = read_lines(response, MAX_ANSWER_BYTES).__aiter__()
+            moved = time.monotonic()  # the last progress the stream showed
+            while True:
+                left = moved + self.stall_timeout - time.monotonic()
                 try:
-                    content_type = response.headers.get("content-type", "")
-                    if response.status_code != 200 or "ndjson" not in content_type:
-                        # an error, or a server that answered in one piece
-                        body = await read_capped(response, MAX_ANSWER_BYTES, "the answer")
-                        buffered = httpx.Response(
-                            response.status_code,
-                            headers={"content-type": content_type},
-                            content=body,
-                            request=request,
-                        )
-                        self._update(state, self._parse_submit(state.job, buffered))
-                        return
-                    watch.reschedule(loop.time() + self.stall_timeout)
-                    async for line in read_lines(response, MAX_ANSWER_BYTES):
-                        try:
-                            snapshot = self.adapter.parse_line(state.job, line)
-                        except PARSE_ERRORS as exc:  # a garbled line: the next may be whole
-                            logger.info("mjnb: unreadable stream line for %s (%s)", state.id, exc)
-                            continue
-                        if snapshot is None:
-                            continue
-                        seen = (state.status, state.snapshot.progress)
-                        self._update(state, snapshot)
-                        if snapshot.done:
-                            return
-                        if (state.status, state.snapshot.progress) != seen:
-                            watch.reschedule(loop.time() + self.stall_timeout)
-                finally:
-                    await response.aclose()
-        except TimeoutError:
-            problem = f"showed no progress in time (stall_timeout={self.stall_timeout:.0f} s)"
+                    line = await asyncio.wait_for(lines.__anext__(), max(left, 0.0))
+                except StopAsyncIteration:
+                    break
+                try:
+                    snapshot = self.adapter.parse_line(state.job, line)
+                except PARSE_ERRORS as exc:  # a garbled line: the next may be whole
+                    logger.info("mjnb: unreadable stream line for %s (%s)", state.id, exc)
+                    continue
+                if snapshot is None:
+                    continue
+                seen = (state.status, state.snapshot.progress)
+                self._update(state, snapshot)
+                if snapshot.done:
+                    return
+                if (state.status, state.snapshot.progress) != seen:
+                    moved = time.monotonic()
+        except asyncio.TimeoutError:
+            problem = f"showed no progress for {self.stall_timeout:.0f} s"
         except TooLarge as exc:
             if not state.snapshot.remote_id:
                 raise
             problem = str(exc)
+        finally:
+            await response.aclose()
         if state.snapshot.remote_id:
             if problem:
                 logger.info("mjnb: the stream of %s %s; polling instead", state.id, problem)

@@ -4,7 +4,7 @@ A hostile or broken provider can send a 300 MB "JSON" answer, one byte every two
 seconds, or an NDJSON line that never ends. So every answer is read here, as a stream:
 
 - :func:`send_capped` sends a request and reads its whole body inside **one
-  wall-clock deadline** (``asyncio.timeout`` around the request *and* the body, so
+  wall-clock deadline** (``asyncio.wait_for`` around the request *and* the body, so
   trickled bytes cannot extend it) and at most ``limit`` bytes (a declared
   ``Content-Length`` over the cap is refused before a byte is read). It returns an
   ordinary, fully read ``httpx.Response`` for the adapters to parse.
@@ -71,14 +71,17 @@ async def send_capped(
 ) -> httpx.Response:
     """Send ``request`` and read its answer whole within ``deadline`` seconds and
     ``limit`` bytes; returns a read response (its ``content`` is the decoded body)."""
-    try:
-        async with asyncio.timeout(deadline):
-            response = await http.send(request, stream=True)
-            try:
-                body = await read_capped(response, limit, what)
-            finally:
-                await response.aclose()
-    except TimeoutError:
+
+    async def exchange() -> tuple[httpx.Response, bytes]:
+        response = await http.send(request, stream=True)
+        try:
+            return response, await read_capped(response, limit, what)
+        finally:
+            await response.aclose()
+
+    try:  # wait_for, not asyncio.timeout: mjnb still runs on Python 3.10
+        response, body = await asyncio.wait_for(exchange(), deadline)
+    except asyncio.TimeoutError:
         raise httpx.ReadTimeout(
             f"{what} did not arrive whole within {deadline:g} s", request=request
         ) from None
