@@ -100,7 +100,7 @@ class ImageStore:
             raise StorageError(
                 f"Could not write the image to the cache folder {path.parent} "
                 f"({exc.strerror or exc}); free some space or make it writable "
-                "(or set MJNB_HOME elsewhere), then resume to download it again."
+                "(or set MJNB_HOME elsewhere), then task.refetch() downloads it again."
             ) from exc
         return path
 
@@ -316,7 +316,7 @@ def open_image(path: str | os.PathLike[str] | bytes) -> Image.Image:
     ) as exc:
         raise StorageError(
             f"The image {where} is damaged and cannot be read ({exc}); delete it and "
-            "download it again (resume the task while its URL is valid), or run the task "
+            "download it again with task.refetch() while its URL is valid, or run the task "
             "again."
         ) from exc
 

@@ -191,6 +191,33 @@ class Runner:
         state.fail(reason, status=status)
         self.finish(state)
 
+    async def reopen(self, state: TaskState) -> None:
+        """Make an ended task followable again, for :meth:`run` with ``resume=True``:
+        its job is polled (one the task_timeout gave up on) and its image downloaded
+        again (a full disk, a damaged or pruned cache file). Needs the job's remote id;
+        a job the provider failed is polled and reads failed again."""
+        snapshot = state.snapshot
+        if not snapshot.remote_id:
+            raise NotReady(
+                f"Task {state.id} has no job id from {self.adapter.name} (it was never "
+                "named), so there is nothing to fetch; run the prompt again."
+            )
+        if snapshot.status in ("cancelled",):
+            raise NotReady(f"Task {state.id} was cancelled; there is nothing to fetch.")
+        from dataclasses import replace
+
+        from .state import Pixels
+
+        # a failed job the provider itself failed stays failed: polling shows it again
+        state.snapshot = replace(
+            snapshot, status="succeeded" if snapshot.status == "succeeded" else "running"
+        )
+        state.error, state.finished_at = None, None
+        state.image_path, state.image_paths = None, ()
+        state.pixels = Pixels()
+        state.done.clear()
+        self._record(state)
+
     # -- cancel -------------------------------------------------------------------------
     async def cancel(self, state: TaskState) -> str:
         """Cancel a task: dropped at once if unsent, else asked of the provider."""
