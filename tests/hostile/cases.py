@@ -215,6 +215,8 @@ def _check_damaged_cache(outcome: Outcome) -> None:
     assert result.get("image_error"), "a truncated cache file read as a whole image"
     assert result.get("image_error_is_mjerror"), result.get("image_error")
     assert result.get("card") == "rendered", result.get("card")
+    said = result.get("card_text") or ""
+    assert "damaged" in said and "refetch()" in said, f"the card does not say why: {said!r}"
 
 
 def _check_describe_capped(outcome: Outcome) -> None:
