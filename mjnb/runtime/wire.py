@@ -56,7 +56,8 @@ async def read_capped(response: httpx.Response, limit: int, what: str) -> bytes:
         body += chunk
         if len(body) > limit:
             raise TooLarge(
-                f"{what} was larger than the {_mb(limit)} mjnb reads; it stopped reading."
+                f"{what} was larger than the {_mb(limit)} mjnb reads; refused (mjnb "
+                "stopped reading it)."
             )
     return bytes(body)
 
