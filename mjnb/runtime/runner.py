@@ -17,7 +17,11 @@ Policy lives here once, for every provider:
   (:mod:`.wire`); a stream follows the poll's no-progress rule, and when it stalls or
   sends a line over the cap mjnb polls instead (the same rule then ends the task);
 - a task not yet sent can be cancelled at once; a sent one is cancelled at the
-  provider where its protocol allows.
+  provider where its protocol allows;
+- ``task_timeout`` ends a task with a reason but keeps its remote id, and a full disk
+  or unwritable cache ends it with a :class:`~mjnb.errors.StorageError` naming the
+  folder; either way :meth:`reopen` + :meth:`run` (``task.refetch()``) polls the job
+  again, never submitting it, and downloads the result while its URL is valid.
 
 The runner is the only writer of :class:`~mjnb.runtime.state.TaskState`; every task
 ends through :meth:`Runner.finish`.

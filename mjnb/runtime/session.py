@@ -5,7 +5,8 @@ a Task view asks for: waiting rules, actions, cancel, pixels) and the SweepHost 
 ``CONTRACTS.md`` (``provider``, ``log``, ``check_prompt``, ``start``, ``task``). It
 never sends a job by itself: building one opens the log and nothing more.
 :meth:`resume_tasks` (re-poll jobs already sent: free) and :meth:`resume_unsent`
-(send what a dead kernel never sent: costs money) are explicit calls.
+(send what a dead kernel never sent: costs money) are explicit calls, and so is
+:meth:`refetch` (poll and download again a sent task that ended without its result).
 """
 
 from __future__ import annotations
