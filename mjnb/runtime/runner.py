@@ -49,7 +49,7 @@ from ..errors import (
     Timeout,
 )
 from ..providers.base import Adapter, Job, Snapshot, resolve_locally
-from ..secrets import redact_text, scrub
+from ..secrets import scrub
 from ..vocab import MAX_ANSWER_BYTES, MAX_IMAGE_BYTES, MAX_RESULT_URLS
 from .engine import Engine, with_timeout
 from .state import TaskState, snapshot_state
@@ -177,10 +177,10 @@ class Runner:
             await self._fetch(state)
 
     def say(self, text: str) -> str:
-        """``text`` fit for an error, a widget or the log: no credential in any spelling
-        (this adapter's, and credential-shaped runs such as ``?token=...``)."""
+        """``text`` fit for an error, a widget or the log: none of this adapter's
+        credentials in any spelling (a transport error may quote a ``?token=`` URL)."""
         try:
-            return redact_text(scrub(text, self.adapter.secrets))
+            return scrub(text, self.adapter.secrets)
         except Exception:  # a reason must never be what breaks the end of a task
             return "mjnb could not show the provider's message (it was not text)"
 
