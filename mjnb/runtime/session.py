@@ -5,7 +5,8 @@ a Task view asks for: waiting rules, actions, cancel, pixels) and the SweepHost 
 ``CONTRACTS.md`` (``provider``, ``log``, ``check_prompt``, ``start``, ``task``). It
 never sends a job by itself: building one opens the log and nothing more.
 :meth:`resume_tasks` (re-poll jobs already sent: free) and :meth:`resume_unsent`
-(send what a dead kernel never sent: costs money) are explicit calls.
+(send what a dead kernel never sent: costs money) are explicit calls, and so is
+:meth:`refetch` (poll and download again a sent task that ended without its result).
 """
 
 from __future__ import annotations
@@ -328,6 +329,18 @@ class Session:
         message: str = self.engine.call(self.runner.cancel(state), timeout=60)
         return message
 
+    def refetch(self, task: Task) -> Task:
+        """TaskHost: poll and download an ended task's result again (see Task.refetch)."""
+        state = self._states[task.id]
+        if not state.done.is_set():
+            raise NotReady(f"Task {task.id} is still {task.status}; mjnb is following it.")
+        if task.id not in self._tasks:
+            self.log.claim(task.id)  # a final row is followed by nobody; take it if free
+        self._view(state, followed=True)
+        self.engine.call(self.runner.reopen(state), timeout=30)  # raises NotReady
+        self.engine.spawn(self.runner.run(state, resume=True))
+        return task
+
     def image(self, state: TaskState) -> Image:
         from ..images import compose_grid, open_image
 
@@ -416,7 +429,8 @@ def _check_cached(state: TaskState) -> None:
     if state.image_path is not None and not state.image_path.exists():
         raise StorageError(
             f"Task {state.id}'s image {state.image_path} is no longer in the cache "
-            "(pruned?); run the prompt again to get a new one."
+            f"(pruned?); mj.task({state.id!r}).refetch() downloads it again while the "
+            "provider's URL is valid, else run the prompt again."
         )
 
 
