@@ -246,8 +246,8 @@ class Client:
         return self.session.images.prune(older_than=older_than, keep=keep)
 
     # -- control: interrupted work ------------------------------------------------------
-    def _interrupted(self) -> tuple[list[dict[str, Any]], list[Task], list[Sweep]]:
-        """What a dead kernel left: rows to show, tasks to send, sweeps with cells to send."""
+    def _interrupted(self) -> tuple[list[dict[str, Any]], list[Task], list[Task], list[Sweep]]:
+        """What was left: rows to show, tasks to send, results to fetch, sweeps to finish."""
 
         rows: list[dict[str, Any]] = []
         cells: dict[str, int] = {}
@@ -264,7 +264,9 @@ class Client:
             for cell, task in sweep.items():
                 if task is not None:
                     cells[task.id] = cell.index
-        for action, tasks in (("poll", [t for t in self.resumed if not t.done]), ("send", unsent)):
+        followed = [t for t in self.resumed if not t.done]
+        unfetched = self.session.unfetched()
+        for action, tasks in (("poll", followed), ("fetch", unfetched), ("send", unsent)):
             for task in tasks:
                 rows.append(
                     {
@@ -288,36 +290,39 @@ class Client:
                         "submitted_at": None,
                     }
                 )
-        return rows, unsent, [s for s in sweeps if s.missing]
+        return rows, unsent, unfetched, [s for s in sweeps if s.missing]
 
     def pending(self) -> pd.DataFrame:
         """Interrupted work, one row per job, and what :meth:`resume` would do with it.
 
         ``action`` is ``"poll"`` for jobs a dead kernel had sent (this client already
-        polls them, for free) and ``"send"`` for jobs never sent: tasks that were still
-        waiting for a slot and sweep cells never submitted. Nothing is sent here.
+        polls them, for free), ``"fetch"`` for jobs sent and paid whose result is not
+        here (a task_timeout, a full disk: resuming polls and downloads them, for free)
+        and ``"send"`` for jobs never sent: tasks that were still waiting for a slot and
+        sweep cells never submitted. Nothing is sent here.
         """
         import pandas as pd
 
-        rows, _, _ = self._interrupted()
+        rows, *_ = self._interrupted()
         frame = pd.DataFrame(rows, columns=list(PENDING_COLUMNS))
         frame["cell"] = frame["cell"].astype("Int64")
         return frame
 
     def resume(self, *, confirm: bool = False, max_jobs: int | None = None) -> list[Task]:
-        """Send what dead kernels never sent (the ``"send"`` rows of :meth:`pending`).
+        """Send what dead kernels never sent (the ``"send"`` rows of :meth:`pending`), and
+        fetch the paid results that are not here (the ``"fetch"`` rows; free).
 
         More than ``max_jobs`` (default: the ``max_jobs`` setting, 40) jobs needs
         ``confirm=True``; nothing is sent otherwise. Jobs already sent are never sent
         again (they are polled since ``Client()``). Returns the tasks sent now; raises
         :class:`mjnb.NotFound` when nothing is pending.
         """
-        _, unsent, sweeps = self._interrupted()
+        _, unsent, unfetched, sweeps = self._interrupted()
         count = len(unsent) + sum(len(sweep.missing) for sweep in sweeps)
-        if count == 0:
+        if count == 0 and not unfetched:
             raise NotFound(
-                f"Nothing to resume: no unsent task or sweep cell of {self.provider} "
-                f"in {self.session.log.path}."
+                f"Nothing to resume: no unsent task, sweep cell or unfetched result of "
+                f"{self.provider} in {self.session.log.path}."
             )
         limit = self.settings.max_jobs if max_jobs is None else max_jobs
         if count > limit and not confirm:
@@ -325,7 +330,8 @@ class Client:
                 f"Resuming would send {count} jobs, more than max_jobs={limit}; nothing was "
                 "sent. Pass confirm=True to send them (see mj.pending() for the list)."
             )
-        started = [task for task in unsent if self.session.resume_unsent(task)]
+        started = [self.session.refetch(task) for task in unfetched]
+        started += [task for task in unsent if self.session.resume_unsent(task)]
         for sweep in sweeps:
             started.extend(sweep.resume())
         return started

@@ -97,10 +97,16 @@ def test_a_task_the_task_timeout_gave_up_on_can_be_fetched_later(
         assert task.status == "failed" and "task_timeout" in (task.error or ""), task.error
         assert task.snapshot.remote_id == "t1" and ".refetch()" in (task.error or "")
         ready["now"] = True
-        later = _client(server, tmp_path).task(task.id)
-        assert later.refetch().wait(20).status == "succeeded", later.error
-        assert later.image_path is not None and later.image_path.exists()
+        later = _client(server, tmp_path)
+        pending = later.pending()  # the paid result is listed as "fetch", free
+        assert list(pending["action"]) == ["fetch"] and list(pending["task_id"]) == [task.id]
+        [fetched] = later.resume()
+        assert fetched.id == task.id and fetched.wait(20).status == "succeeded", fetched.error
+        assert fetched.image_path is not None and fetched.image_path.exists()
         assert server.count("POST", "/mj/submit/") == 1  # polled again, never sent again
+        assert _client(server, tmp_path).pending().empty
+        with pytest.raises(mjnb.NotFound, match="Nothing to resume"):
+            _client(server, tmp_path).resume()
         row = _client(server, tmp_path).log().set_index("task_id").loc[task.id]
         assert row["status"] == "succeeded" and row["remote_id"] == "t1"
     finally:
@@ -124,7 +130,7 @@ def test_an_image_the_disk_could_not_take_is_downloaded_again_once_there_is_room
         assert task.image_path is None
         (home / "images").unlink()  # room again
         later = _client(server, tmp_path).task(task.id)
-        later.refetch().wait(20)
+        later.refetch().wait(20)  # task.refetch() does the same as resume() for one task
         assert later.status == "succeeded" and later.error is None, later.error
         assert later.image.size[0] > 0
         # a damaged cache file: a StorageError that says how to get it again

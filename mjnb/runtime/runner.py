@@ -144,6 +144,7 @@ class Runner:
         except MJError as exc:
             state.fail(self.say(str(exc)))
         except asyncio.TimeoutError:  # the task_timeout (mjnb.Timeout is an MJError)
+            state.unfetched = bool(state.snapshot.remote_id)
             state.fail(
                 f"Task {state.id} did not finish within task_timeout={self.task_timeout:.0f} s; "
                 "mjnb stopped following it"
@@ -216,7 +217,7 @@ class Runner:
         state.snapshot = replace(
             snapshot, status="succeeded" if snapshot.status == "succeeded" else "running"
         )
-        state.error, state.finished_at = None, None
+        state.error, state.finished_at, state.unfetched = None, None, False
         state.image_path, state.image_paths = None, ()
         state.pixels = Pixels()
         state.done.clear()
@@ -471,6 +472,7 @@ class Runner:
                 state.image_paths = tuple(stored)
                 state.image_path = await asyncio.to_thread(self._compose, stored)
         except StorageError as exc:  # the disk, not the provider: say what to do
+            state.unfetched = True
             state.error = (
                 f"the image was generated but could not be saved: {exc} The job's id and "
                 f"image URL are kept: mj.task({state.id!r}).refetch() downloads it again."
@@ -566,7 +568,9 @@ class Runner:
                 progress=snapshot.progress,
                 error=state.reason,
                 remote_id=snapshot.remote_id,
-                remote_state=snapshot_state(snapshot, sending=state.sending),
+                remote_state=snapshot_state(
+                    snapshot, sending=state.sending, unfetched=state.unfetched
+                ),
                 started_at=state.started_at,
                 finished_at=state.finished_at,
                 # separate images (Youchuan) have no grid URL: keep all four, space-separated
@@ -591,6 +595,7 @@ class Runner:
                 "status": str(snapshot.status),
                 "remote_id": remote_id,
                 "sending": state.sending,
+                "unfetched": state.unfetched,
             },
             finished_at=datetime.now(timezone.utc),
         )

@@ -306,6 +306,12 @@ class Session:
             tasks.append(self.task(row["task_id"]))
         return tasks
 
+    def unfetched(self) -> list[Task]:
+        """Views of ended tasks whose paid result is not here (what resume fetches)."""
+        return [
+            self.task(row["task_id"]) for row in self.log.unfetched(self.provider, self.base_url)
+        ]
+
     def resume_unsent(self, task: Task) -> bool:
         """Send one task a dead kernel never sent; False if another kernel claimed it."""
         state = self._states[task.id]

@@ -85,6 +85,10 @@ class TaskState:
     sending: bool = False
     #: the user cancelled it before it was sent
     cancelled: bool = False
+    #: the job was sent (it has a remote id) but its result is not here: the
+    #: task_timeout gave up on it, or the disk could not take the download;
+    #: ``mj.resume()`` (or ``task.refetch()``) polls it and downloads it again
+    unfetched: bool = False
     done: threading.Event = field(default_factory=threading.Event)
     listeners: list[Listener] = field(default_factory=list)
     #: what listeners receive (the Task view); set once by whoever builds the view
@@ -209,7 +213,9 @@ class TaskState:
 # -------------------------------------------------------------- what the log keeps
 
 
-def snapshot_state(snapshot: Snapshot, *, sending: bool = False) -> dict[str, Any]:
+def snapshot_state(
+    snapshot: Snapshot, *, sending: bool = False, unfetched: bool = False
+) -> dict[str, Any]:
     """What the log keeps of a snapshot to resume polling after a restart.
 
     ``sending`` is kept with it: the mark that a request may have left the machine
@@ -220,6 +226,8 @@ def snapshot_state(snapshot: Snapshot, *, sending: bool = False) -> dict[str, An
     state["extra"] = dict(snapshot.extra)
     if sending:
         state["sending"] = True
+    if unfetched:
+        state["unfetched"] = True
     return state
 
 
