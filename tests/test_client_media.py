@@ -15,6 +15,7 @@ import io
 import itertools
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -275,7 +276,8 @@ def toy() -> ToyServer:
     return ToyServer()
 
 
-def make_session(
+@contextmanager
+def open_session(
     server: ToyServer, home: Path, adapter: type[ToyAdapter] = ToyAdapter
 ) -> Iterator[Session]:
     engine = Engine(transport=httpx.ASGITransport(app=server.app))
@@ -289,7 +291,8 @@ def make_session(
 
 @pytest.fixture
 def session(toy: ToyServer, isolated_env: Path) -> Iterator[Session]:
-    yield from make_session(toy, isolated_env)
+    with open_session(toy, isolated_env) as opened:
+        yield opened
 
 
 def ok(task: Any) -> Any:
@@ -358,7 +361,7 @@ def test_animate_a_grid_tile_directly_where_the_protocol_can(
     toy: ToyServer, isolated_env: Path
 ) -> None:
     toy.grids_animate = True
-    for session in make_session(toy, isolated_env, GridToyAdapter):
+    with open_session(toy, isolated_env, GridToyAdapter) as session:
         grid = ok(session.imagine("a toy block"))
         with warnings.catch_warnings():
             warnings.simplefilter("error")
@@ -388,7 +391,7 @@ def test_extend_stops_at_the_providers_limit(session: Session) -> None:
     _, tile = grid_and_tile(session)
     clip_ = ok(tile.animate("low"))
     clip_ = ok(ok(clip_.extend("low")).extend("high"))
-    with pytest.raises(InvalidArgument, match="at most 2 times .* extended 2 times"):
+    with pytest.raises(InvalidArgument, match=r"at most 2 times .* extended 2 times"):
         clip_.extend("low")
 
 
@@ -404,7 +407,7 @@ def test_video_downloads_are_capped_in_bytes_and_time(session: Session) -> None:
     runner = session.runner
     with pytest.raises(ProviderError, match="larger than"):
         session.engine.call(media.download_capped(runner, f"{BASE}/big", 1000, 10))
-    with pytest.raises(ProviderError, match="more than 0 s|took more than"):
+    with pytest.raises(ProviderError, match=r"took more than"):
         session.engine.call(media.download_capped(runner, f"{BASE}/endless", 10**9, 0.5))
 
 
@@ -426,7 +429,7 @@ def test_vary_region_with_a_box_and_a_new_prompt(session: Session, toy: ToyServe
     assert toy.jobs[job_id]["prompt"] == "a toy block with a window"
     row = session.log.get(edited.id)
     assert row["action"] == "vary region" and Path(row["mask_path"]) == edited.mask_path
-    assert Image.open(edited.mask_path).getbbox() == box[:2] + (40, 30)
+    assert Image.open(edited.mask_path).getbbox() == (*box[:2], 40, 30)
 
 
 def test_vary_region_needs_a_mask_and_says_when_it_is_scaled(session: Session) -> None:
@@ -451,7 +454,7 @@ def test_remix_and_custom_zoom(session: Session, toy: ToyServer) -> None:
     plain = ok(tile.zoom_out(1.5))
     assert plain.action == "zoom 1.5x"
     for bad in (2.5, 0.9, "2"):
-        with pytest.raises(InvalidArgument, match="1.0"):
+        with pytest.raises(InvalidArgument, match=r"1\.0"):
             tile.zoom_out(bad)  # type: ignore[arg-type]
 
 
@@ -481,7 +484,7 @@ def test_features_and_local_images_are_refused_before_anything_is_logged(
 ) -> None:
     mine = tmp_path / "mine.png"
     Image.new("RGB", (48, 48)).save(mine)
-    for session in make_session(toy, isolated_env, BareToyAdapter):
+    with open_session(toy, isolated_env, BareToyAdapter) as session:
         grid = ok(session.imagine("a toy block"))
         tile = ok(grid.upscale(1))
         rows = len(session.log.dataframe())
