@@ -370,6 +370,8 @@ class YouchuanAdapter(AdapterBase):
     #: Youchuan documents no upload endpoint: every image goes as a public URL
     local_images: ClassVar[LocalImages] = "refuse"
     max_extensions = media.MAX_EXTENSIONS
+    #: video-diffusion takes a grid's jobId + imageNo: no upscale job first
+    animates_grids: ClassVar[bool] = True
     refusals: ClassVar[Mapping[str, str]] = media.REFUSALS
 
     def __init__(
