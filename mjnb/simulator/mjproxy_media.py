@@ -231,8 +231,20 @@ def paint_zoom(factor: float, parent: Job) -> Any:
 
 
 def paint_remix(prompt: str, parent: Job, tile: int) -> Any:
+    """A remixed V<n> of a grid is a new grid: four remixes of tile n; on a single image
+    (vary, pan, reroll) the image remixed."""
+
     def paint(job: Job) -> Image.Image:
-        return editor.remix(parent_picture(parent, tile), prompt, job.seed, job.params)
+        if not (tile and parent.kind == "grid"):
+            return editor.remix(parent_picture(parent), prompt, job.seed, job.params)
+        grid = parent.render()
+        source = crop_tile(grid, tile)
+        out = Image.new("RGB", grid.size)
+        w, h = source.size
+        for i in range(4):
+            one = editor.remix(source, prompt, job.seed + i, job.params)
+            out.paste(one.resize((w, h)), ((i % 2) * w, (i // 2) * h))
+        return out
 
     return paint
 

@@ -8,7 +8,9 @@ speaks ``/mj/submit/video``, the video buttons, the window confirm (code 21, MOD
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import anyio
@@ -123,11 +125,9 @@ class MediaEndpoints(Endpoints):
             pick = int(index) - 1 if index.isdigit() else 0
             if not 0 <= pick < media.clip_count(old):
                 return reply(4, f"There is no video {index} in this task.")
-            spec = media.VideoSpec(**{**old.__dict__, "pick": pick, "source": parent})
-            spec.lock = type(old.lock)()
+            spec = replace(old, pick=pick, source=parent, lock=threading.Lock())
         elif label == "reroll":
-            spec = media.VideoSpec(**{**old.__dict__})
-            spec.lock = type(old.lock)()
+            spec = replace(old, lock=threading.Lock())
         else:  # extend high|low on a picked clip
             spec = media.VideoSpec(
                 prompt=text,
