@@ -147,8 +147,8 @@ def test_animate_button_virtual_upscale_and_extend_button(
                                    "customId": button(upscaled, "animate_low")})  # fmt: skip
     batch = wait(client, sent["result"])
     assert batch["status"] == "SUCCESS" and len(batch["videoUrls"]) == 4  # Discord's default
-    pick = post(client, "action", {"taskId": batch["id"],
-                                   "customId": button(batch, "video_virtual_upscale::3")})  # fmt: skip
+    third_button = button(batch, "video_virtual_upscale::3")
+    pick = post(client, "action", {"taskId": batch["id"], "customId": third_button})
     picked = wait(client, pick["result"])
     assert picked["action"] == "UPSCALE" and len(picked["videoUrls"]) == 1
     third = client.get(batch["videoUrls"][2]["url"]).content
@@ -324,8 +324,10 @@ def test_the_adapter_speaks_the_simulators_media(sim: Any) -> None:
         from mjnb.inputs import mask_base64
 
         box = (10, 10, 60, 50)
-        region = drive(http, mp, Job("action", label="vary region", parent=up,
-                                     mask=mask_base64(mask_png(size, box)), prompt="a bird"))  # fmt: skip
+        mask = mask_base64(mask_png(size, box))
+        region = drive(
+            http, mp, Job("action", label="vary region", parent=up, mask=mask, prompt="a bird")
+        )
         assert region.image_url
         zoom = drive(http, mp, Job("action", label="zoom custom", parent=up, zoom=1.5,
                                    prompt="a fox on a hill"))  # fmt: skip
@@ -341,8 +343,8 @@ def test_the_adapter_speaks_the_simulators_media(sim: Any) -> None:
         assert len(longer.video_urls) == 1
         picked = drive(http, mp, Job("action", label="upscale video", parent=clip, index=2))
         assert picked.actions == ["extend low", "extend high"]
-        edit = drive(http, mp, Job("edit", prompt="watercolour",
-                                   images=(data_url(Image.new("RGB", (64, 64), "teal")),)))  # fmt: skip
+        teal = data_url(Image.new("RGB", (64, 64), "teal"))
+        edit = drive(http, mp, Job("edit", prompt="watercolour", images=(teal,)))
         assert edit.image_url
         seed_request = mp.seed(up)
         assert seed_request is not None
