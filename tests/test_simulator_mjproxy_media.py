@@ -254,6 +254,26 @@ def test_remix_goes_through_the_window_with_the_new_prompt(client: httpx.Client)
     assert (picture(client, remixed["imageUrl"]) != picture(client, varied["imageUrl"])).any()
 
 
+def test_animate_with_remix_waits_for_the_new_prompt(
+    client: httpx.Client, upscaled: dict[str, Any], webhook: Any
+) -> None:
+    sent = post(
+        client,
+        "action",
+        {"taskId": upscaled["id"], "customId": button(upscaled, "animate_high"),
+         "enableRemix": True, "notifyHook": webhook.url, "state": "mine"},
+    )  # fmt: skip
+    assert sent["code"] == 21
+    assert client.get(f"/mj/task/{sent['result']}/fetch").json()["action"] == "VIDEO"
+    confirmed = post(client, "modal", {"taskId": sent["result"], "prompt": "the fox runs"})
+    assert confirmed["code"] == 1 and confirmed["result"] == sent["result"]
+    clip = wait(client, sent["result"])
+    assert clip["status"] == "SUCCESS" and clip["prompt"] == "the fox runs"
+    assert clip["state"] == "mine" and len(clip["videoUrls"]) == 4
+    hooks = webhook.wait_for(lambda bodies: any(b.get("status") == "SUCCESS" for b in bodies))
+    assert all(b["id"] == sent["result"] for b in hooks)
+
+
 def test_edits_and_retexture_of_a_base64_image(client: httpx.Client) -> None:
     own = Image.new("RGB", (96, 64), "orange")
     own.paste((20, 40, 160), (10, 10, 50, 40))

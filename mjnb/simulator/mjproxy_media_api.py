@@ -312,6 +312,9 @@ class MediaEndpoints(Endpoints):
                 return reply(4, "关联任务状态错误 (the task is not waiting for a confirm).")
             return reply(3, "关联任务不存在或已失效 (the task does not exist).", status=404)
         parent = modal.parent
+        # the button press's notifyHook and state carry over unless the form names its own
+        given = {k: v for k, v in f.body.items() if v not in (None, "")}
+        f = Fields({"notifyHook": modal.hook, "state": modal.state, **given})
         prompt = (f.text("prompt") or "").strip() or parent.prompt
         if not prompt:
             return reply(4, "prompt不能为空 (the prompt must not be empty).")
