@@ -371,3 +371,20 @@ def test_the_adapter_speaks_the_simulators_media(sim: Any) -> None:
         assert isinstance(mp.parse_seed(up, http.send(seed_request)), int)
         response = http.get(clip.video_urls[0])
         assert response.headers["content-type"] == "video/mp4"
+
+
+@pytest.mark.parametrize(
+    "version, present, absent",
+    [
+        ("--v 8", ["Inpaint", "animate_high"], ["CustomZoom", "pan_left"]),
+        ("--v 4", ["animate_low"], ["Inpaint"]),
+    ],
+)
+def test_editor_buttons_follow_the_version(
+    client: httpx.Client, version: str, present: list[str], absent: list[str]
+) -> None:
+    grid = wait(client, post(client, "imagine", {"prompt": f"a fox {version}"})["result"])
+    up = wait(client, post(client, "change", {"taskId": grid["id"], "action": "UPSCALE",
+                                              "index": 1})["result"])  # fmt: skip
+    ids = " ".join(b["customId"] for b in up["buttons"])
+    assert all(p in ids for p in present) and not any(a in ids for a in absent)

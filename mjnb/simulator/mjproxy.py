@@ -105,7 +105,10 @@ def button_specs(job: Job) -> list[tuple[str, str, str, str]]:
         offered = [*offered[:4], "reroll", *offered[4:8]]
     out = [(label, *specs[label]) for label in offered]
     if job.kind == "single":  # trueai's CreateVaryButtons / CreateZoomButtons / animate
-        extra = [("vary region", f"MJ::Inpaint::1::{h}::SOLO", "🖌️", "Vary (Region)")]
+        found = re.search(r"\d+(?:\.\d+)?", version_key(job.params))
+        extra = []
+        if found is None or float(found[0]) >= 5:  # Vary (Region) is a v5+ button
+            extra.append(("vary region", f"MJ::Inpaint::1::{h}::SOLO", "🖌️", "Vary (Region)"))
         if "zoom 2x" in offered:
             extra.append(("zoom custom", f"MJ::CustomZoom::{h}", "🔍", "Custom Zoom"))
         extra += [
