@@ -204,7 +204,7 @@ def zoom_factor(prompt: str) -> tuple[float | None, str]:
     return (factor if 1.0 <= factor <= 2.0 else None), rest
 
 
-# -- pictures of editor jobs (called by Job.render through meta["painter"])
+# -- pictures of editor jobs (called by Job.render through meta["paint"])
 
 
 def parent_picture(parent: Job, tile: int = 0) -> Image.Image:

@@ -350,7 +350,7 @@ class MediaEndpoints(Endpoints):
         self.modals.pop(task_id, None)
         meta: dict[str, Any] = {"prompt": prompt, "task_action": modal.action}
         if painter is not None:
-            meta["painter"] = painter
+            meta["paint"] = painter
 
         def make() -> Job:
             job = self.submit_job(
@@ -413,7 +413,7 @@ class MediaEndpoints(Endpoints):
         source = sim.source(url, request.url.netloc)
         name = "retexture" if retexture else "edit"
         meta = {
-            "painter": media.paint_edit(source, parsed.text, retexture),
+            "paint": media.paint_edit(source, parsed.text, retexture),
             "prompt": prompt,
             "task_action": name.upper(),
             "description": f"/{name} {prompt}",

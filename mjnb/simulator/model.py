@@ -267,8 +267,8 @@ class Job:
         return self._descriptions
 
     def _paint(self) -> Image.Image:
-        painter = self.meta.get("painter")  # a protocol's own picture (editor results)
-        if painter is not None:
+        painter = self.meta.get("paint")  # a protocol's own recipe (Youchuan's editor)
+        if callable(painter):
             return cast(Image.Image, painter(self))
         recipe, base, side = self.recipe, self.base, self.long_side
         if recipe == "imagine":
