@@ -166,7 +166,7 @@ def test_a_video_task_reads_as_clips_with_a_poster() -> None:
     assert clip.status == "succeeded"
     assert clip.video_urls == ("https://cdn.example/v/0.mp4", "https://cdn.example/v/1.mp4")
     assert clip.image_url == IMAGE  # the thumbnail, never the .mp4 as a picture
-    assert clip.actions == ["reroll", "upscale video"]
+    assert clip.actions == ["reroll", "extend low", "extend high", "upscale video"]
 
 
 def test_extend_is_the_0_based_index_of_submit_video() -> None:

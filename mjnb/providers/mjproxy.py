@@ -105,6 +105,8 @@ _VIDEO_OPS = {
 CANCEL_REASON = "取消任务"
 #: trueai's answer to a cancel by a secret that is not an admin's ("demo mode, forbidden")
 CANCEL_REFUSED = "演示模式"
+#: the wire of "extend low|high" on a video task without extend buttons
+VIDEO_EXTEND = "/mj/submit/video action=extend"
 _UPSAMPLE = re.compile(r"^upsample_v\w*?_(?:2x_(subtle|creative)|(2x|4x))$")
 
 
@@ -332,13 +334,17 @@ class MJProxyAdapter(AdapterBase):
             seed = seed_of(task.get("seed"))
             if seed is not None:
                 extra["seed"] = seed
+            wire = self._offered(task)
+            if videos:  # /mj/submit/video extends any clip of a video task (0-based index)
+                for label in ("extend low", "extend high"):
+                    wire.setdefault(label, VIDEO_EXTEND)
             return Snapshot(
                 "succeeded",
                 100,
                 snapshot.remote_id,
                 image_url=url,
                 video_urls=videos,
-                wire=self._offered(task),
+                wire=wire,
                 descriptions=descriptions,
                 extra=extra,
             )
