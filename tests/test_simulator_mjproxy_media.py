@@ -303,6 +303,24 @@ def test_image_seed_as_the_task_controller_answers(
     assert client.get(f"/mj/task/{running}/fetch").json()["seed"] == "11"
 
 
+def test_a_modal_task_can_be_cancelled(client: httpx.Client, upscaled: dict[str, Any]) -> None:
+    sent = post(client, "action", {"taskId": upscaled["id"],
+                                   "customId": button(upscaled, "Inpaint")})  # fmt: skip
+    assert client.post(f"/mj/task/{sent['result']}/cancel").status_code == 200
+    ended = client.get(f"/mj/task/{sent['result']}/fetch").json()
+    assert ended["status"] == "FAILURE" and ended["failReason"] == "取消任务"
+    assert post(client, "modal", {"taskId": sent["result"], "prompt": "x"})["code"] == 4
+
+
+def test_upload_discord_images_answers_a_list(client: httpx.Client) -> None:
+    red = Image.new("RGB", (20, 20), "red")
+    done = post(client, "upload-discord-images", {"base64Array": [data_url(red), data_url(red)]})
+    assert done["code"] == 1 and len(done["result"]) == 2
+    assert client.get(done["result"][0]).status_code == 200
+    assert post(client, "upload-discord-images", {"base64Array": []})["code"] == 4
+    assert post(client, "upload-discord-images", {"base64Array": ["@@"]})["code"] == 4
+
+
 def test_base64_array_on_imagine_and_blend(client: httpx.Client) -> None:
     red, blue = Image.new("RGB", (40, 40), "red"), Image.new("RGB", (40, 40), "blue")
     sent = post(client, "imagine", {"prompt": "a fox", "base64Array": [data_url(red)]})

@@ -477,7 +477,16 @@ class MJProxy(MediaEndpoints):
         """``POST /mj/task/{id}/cancel``, as trueai's TaskController answers an admin
         (the simulator's token holder): 200 with an empty body, also for unknown or
         finished tasks; an unfinished task ends at once as FAILURE, failReason
-        ``取消任务``, progress ""."""
+        ``取消任务``, progress "" (a MODAL task too)."""
+        modal = self.modals.pop(request.path_params["id"], None)
+        if modal is not None:
+            ended = self.submit_job(
+                action=modal.label, parent=modal.parent, fail_reason=CANCEL_REASON,
+                meta={"prompt": modal.prompt, "task_action": modal.action, "state": modal.state},
+            )  # fmt: skip
+            self.rekey(ended, modal.id)
+            self.sim.count(PROTOCOL, "cancels")
+            return Response(status_code=200)
         job = self.sim.table.get(request.path_params["id"], PROTOCOL)
         if job is not None and self.sim.table.cancel(job, CANCEL_REASON):
             self.sim.count(PROTOCOL, "cancels")
@@ -521,6 +530,7 @@ def mount(sim: Simulator) -> Mount:
             ("/submit/edits", api.edits, post),
             ("/submit/edit", api.edits, post),
             ("/submit/retexture", api.retexture, post),
+            ("/submit/upload-discord-images", api.upload_images, post),
             ("/task/list", api.listing, get),
             ("/task/queue", api.listing, get),
             ("/task/list-by-condition", api.by_condition, post),

@@ -431,6 +431,21 @@ class MediaEndpoints(Endpoints):
             ),
         )
 
+    async def upload_images(self, request: Request) -> Response:
+        """``POST /mj/submit/upload-discord-images``: ``base64Array`` -> ``result`` is a
+        list of URLs (trueai's ImagineDiscordImages)."""
+        f = await self.fields(request)
+        items = f.array("base64Array")
+        if not items:
+            return reply(4, "base64 参数错误 (base64Array is empty).")
+        try:
+            urls = [self.image_of(request, item if isinstance(item, str) else "") for item in items]
+        except BadRequest:
+            return reply(4, "base64格式错误 (an image is not valid base64).")
+        if not all(urls):
+            return reply(4, "base64格式错误 (an image is not valid base64).")
+        return reply(1, "提交成功", urls)
+
     async def video_file(self, request: Request) -> Response:
         """A clip's MP4 (signed link, as a CDN's; or the secret)."""
         sim = self.sim
