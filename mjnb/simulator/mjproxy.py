@@ -12,6 +12,12 @@ string ("45%"), millisecond
 times and Discord-style ``buttons``. ``notifyHook`` receives the full task on every
 change. A wrong or missing ``mj-api-secret`` gets 401 with an empty body; an unknown
 task id fetches as an empty 200.
+
+trueai's media (``/mj/submit/video``, the video buttons, the window confirm: code 21,
+status MODAL, ``/mj/submit/modal``; ``/mj/submit/edits``, ``/retexture``,
+``/upload-discord-images``) are in :mod:`mjnb.simulator.mjproxy_media_api`, their
+pictures and clips in :mod:`mjnb.simulator.mjproxy_media`. ``image-seed`` answers as
+TaskController does: 404 for an unknown id, 400 code 4 before the task has finished.
 """
 
 from __future__ import annotations
