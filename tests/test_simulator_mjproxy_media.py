@@ -326,6 +326,8 @@ def test_base64_array_on_imagine_and_blend(client: httpx.Client) -> None:
     sent = post(client, "imagine", {"prompt": "a fox", "base64Array": [data_url(red)]})
     task = wait(client, sent["result"])
     assert task["status"] == "SUCCESS" and "/_sim/uploads/" in task["promptEn"]
+    linked = post(client, "imagine", {"prompt": "a fox", "base64Array": ["https://x.test/a.png"]})
+    assert wait(client, linked["result"])["promptEn"].startswith("https://x.test/a.png a fox")
     blend = post(client, "blend", {"base64Array": [data_url(red), data_url(blue)]})
     assert wait(client, blend["result"])["status"] == "SUCCESS"
     video_from_local = post(client, "video", {"prompt": "spin", "image": data_url(red),

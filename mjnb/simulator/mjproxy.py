@@ -269,6 +269,9 @@ class MJProxy(MediaEndpoints):
         for item in items:
             if not isinstance(item, str):
                 raise BadRequest("base64Array must hold data URL strings.")
+            if item.strip().lower().startswith(("http://", "https://")):
+                urls.append(item.strip())  # trueai takes links too (DataUrl.Parse)
+                continue
             urls.append(self.sim.upload(decode_data_url(item), self.base(request)))
         return urls
 
