@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from .client import AsyncClient, Client
     from .config import configure
     from .notebook.panel import Panel
-    from .prompt import Prompt, parse_prompt
+    from .prompt import Prompt, PromptWarning, parse_prompt
     from .task import Task
 
 __version__ = "0.1.0"
@@ -56,6 +56,7 @@ __all__ = [
     "Panel",
     "Prompt",
     "PromptError",
+    "PromptWarning",
     "ProviderError",
     "RateLimited",
     "Rejected",
@@ -78,6 +79,7 @@ _LAZY = {
     "Panel": "notebook.panel",
     "Task": "task",
     "Prompt": "prompt",
+    "PromptWarning": "prompt",
     "parse_prompt": "prompt",
     "configure": "config",
 }

@@ -56,6 +56,10 @@ class Client:
     ``MJNB_*`` environment. Methods return a :class:`Task` at once; the engine
     thread does the rest. ``timeout`` is how long one HTTP request may take (seconds).
     ``engine`` is for tests (``Engine(transport=httpx.ASGITransport(app))``).
+    ``strict=False`` sends prompt parameters mjnb does not know, with a PromptWarning,
+    instead of refusing them; ``translate=True`` asks providers that can (Ace's
+    ``translation``) to translate prompts written in Chinese (settings ``strict`` and
+    ``translate``, ``MJNB_STRICT`` / ``MJNB_TRANSLATE``).
     """
 
     def __init__(
@@ -70,6 +74,8 @@ class Client:
         stall_timeout: float | None = None,
         task_timeout: float | None = None,
         home: str | os.PathLike[str] | None = None,
+        strict: bool | None = None,
+        translate: bool | None = None,
         stream: bool = True,
         timeout: float = 30.0,
         engine: Engine | None = None,
@@ -82,6 +88,8 @@ class Client:
             stall_timeout=stall_timeout,
             task_timeout=task_timeout,
             home=home,
+            strict=strict,
+            translate=translate,
         )
         self.provider = self.settings.provider
         credentials = config.credentials(self.provider, {"token": token, "app_id": app_id})
@@ -107,7 +115,14 @@ class Client:
             task_timeout=self.settings.task_timeout,
         )
         #: the wiring behind this client; also the host Sweep and Task views are given
-        self.session = Session(adapter, home=self.home, run=run, engine=engine)
+        self.session = Session(
+            adapter,
+            home=self.home,
+            run=run,
+            engine=engine,
+            strict=self.settings.strict,
+            translate=self.settings.translate,
+        )
         _CLIENTS.add(self)
         #: jobs a dead kernel had sent, now polled by this client (polling is free)
         self.resumed: list[Task] = self.session.resume_tasks()
@@ -166,6 +181,7 @@ class Client:
             max_jobs=max_jobs or self.settings.max_jobs,
             mode=mode,
             axes=axes,
+            strict=self.session.strict,
         )
 
     def get_sweep(self, sweep_id: str) -> Sweep:
@@ -178,7 +194,7 @@ class Client:
         """What :meth:`sweep` would run (job count, rough cost), without sending anything."""
         from .sweep import plan_sweep
 
-        return plan_sweep(prompt, axes=axes, provider=self.provider)
+        return plan_sweep(prompt, axes=axes, provider=self.provider, strict=self.session.strict)
 
     def compare(self, *tasks: Task | str) -> Image:
         """Lay tasks side by side, labelled with the parameters that differ."""

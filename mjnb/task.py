@@ -49,6 +49,9 @@ class TaskHost(Protocol):
     def thumbnail(self, state: TaskState, size: int, quality: int) -> bytes:
         """A JPEG of the result at most ``size`` px, made once and kept in the cache."""
 
+    def refetch(self, task: Task) -> Task:
+        """Follow an ended task's job again and download its result."""
+
 
 class Task:
     """One job on one provider. Created by ``Client.imagine``/``act``; never by hand."""
@@ -194,6 +197,17 @@ class Task:
         saved. Raises :class:`mjnb.NotReady` if the task has already ended.
         """
         return self._host.cancel(self)
+
+    def refetch(self) -> Task:
+        """Fetch the result of a task that ended without it, again; returns the task.
+
+        For a job that was sent (it has a remote id) but whose result mjnb does not
+        have: ``task_timeout`` stopped following it, the disk was full, the cache file
+        was damaged or pruned. mjnb polls the job again (free: nothing is submitted)
+        and downloads its image while the provider's URL is valid; ``wait()`` as usual.
+        Raises :class:`mjnb.NotReady` for a running task or one never named remotely.
+        """
+        return self._host.refetch(self)
 
     # -- waiting -----------------------------------------------------------------------
     def wait(self, timeout: float | None = None) -> Task:

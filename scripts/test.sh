@@ -5,4 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/venv.sh
 bash scripts/install_browser.sh  # Debian's chromium, for tests/test_browser.py
+bash scripts/install_postgres.sh  # Debian's PostgreSQL, for the shared-log tests
 python -m pytest -n 2 "$@"

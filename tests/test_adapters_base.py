@@ -19,6 +19,7 @@ import pytest
 from mjnb.errors import MJError, ProviderError
 from mjnb.prompt import parse_prompt
 from mjnb.providers import PROVIDERS, make_adapter
+from mjnb.providers.acedata import SINGLE_MEDIA as ACE_SINGLE_MEDIA
 from mjnb.providers.acedata import AceDataAdapter, ZhishuyunAdapter
 from mjnb.providers.base import AdapterBase, Job, Snapshot, same_origin
 from mjnb.providers.common import MAX_DESCRIPTION_CHARS, MAX_DESCRIPTIONS, epoch_seconds
@@ -250,7 +251,8 @@ def test_hostile_fields_elsewhere_never_crash() -> None:
     odd = mjproxy_poll({**SUCCESS_MJPROXY, "action": {"x": 1}, "buttons": "U1"})
     assert odd.wire == {}
     bad_actions = ace_poll({"progress": 100, "image_url": "https://x/a.png", "actions": [{}, 1]})
-    assert bad_actions.status == "succeeded" and bad_actions.wire == {}
+    # none of the hostile entries is read; a single image offers Ace's media labels only
+    assert bad_actions.status == "succeeded" and bad_actions.wire == dict(ACE_SINGLE_MEDIA)
     failed = mjproxy_poll({"status": "FAILURE", "failReason": {"why": 1}})
     assert failed.status == "failed" and failed.error
     audited = youchuan_poll({"status": 2, "urls": ["https://x/a.png"] * 4, "audits": 3})

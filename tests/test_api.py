@@ -20,6 +20,7 @@ PUBLIC = [
     "Panel",
     "Prompt",
     "PromptError",
+    "PromptWarning",
     "ProviderError",
     "RateLimited",
     "Rejected",
@@ -46,8 +47,12 @@ def test_all_is_pinned_and_every_name_resolves() -> None:
 def test_every_error_is_an_mjerror() -> None:
     for name in PUBLIC:
         value = getattr(mjnb, name)
+        if isinstance(value, type) and issubclass(value, Warning):
+            continue  # a warning is no error: PromptWarning (the prompt is sent)
         if isinstance(value, type) and issubclass(value, Exception):
             assert issubclass(value, mjnb.MJError), name
+    assert issubclass(mjnb.PromptWarning, UserWarning)
+    assert not issubclass(mjnb.PromptWarning, mjnb.MJError)
     assert issubclass(mjnb.PromptError, ValueError)
     assert issubclass(mjnb.AuthError, mjnb.ProviderError)
     assert issubclass(mjnb.Timeout, TimeoutError)

@@ -84,14 +84,26 @@ def test_errors_become_one_line() -> None:
     assert str(error) == "Line 2: bad thing (at column 4)"
 
 
-def test_version_table_lists_every_menu_model() -> None:
+def test_version_table_lists_every_version_of_the_prompt_table() -> None:
+    from mjnb.prompt import DEFAULT_VERSION
+    from mjnb.prompt import VERSIONS as TABLE
+
     table = version_table()
-    for label in VERSIONS:
-        assert f"  {label} " in table
-    row = next(line for line in table.splitlines() if line.strip().startswith("v8.1"))
-    assert "--weird" in row and "--quality" in row and "--hd" not in row
-    row = next(line for line in table.splitlines() if line.strip().startswith("v7"))
-    assert "--hd" in row
+    for rules in TABLE.values():  # every menu model among them: the menu is a subset
+        assert f"  {rules.label} " in table
+    for value in VERSIONS.values():
+        assert value is None or value in TABLE
+
+    def row(label: str) -> str:
+        return next(line for line in table.splitlines() if line.strip().startswith(label + " "))
+
+    v81 = row("V8.1")
+    assert TABLE[DEFAULT_VERSION].label == "V8.1" and "(default)" in v81
+    # V8.1's doubts are warned about, not refused; it takes --hd
+    assert "⚠" in v81 and "--weird" in v81.split("⚠")[1] and "--q" in v81.split("⚠")[1]
+    assert "--hd" not in v81
+    assert "--hd" in row("V7").split("✗")[1] and "--hd" in row("niji 6")
+    assert "--q 1 2 4" in row("V7")  # the --q values of the table
 
 
 def test_settings_ranges_are_defined_once_and_checked() -> None:

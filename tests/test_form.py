@@ -6,7 +6,6 @@ import pytest
 
 from mjnb.errors import PromptError
 from mjnb.notebook.form import (
-    VERSION_LIMITS,
     VERSIONS,
     Form,
     build_prompt,
@@ -14,11 +13,24 @@ from mjnb.notebook.form import (
     disabled_controls,
     form_from_prompt,
 )
+from mjnb.prompt import version_rules
 
 
 def test_the_model_menu_lists_todays_models() -> None:
     assert list(VERSIONS) == ["default", "v8.2", "v8.1", "v7", "v6.1", "niji 7", "niji 6"]
-    assert set(VERSIONS.values()) <= set(VERSION_LIMITS)
+    for version in VERSIONS.values():  # every menu model is a row of the version table
+        disabled_controls(version)
+
+
+def test_disabled_controls_are_read_from_the_version_table() -> None:
+    for version in (v for v in VERSIONS.values() if v is not None):
+        rules = version_rules(version)
+        off = disabled_controls(version)
+        for name in ("weird", "tile", "stop", "quality", "draft", "iw", "oref", "cref"):
+            assert (name in off) == (rules.takes(name) in ("no", "disputed")), (version, name)
+        assert ("hd" in off) == (rules.takes("hd") != "yes"), version
+    # no model chosen: only what no current version takes is off
+    assert "weird" not in disabled_controls(None) and "quality" not in disabled_controls(None)
 
 
 def test_controls_the_model_does_not_take_are_disabled_and_write_nothing() -> None:

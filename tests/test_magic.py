@@ -437,6 +437,56 @@ def test_settings_ranges_come_from_config(ip: TestingShell) -> None:
     assert config.settings().translate is True
 
 
+def warning_lines(ran: Ran) -> list[str]:
+    """The PromptWarning lines a cell printed (stderr), checking there is nothing else."""
+    lines = ran.io.stderr.splitlines()
+    assert "Traceback" not in ran.io.stderr
+    assert all(line.startswith("PromptWarning: ") for line in lines), lines
+    return lines
+
+
+def test_unknown_parameters_name_the_escape_hatch_then_are_sent_with_one_line(
+    ip: TestingShell,
+) -> None:
+    message = usage_error(ip, "%mj a fox --foo 2")
+    for hatch in ("Client(strict=False)", "%config MJMagic.strict = False", "strict checkbox"):
+        assert hatch in message
+    assert sent(ip) == 0
+    run(ip, "%config MJMagic.strict = False")
+    ran = run(ip, "t = %mj a fox --foo 2")
+    task = ip.user_ns["t"]
+    assert isinstance(task, Task) and task.job.prompt == "a fox --foo 2"
+    [line] = warning_lines(ran)
+    assert "--foo" in line and "strict is off" in line
+    # %%mj and sweeps too; a sweep's cells repeat the doubt, it is shown once
+    ran = run(ip, "%%mj\na wolf --foo 3")
+    assert len(warning_lines(ran)) == 1 and ran.value[0].job.prompt == "a wolf --foo 3"
+    ran = run(ip, "%mj a hare --foo 4 --s {0, 500}")
+    assert isinstance(ran.value, Sweep) and len(warning_lines(ran)) == 1
+
+
+def test_configure_strict_reaches_the_magic(ip: TestingShell) -> None:
+    mjnb.configure(strict=False)
+    try:
+        ran = run(ip, "%mj a fox --foo 2")
+        assert ran.value.job.prompt == "a fox --foo 2" and len(warning_lines(ran)) == 1
+    finally:
+        mjnb.configure(strict=None)
+
+
+def test_a_newer_minor_is_sent_with_one_warning_line(ip: TestingShell) -> None:
+    ran = run(ip, "%mj a fox --v 8.3 --hd")
+    [line] = warning_lines(ran)
+    assert "8.3" in line and "newer" in line and "V8.2" in line
+    assert "--version 8.3" in ran.value.job.prompt
+
+
+def test_translate_goes_on_the_jobs_the_magic_sends(ip: TestingShell) -> None:
+    run(ip, "%config MJMagic.translate = True")
+    task = run(ip, "%mj 一只狐狸").value
+    assert task.job.translate is True and magic_of(ip).client.session.translate is True
+
+
 def test_cancel_bad_input_is_one_line_and_names_the_id(ip: TestingShell) -> None:
     assert "There is no task to cancel yet" in usage_error(ip, "%mj cancel")
     assert "deadbeef0000" in usage_error(ip, "%mj cancel deadbeef0000")
@@ -481,6 +531,7 @@ def test_pending_and_resume_with_nothing_interrupted(ip: TestingShell) -> None:
 
 def test_help_shows_the_version_table(ip: TestingShell) -> None:
     text = run(ip, "%mj help").io.stdout
-    assert "Model versions" in text and "v8.1" in text and "niji 7" in text
+    assert "Model versions" in text and "V8.1 (default)" in text and "niji 7" in text
+    assert "TODO" not in text and "placeholder" not in text.lower()
     for form in ("%mj cancel", "%mj pending", "%mj resume"):
         assert form in text

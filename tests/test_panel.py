@@ -333,3 +333,59 @@ def test_children_started_from_a_card_are_logged_and_listed(panel: Panel) -> Non
     assert child_card is not None
     child_card.task.wait(timeout=30)
     eventually(lambda: [r["action"] for r in panel._history] == ["U1", "imagine"])
+
+
+# ----------------------------------------------------------------- strict, translate, HD
+
+
+def test_the_strict_box_sends_unknown_parameters_with_a_warning_line(panel: Panel) -> None:
+    panel.prompt.value = "a fox --foo 2"
+    assert panel.submit.disabled
+    preview = text_of(panel.preview)
+    assert "Client(strict=False)" in preview and "strict checkbox" in preview
+    find(panel, "mjnb-strict").value = False
+    assert not panel.submit.disabled
+    preview = text_of(panel.preview)
+    assert "a fox --foo 2" in preview
+    [line] = [ln for ln in panel.preview.value.split("<br>") if "⚠" in ln]
+    assert "--foo" in line and "strict is off" in line  # one line, not a traceback
+    panel.submit.click()
+    assert panel.last_error is None
+    (card,) = panel.gallery.children
+    assert card.task.job.prompt == "a fox --foo 2"
+    assert panel.client.session.strict is False  # the panel's non-strict client sent it
+    assert "⚠" in panel.status.value and "--foo" in text_of(panel.status)
+    card.task.wait(timeout=30)
+
+
+def test_a_newer_minor_shows_its_warning_in_the_preview(panel: Panel) -> None:
+    panel.prompt.value = "a fox --v 8.3"
+    assert not panel.submit.disabled
+    assert "⚠" in panel.preview.value and "newer" in text_of(panel.preview)
+
+
+def test_the_translate_box_puts_translate_on_the_job(panel: Panel) -> None:
+    panel.prompt.value = "一只狐狸"
+    find(panel, "mjnb-translate").value = True
+    panel.submit.click()
+    assert panel.last_error is None
+    (card,) = panel.gallery.children
+    assert card.task.job.translate is True
+    card.task.wait(timeout=30)
+
+
+def test_controls_follow_the_version_table(panel: Panel) -> None:
+    from mjnb.prompt import version_rules
+
+    hd, weird = find(panel, "mjnb-hd"), find(panel, "mjnb-weird")
+    for label, version in (("v8.2", "8.2"), ("v8.1", "8.1"), ("v7", "7"), ("niji 6", "niji 6")):
+        panel.version.value = label
+        rules = version_rules(version)
+        assert hd.disabled == (rules.takes("hd") != "yes"), label
+        assert weird.disabled == (rules.takes("weird") in ("no", "disputed")), label
+    panel.prompt.value = "a fox"
+    panel.version.value = "v8.1"
+    hd.value = True
+    assert panel.prompt_text == "a fox --version 8.1 --hd"
+    panel.version.value = "v7"  # V7 has no --hd: the toggle greys out and writes nothing
+    assert hd.disabled and panel.prompt_text == "a fox --version 7"

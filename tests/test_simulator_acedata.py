@@ -205,10 +205,10 @@ def test_split_images_describe_seed_translate(client: httpx.Client) -> None:
     foreign = client.post("/midjourney/describe", json={"image_url": "https://x.test/a.png"})
     assert len(foreign.json()["descriptions"]) == 4
     seed = client.post("/midjourney/seed", json={"image_id": grid["image_id"]}).json()
-    assert isinstance(seed["seed"], int)
+    assert isinstance(seed["seed"], str) and seed["seed"].isdigit()  # Ace: a string
     fixed = imagine(client, prompt="seeded --seed 99").json()
     assert client.post("/midjourney/seed", json={"image_id": fixed["image_id"]}).json() == {
-        "seed": 99
+        "seed": "99"
     }
     assert client.post("/midjourney/translate", json={"content": "狐狸"}).json() == {
         "content": "狐狸"
@@ -236,7 +236,7 @@ def test_errors(sim: Any, client: httpx.Client) -> None:
     missing = client.post("/midjourney/tasks", json={"action": "retrieve", "id": "nope"})
     assert missing.status_code == 404
     assert client.post("/midjourney/tasks", json={}).status_code == 400
-    assert client.post("/midjourney/videos", json={}).json()["error"]["code"] == (
+    assert client.post("/midjourney/nothing-here", json={}).json()["error"]["code"] == (
         "api_not_implemented"
     )
 

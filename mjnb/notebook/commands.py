@@ -243,20 +243,37 @@ def parse_cancel(rest: str) -> str | None:
 
 
 def version_table() -> str:
-    """The model versions and what each does not take, for ``%mj help``.
+    """The model versions, newest first, for ``%mj help``: per version its ``--q``
+    values, what it refuses and where the sources disagree.
 
-    Placeholder rendering of :data:`mjnb.notebook.form.VERSION_LIMITS`.
-    TODO(prompt merge): print ``mjnb.prompt``'s own table renderer (from
-    ``mjnb.prompt.version_rules`` / ``VERSIONS``) instead.
+    A compact text rendering of :data:`mjnb.prompt.VERSIONS`, the table the parser
+    checks with; :func:`mjnb.prompt.versions_markdown` renders the same data in full
+    (docs/prompts.md).
     """
-    from .form import VERSION_LIMITS, VERSIONS
+    from ..prompt import DEFAULT_VERSION, VERSIONS
+    from ..prompt.model import format_number
+    from ..prompt.params import FEATURES
 
-    width = max(len(label) for label in VERSIONS)
-    lines = ["Model versions in the panel's menu (--v / --niji), and what each does not take:"]
-    for label, version in VERSIONS.items():
-        limits = VERSION_LIMITS.get(version, frozenset())
-        refused = ", ".join(f"--{name}" for name in sorted(limits)) or "-"
-        lines.append(f"  {label:<{width}}  {refused}")
+    # stable: V8.2 ... V1, then niji 7 ... niji 4
+    rows = sorted(list(VERSIONS.values())[::-1], key=lambda r: r.family)
+    labels = [r.label + (" (default)" if r.name == DEFAULT_VERSION else "") for r in rows]
+    width = max(len(label) for label in labels)
+    lines = [
+        "Model versions (--v N, --niji N), newest first: the --q values each takes (? no "
+        "source says),",
+        "✗ what it refuses before sending, ⚠ where the sources disagree (sent with a "
+        "warning); in full: mjnb.prompt.versions_markdown() or docs/prompts.md.",
+    ]
+    for row, label in zip(rows, labels, strict=True):
+        refused = [FEATURES[n][0] for n, s in row.features.items() if s.status == "no"]
+        disputed = [FEATURES[n][0] for n, s in row.features.items() if s.status == "disputed"]
+        quality = row.features["quality"].values
+        parts = [f"--q {' '.join(format_number(q) for q in quality) if quality else '?'}"]
+        if refused:
+            parts.append("✗ " + ", ".join(refused))
+        if disputed:
+            parts.append("⚠ " + ", ".join(disputed))
+        lines.append(f"  {label:<{width}}  {' · '.join(parts)}")
     return "\n".join(lines)
 
 

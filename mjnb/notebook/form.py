@@ -9,19 +9,30 @@ tested without widgets.
 :class:`Form` is what the controls hold, :func:`build_prompt` the text Submit sends
 (validated by the parser ``%mj`` uses), :func:`form_from_prompt` the way back (the
 history's Load). :func:`disabled_controls` says which controls the chosen model does
-not take, so the panel greys them out and the form never writes them.
+not take (from :func:`mjnb.prompt.version_rules`), so the panel greys them out and the
+form never writes them. :func:`prompt_warnings` collects the PromptWarnings of a parse
+so the panel (and ``%mj``) can show each as one line.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from .. import config
 from ..errors import MJError, PromptError
-from ..prompt import PARAMETERS, Prompt, PromptWarning, parse_prompt
+from ..prompt import (
+    CURRENT_VERSIONS,
+    PARAMETERS,
+    Prompt,
+    PromptWarning,
+    parse_prompt,
+    version_rules,
+)
+from ..prompt.params import FEATURES
 from ..vocab import MODES
 
 __all__ = [
@@ -29,12 +40,12 @@ __all__ = [
     "SPEEDS",
     "SWEEP_AXES",
     "VERSIONS",
-    "VERSION_LIMITS",
     "Form",
     "build_prompt",
     "compose_prompt",
     "disabled_controls",
     "form_from_prompt",
+    "prompt_warnings",
     "provider_label",
     "provider_status",
     "slider_default",
@@ -50,18 +61,8 @@ VERSIONS: Mapping[str, str | None] = {
     "niji 7": "niji 7",
     "niji 6": "niji 6",
 }
-#: what each menu model does not take (reference/midjourney-syntax.md's version table):
-#: the panel disables these controls and the form writes none of them.
-#: TODO(prompt merge): read ``mjnb.prompt.version_rules(version)`` instead of this copy.
-VERSION_LIMITS: Mapping[str | None, frozenset[str]] = {
-    None: frozenset(),  # the account default (V8.1 now) decides; the parser warns
-    "8.2": frozenset(),
-    "8.1": frozenset({"weird", "tile", "stop", "quality"}),
-    "7": frozenset({"hd"}),
-    "6.1": frozenset({"hd", "draft"}),
-    "niji 7": frozenset({"hd"}),
-    "niji 6": frozenset({"hd", "draft"}),
-}
+#: the parameters the version table rules on (``version_rules(v).takes(name)``)
+_RULED = tuple(name for name in FEATURES if name in PARAMETERS)
 AR_PRESETS = ("1:1", "4:3", "3:4", "3:2", "2:3", "16:9", "9:16", "21:9")
 CUSTOM = "custom"
 SPEEDS = MODES
@@ -85,8 +86,43 @@ SEED_MAX = int(PARAMETERS["seed"].high or 4294967295)
 
 
 def disabled_controls(version: str | None) -> frozenset[str]:
-    """The form fields (and prompt parameters) model ``version`` does not take."""
-    return VERSION_LIMITS.get(version, frozenset())
+    """The form fields (and prompt parameters) model ``version`` does not take.
+
+    Read from :func:`mjnb.prompt.version_rules`: a parameter is off where the version
+    refuses it (``no``) or the sources disagree (``disputed``: typed in the prompt box
+    it is still sent, with a warning); ``--hd`` is on only where the version takes it
+    (``yes``). With no model chosen (None, the account's default) only what no current
+    version takes is off, and HD is on if a current version takes it.
+    """
+    if version is None:
+        rules = [version_rules(name) for name in CURRENT_VERSIONS]
+        off = {n for n in _RULED if all(r.takes(n) == "no" for r in rules)}
+        if not any(r.takes("hd") == "yes" for r in rules):
+            off.add("hd")
+        return frozenset(off)
+    one = version_rules(version)
+    off = {n for n in _RULED if one.takes(n) in ("no", "disputed")}
+    if one.takes("hd") != "yes":
+        off.add("hd")
+    return frozenset(off)
+
+
+@contextmanager
+def prompt_warnings(show: Callable[[str], None]) -> Iterator[None]:
+    """Catch the PromptWarnings raised inside and hand each distinct one to ``show`` as
+    one line, in order, when the block ends (also when it raises): a prompt parsed
+    three times warns once. Other warnings are shown as Python shows them."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PromptWarning)
+        try:
+            yield
+        finally:
+            others = [w for w in caught if not issubclass(w.category, PromptWarning)]
+            lines = [" ".join(str(w.message).split()) for w in caught if w not in others]
+    for line in dict.fromkeys(lines):
+        show(line)
+    for item in others:
+        warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
 
 
 def slider_default(name: str) -> int:

@@ -22,6 +22,7 @@ static summary line and a small JPEG thumbnail, which GitHub and nbviewer show.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +51,7 @@ from .commands import (
     split_command,
     version_table,
 )
+from .form import prompt_warnings
 from .views import Outputs, Views, ViewSettings
 
 if TYPE_CHECKING:
@@ -279,9 +281,10 @@ class MJMagic(Magics, Configurable):
         See ``%mj help`` for every form.
         """
         try:
-            if cell is not None:
-                return self._cell(line, cell)
-            return self._line(line)
+            with prompt_warnings(_warning_line):  # each once, however often parsed
+                if cell is not None:
+                    return self._cell(line, cell)
+                return self._line(line)
         except UsageError:
             raise
         except PromptError as exc:
@@ -319,7 +322,7 @@ class MJMagic(Magics, Configurable):
     def _imagine(self, text: str) -> Task | Sweep:
         if not text:
             raise UsageError("Write the prompt after %mj imagine, e.g. %mj imagine a red fox.")
-        variants = parse_prompt(text, strict=self.strict).expand()
+        variants = parse_prompt(text, strict=_strict()).expand()
         if len(variants) > 1:
             return self._start_sweep(text, confirm=False, max_jobs=self.max_jobs)
         task = self.client.imagine(variants[0])
@@ -399,12 +402,13 @@ class MJMagic(Magics, Configurable):
                 "in the cell."
             )
         prompts: list[Prompt] = []
+        strict = _strict()
         for number, raw in enumerate(cell.splitlines(), start=1):
             text = raw.strip()
             if not text or text.startswith("#"):
                 continue
             try:
-                prompt = parse_prompt(text)
+                prompt = parse_prompt(text, strict=strict)
             except PromptError as exc:
                 raise prompt_usage_error(exc, f"Line {number}: ") from None
             variants = prompt.expand()
@@ -581,6 +585,17 @@ class MJMagic(Magics, Configurable):
     def _display_sweep(self, sweep: Sweep) -> None:
         if not self.outputs.taken(sweep):
             self.outputs.sweep(sweep, client=self.client)
+
+
+def _strict() -> bool:
+    """The strict setting in force (``%config MJMagic.strict``, ``mjnb.configure``,
+    ``MJNB_STRICT``): what the client that sends will parse with."""
+    return config.settings().strict
+
+
+def _warning_line(note: str) -> None:
+    """A PromptWarning as ``%mj`` shows it: one line on stderr, no traceback."""
+    print(f"PromptWarning: {note}", file=sys.stderr)
 
 
 def _wait_all(tasks: Iterable[Task], timeout: float | None) -> None:

@@ -46,6 +46,7 @@ from .form import (
     build_prompt,
     disabled_controls,
     form_from_prompt,
+    prompt_warnings,
     provider_label,
     provider_status,
     slider_default,
@@ -78,10 +79,22 @@ GALLERY_SIZE = 12
 
 _ERROR_STYLE = "color:#c62828"
 _MUTED_STYLE = "color:#666"
+_WARNING_STYLE = "color:#ef6c00"
 
 
 def _error_html(message: str) -> str:
     return f"<span style='{_ERROR_STYLE}'>{html.escape(message)}</span>"
+
+
+def _warnings_html(notes: list[str]) -> str:
+    """Each PromptWarning as one line (the prompt is sent anyway)."""
+    return "".join(
+        f"<br><span style='{_WARNING_STYLE}'>⚠ {html.escape(note)}</span>" for note in notes
+    )
+
+
+def _ignore(note: str) -> None:
+    """For parses whose warnings the preview already shows."""
 
 
 # ----------------------------------------------------------------------------- widget
@@ -566,7 +579,15 @@ class Panel(widgets.VBox):
         return client
 
     def send_prompt(self) -> Task | Sweep:
-        """What Submit does: send the prompt (a sweep if it has ``{a, b}`` groups)."""
+        """What Submit does: send the prompt (a sweep if it has ``{a, b}`` groups).
+        Its PromptWarnings follow the status line, one line each."""
+        notes: list[str] = []
+        with prompt_warnings(notes.append):
+            sent = self._send_prompt()
+        self.status.value += _warnings_html(notes)
+        return sent
+
+    def _send_prompt(self) -> Task | Sweep:
         form = self.form
         text = build_prompt(form)
         client = self._sender(form)
@@ -580,6 +601,13 @@ class Panel(widgets.VBox):
 
     def start_sweep(self) -> Sweep:
         """What Run sweep does: the form's prompt over the builder's axes."""
+        notes: list[str] = []
+        with prompt_warnings(notes.append):
+            sweep = self._start_sweep()
+        self.status.value += _warnings_html(notes)
+        return sweep
+
+    def _start_sweep(self) -> Sweep:
         axes = self._axes()
         form = self.form
         text = build_prompt(form)
@@ -656,9 +684,11 @@ class Panel(widgets.VBox):
             )
             self.submit.disabled = True
             return
+        notes: list[str] = []
         try:
-            text = build_prompt(form)
-            jobs = len(parse_prompt(text, strict=form.strict).expand())
+            with prompt_warnings(notes.append):
+                text = build_prompt(form)
+                jobs = len(parse_prompt(text, strict=form.strict).expand())
         except PromptError as exc:
             self.preview.value = (
                 f"<div style='font-size:13px'><b>Not sendable:</b> {_error_html(str(exc))}</div>"
@@ -670,7 +700,7 @@ class Panel(widgets.VBox):
             "<div style='font-size:13px'><b>Will send</b> "
             f"<span style='{_MUTED_STYLE}'>({what} on {html.escape(self.client.provider)})</span>"
             "<br><code style='white-space:pre-wrap;word-break:break-word'>"
-            f"{html.escape(text)}</code></div>"
+            f"{html.escape(text)}</code>{_warnings_html(notes)}</div>"
         )
         self.submit.disabled = False
 
@@ -696,18 +726,23 @@ class Panel(widgets.VBox):
         return axes
 
     def _refresh_plan(self) -> None:
+        from ..sweep import plan_sweep
+
         self._plan = None
         self.run_sweep.disabled = True
         try:
-            axes = self._axes()
-            form = self.form
-            text = build_prompt(form)
-            if not axes and not parse_prompt(text, strict=form.strict).is_permutation:
-                self.plan_label.value = (
-                    f"<span style='{_MUTED_STYLE}'>Choose an axis and its values.</span>"
+            with prompt_warnings(_ignore):
+                axes = self._axes()
+                form = self.form
+                text = build_prompt(form)
+                if not axes and not parse_prompt(text, strict=form.strict).is_permutation:
+                    self.plan_label.value = (
+                        f"<span style='{_MUTED_STYLE}'>Choose an axis and its values.</span>"
+                    )
+                    return
+                plan = plan_sweep(
+                    text, axes=axes, provider=self.client.provider, strict=form.strict
                 )
-                return
-            plan = self.client.plan_sweep(text, **axes)
         except PromptError as exc:
             message = str(exc)
             if not self.prompt.value.strip():

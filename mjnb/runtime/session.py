@@ -5,12 +5,14 @@ a Task view asks for: waiting rules, actions, cancel, pixels) and the SweepHost 
 ``CONTRACTS.md`` (``provider``, ``log``, ``check_prompt``, ``start``, ``task``). It
 never sends a job by itself: building one opens the log and nothing more.
 :meth:`resume_tasks` (re-poll jobs already sent: free) and :meth:`resume_unsent`
-(send what a dead kernel never sent: costs money) are explicit calls.
+(send what a dead kernel never sent: costs money) are explicit calls, and so is
+:meth:`refetch` (poll and download again a sent task that ended without its result).
 """
 
 from __future__ import annotations
 
 import uuid
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -20,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 from ..errors import InvalidArgument, NotFound, NotReady, PromptError, Rejected, StorageError
 from ..images import ImageStore, LazyTiles
 from ..log import TaskLog
-from ..prompt import Prompt, parse_prompt
-from ..providers.base import Adapter, Job, check_prompt
+from ..prompt import Prompt, PromptWarning, parse_prompt
+from ..providers.base import Adapter, Job, JobKind, check_prompt
 from ..task import Task
 from ..vocab import ACTION_LABELS, BLEND_DIMENSIONS, MODES
 from .engine import Engine
@@ -50,7 +52,12 @@ class RunSettings:
 
 
 class Session:
-    """One provider endpoint's tasks in one process: a TaskHost and a SweepHost."""
+    """One provider endpoint's tasks in one process: a TaskHost and a SweepHost.
+
+    ``strict`` is how prompts given as text are parsed (False: unknown parameters are
+    sent with a PromptWarning); ``translate`` goes on every :class:`Job` sent (Ace's
+    ``translation`` flag).
+    """
 
     def __init__(
         self,
@@ -59,8 +66,12 @@ class Session:
         home: Path,
         run: RunSettings,
         engine: Engine | None = None,
+        strict: bool = True,
+        translate: bool = False,
     ) -> None:
         self.adapter = adapter
+        self.strict = strict
+        self.translate = translate
         self.provider: str = adapter.name
         self.base_url: str = adapter.base_url
         self.engine = engine or Engine.get()
@@ -98,7 +109,7 @@ class Session:
         axes: Mapping[str, Any] | None = None,
     ) -> Task:
         """Check, log and queue one prompt; returns its Task at once."""
-        parsed = prompt if isinstance(prompt, Prompt) else parse_prompt(prompt)
+        parsed = prompt if isinstance(prompt, Prompt) else parse_prompt(prompt, strict=self.strict)
         variants = parsed.expand()
         if len(variants) > 1:
             raise PromptError(
@@ -106,7 +117,7 @@ class Session:
                 "run them with mj.sweep(...) (or %mj in a notebook)."
             )
         self.check_prompt(parsed)
-        job = Job("imagine", prompt=str(parsed), mode=check_mode(mode))
+        job = self.job("imagine", prompt=str(parsed), mode=check_mode(mode), parsed=parsed)
         return self.send(job, prompt=parsed, sweep_id=sweep_id, axes=axes)
 
     def start(
@@ -123,7 +134,7 @@ class Session:
         taken (another process sent it, or it was cancelled). ``replaces`` is the task a
         retry takes the cell over from."""
         self.check_prompt(prompt)
-        job = Job("imagine", prompt=str(prompt), mode=check_mode(mode))
+        job = self.job("imagine", prompt=str(prompt), mode=check_mode(mode), parsed=prompt)
         return self._send(
             job, prompt=prompt, sweep_id=sweep_id, axes=axes, cell=cell, replaces=replaces
         )
@@ -140,12 +151,18 @@ class Session:
         if label not in parent.actions:
             offered = ", ".join(parent.actions) or "none"
             raise Rejected(f"Task {parent.id} does not offer {label!r}; it offers: {offered}.")
-        job = Job("action", prompt=parent.job.prompt, label=label, parent=parent.snapshot)
+        job = self.job(
+            "action",
+            prompt=parent.job.prompt,
+            label=label,
+            parent=parent.snapshot,
+            parsed=parent.prompt,
+        )
         return self.send(job, prompt=parent.prompt, parent_id=parent.id)
 
     def describe(self, image_url: str) -> Task:
         check_urls("describe", [image_url], 1, 1)
-        return self.send(Job("describe", images=(image_url,)))
+        return self.send(self.job("describe", images=(image_url,)))
 
     def blend(self, image_urls: Sequence[str], *, dimensions: str = "square") -> Task:
         check_urls("blend", image_urls, 2, 5)
@@ -153,7 +170,11 @@ class Session:
             raise InvalidArgument(
                 f"dimensions must be one of {', '.join(BLEND_DIMENSIONS)}, got {dimensions!r}."
             )
-        return self.send(Job("blend", images=tuple(image_urls), dimensions=dimensions))
+        return self.send(self.job("blend", images=tuple(image_urls), dimensions=dimensions))
+
+    def job(self, kind: JobKind, **fields: Any) -> Job:
+        """A Job with this session's settings (``translate``) on it."""
+        return Job(kind, translate=self.translate, **fields)
 
     def send(
         self,
@@ -226,7 +247,9 @@ class Session:
         row = self.log.get(task_id)
         if row is None:
             raise NotFound(f"No task {task_id!r} in this session or in {self.log.path}.")
-        return self._view(state_from_row(row, self.provider), followed=False)
+        return self._view(
+            state_from_row(row, self.provider, translate=self.translate), followed=False
+        )
 
     @property
     def tasks(self) -> list[Task]:
@@ -259,7 +282,7 @@ class Session:
         """
         resumed = []
         for row in self._orphans():
-            state = state_from_row(row, self.provider)
+            state = state_from_row(row, self.provider, translate=self.translate)
             sent = bool((row.get("remote_state") or {}).get("sending"))
             if not state.snapshot.remote_id and not sent and _action(state.job) == "imagine":
                 continue  # never sent: it waits for resume()
@@ -305,6 +328,18 @@ class Session:
         self._view(state, followed=True)
         message: str = self.engine.call(self.runner.cancel(state), timeout=60)
         return message
+
+    def refetch(self, task: Task) -> Task:
+        """TaskHost: poll and download an ended task's result again (see Task.refetch)."""
+        state = self._states[task.id]
+        if not state.done.is_set():
+            raise NotReady(f"Task {task.id} is still {task.status}; mjnb is following it.")
+        if task.id not in self._tasks:
+            self.log.claim(task.id)  # a final row is followed by nobody; take it if free
+        self._view(state, followed=True)
+        self.engine.call(self.runner.reopen(state), timeout=30)  # raises NotReady
+        self.engine.spawn(self.runner.run(state, resume=True))
+        return task
 
     def image(self, state: TaskState) -> Image:
         from ..images import compose_grid, open_image
@@ -394,7 +429,8 @@ def _check_cached(state: TaskState) -> None:
     if state.image_path is not None and not state.image_path.exists():
         raise StorageError(
             f"Task {state.id}'s image {state.image_path} is no longer in the cache "
-            "(pruned?); run the prompt again to get a new one."
+            f"(pruned?); mj.task({state.id!r}).refetch() downloads it again while the "
+            "provider's URL is valid, else run the prompt again."
         )
 
 
@@ -402,18 +438,27 @@ def _action(job: Job) -> str:
     return job.label if job.kind == "action" and job.label else job.kind
 
 
-def state_from_row(row: Mapping[str, Any], provider: str) -> TaskState:
-    """A TaskState rebuilt from its log row (after a restart, or looked up by id)."""
+def state_from_row(row: Mapping[str, Any], provider: str, *, translate: bool = False) -> TaskState:
+    """A TaskState rebuilt from its log row (after a restart, or looked up by id);
+    ``translate`` is the Job's, should it be sent now (a dead kernel's unsent task)."""
     remote = row.get("remote_state") or {}
     snapshot = snapshot_from_state(remote)
     prompt_text = row.get("prompt") or ""
     try:
-        prompt: Prompt | None = parse_prompt(prompt_text) if prompt_text else None
+        with warnings.catch_warnings():  # shown when it was sent; sent as logged
+            warnings.simplefilter("ignore", PromptWarning)
+            prompt: Prompt | None = parse_prompt(prompt_text, strict=False) if prompt_text else None
     except PromptError:
         prompt = None
     action = row.get("action") or "imagine"
     kind = action if action in ("imagine", "describe", "blend") else "action"
-    job = Job(kind, prompt=prompt_text, label=None if kind != "action" else action)  # type: ignore[arg-type]
+    job = Job(
+        kind,  # type: ignore[arg-type]
+        prompt=prompt_text,
+        label=None if kind != "action" else action,
+        translate=translate,
+        parsed=prompt,
+    )
     state = TaskState(
         row["task_id"],
         job,

@@ -38,6 +38,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount
 
 from mjnb.prompt import PromptError
+from mjnb.simulator import acedata_media as media
 from mjnb.simulator import wire
 from mjnb.simulator.model import SPEEDS, Job, QueueFull, State, watch
 from mjnb.simulator.state import Simulator
@@ -158,6 +159,8 @@ class AceData(Endpoints):
         if state.status == "failed":
             code = "bad_request" if job.meta.get("refused") else "api_error"
             return error_body(code, job.fail_reason or "The job failed.", job.uuid)
+        if job.meta.get("type") == "videos":
+            return await media.video_answer(self, job, base, state, live)
         if state.status != "succeeded":
             running: dict[str, Any] = {"task_id": job.uuid, "image_id": job.id}
             if live:
@@ -270,6 +273,8 @@ class AceData(Endpoints):
         meta = {"request": f.body, "type": "imagine", "era": era, "split_images": split}
         if action == "generate":
             made = self.generate(f, mode, meta)
+        elif action == "variation_region":
+            made = media.region(self, f, mode, meta)
         else:
             made = self.act(f, action, mode, meta)
         if isinstance(made, Response):
@@ -394,7 +399,13 @@ class AceData(Endpoints):
         job = sim.table.get(image_id, PROTOCOL)
         if job is None or job.state(sim.clock()).status != "succeeded":
             raise BadRequest(f"No finished image has image_id {image_id!r}.")
-        return JSONResponse({"seed": job.seed})
+        return JSONResponse({"seed": str(job.seed)})  # Ace sends the seed as a string
+
+    async def videos(self, request: Request) -> Response:
+        return await media.videos(self, request)
+
+    async def edits(self, request: Request) -> Response:
+        return await media.edits(self, request)
 
     async def translate(self, request: Request) -> Response:
         f = await self.fields(request)
@@ -433,6 +444,8 @@ def mount(sim: Simulator) -> Mount:
             ("/tasks", api.tasks, post),
             ("/describe", api.describe, post),
             ("/seed", api.seed, post),
+            ("/videos", api.videos, post),
+            ("/edits", api.edits, post),
             ("/translate", api.translate, post),
             ("/{rest:path}", api.not_implemented, ["GET", "POST"]),
         ],

@@ -38,7 +38,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from mjnb.simulator import acedata, metachat, mjproxy, youchuan
+from mjnb.simulator import acedata, acedata_media, metachat, mjproxy, youchuan
 from mjnb.simulator.config import SimConfig
 from mjnb.simulator.faults import Faults
 from mjnb.simulator.model import Job
@@ -208,6 +208,7 @@ def create_app(
         Route("/_sim/reset", controlled(reset), methods=["POST"]),
         Route("/_sim/images/{job}/{name}.{ext}", image, methods=["GET"]),
         Route("/_sim/uploads/{key}.png", upload, methods=["GET"]),
+        acedata_media.route(sim, downloadable),
         acedata.mount(sim),
         metachat.mount(sim),
         mjproxy.mount(sim),

@@ -11,9 +11,10 @@ Axes come from three places, and multiply:
 - range shorthand for numbers (:mod:`.values`).
 
 Every cell's prompt is validated by the prompt parser, so a value Midjourney would
-refuse raises :class:`~mjnb.errors.PromptError`. Unless ``seed`` is an axis or the
-prompt sets one, one random seed goes in every cell so that cells differ only along
-the axes. Cells are in row order (the first axis varies slowest).
+refuse raises :class:`~mjnb.errors.PromptError` (``strict=False``: an unknown parameter
+is kept, with one PromptWarning for all cells, as ``Client(strict=False)`` sends it).
+Unless ``seed`` is an axis or the prompt sets one, one random seed goes in every cell so
+that cells differ only along the axes. Cells are in row order (the first axis varies slowest).
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ import html
 import itertools
 import random
 import re
-from collections.abc import Mapping
+import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from mjnb.errors import InvalidArgument, PromptError
-from mjnb.prompt import PARAMETERS, Prompt, parse_prompt
+from mjnb.prompt import PARAMETERS, Prompt, PromptWarning, parse_prompt
 from mjnb.render.text import format_value
 from mjnb.vocab import MODES
 
@@ -43,6 +45,8 @@ GPU_MINUTES = {"fast": 1.0, "turbo": 2.0, "relax": 0.0}
 _ALIASES: dict[str, str] = {
     alias: spec.name for spec in PARAMETERS.values() for alias in spec.aliases
 }
+#: where a warning says "(column 12)" or "(--s at column 12)": differs from cell to cell
+_COLUMN = re.compile(r"\s*\([^()]*\bcolumn \d+\)")
 _NO_REPEAT = (
     "--repeat makes several jobs from one cell, which a sweep's grid cannot show; "
     "sweep seed instead (seed=[1, 2, 3]) to see several runs of one prompt."
@@ -167,7 +171,7 @@ def _with_text(prompt: Prompt, text: str) -> Prompt:
     if not isinstance(text, str) or not text.strip():
         raise PromptError(f"The sweep axis text has an empty or non-text value {text!r}.")
     source = str(replace(prompt, text=text.strip(), template=None))
-    result = parse_prompt(source)
+    result = parse_prompt(source, strict=not prompt.unknown)
     if result.is_permutation:
         raise PromptError(
             f"The sweep axis text value {text!r} holds {{}} groups; list each text instead."
@@ -186,7 +190,9 @@ def _with_model(prompt: Prompt, value: Any) -> tuple[Prompt, Any]:
         raise PromptError("The sweep axis model has an empty value; write e.g. 'v 6' or 'niji 6'.")
     if re.fullmatch(r"[\d.]+", text):
         text = f"v {text}"
-    probe = parse_prompt(f"x --{text}")
+    with warnings.catch_warnings():  # the cell's own parse warns, at the cell's columns
+        warnings.simplefilter("ignore", PromptWarning)
+        probe = parse_prompt(f"x --{text}")
     found = {k: v for k, v in probe.params.items() if k in ("version", "niji")}
     if not found or len(probe.params) != len(found):
         raise PromptError(
@@ -268,6 +274,7 @@ def _cells(
     prompt_axes: list[str],
     keyword: Mapping[str, list[Any]],
     fixed_seed: int | None,
+    strict: bool = True,
 ) -> list[Cell]:
     """Cells: every variant of the prompt times every combination of keyword values."""
     cells: list[Cell] = []
@@ -293,9 +300,23 @@ def _cells(
                         f"The sweep axis {axis} has a value Midjourney would refuse "
                         f"({value!r}): {exc}"
                     ) from None
-            cell_prompt = parse_prompt(str(cell_prompt))  # validate the exact text sent
+            # validate the exact text sent
+            cell_prompt = parse_prompt(str(cell_prompt), strict=strict)
             cells.append(Cell(len(cells), coords, cell_prompt))
     return cells
+
+
+def _warn_once(caught: list[warnings.WarningMessage], already: Sequence[str]) -> None:
+    """Re-issue the cells' warnings once each: every cell repeats the prompt's doubts at
+    its own columns, so one doubt is one warning (none if the prompt's parse gave it)."""
+    seen = {_COLUMN.sub("", note) for note in already}
+    for item in caught:
+        text = str(item.message)
+        if issubclass(item.category, PromptWarning):
+            if _COLUMN.sub("", text) in seen:
+                continue
+            seen.add(_COLUMN.sub("", text))
+        warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
 
 
 def plan_sweep(
@@ -305,21 +326,29 @@ def plan_sweep(
     provider: str = "local",
     mode: str | None = None,
     seed: int | None = None,
+    strict: bool = True,
 ) -> SweepPlan:
     """Plan a sweep: the axes, every cell's prompt, the job count; sends nothing.
 
     ``axes`` are the keyword axes (see the module docstring). ``seed`` is the fixed seed
     to use when neither the prompt nor an axis sets one (default: a random one).
-    Raises PromptError for a bad axis or for any cell Midjourney would refuse.
+    Raises PromptError for a bad axis or for any cell Midjourney would refuse;
+    ``strict=False`` keeps unknown parameters (a Prompt given keeps its own strictness).
     """
     if mode is not None and mode not in GPU_MINUTES:
         raise InvalidArgument(f"mode must be one of {', '.join(GPU_MINUTES)}, got {mode!r}.")
-    base = prompt if isinstance(prompt, Prompt) else parse_prompt(prompt)
+    if isinstance(prompt, Prompt):
+        base, strict = prompt, strict and not prompt.unknown
+    else:
+        base = parse_prompt(prompt, strict=strict)
     variants = base.expand()
     prompt_axes = _prompt_axes(variants, base)
     keyword = _keyword_axes(axes, prompt_axes)
     fixed_seed = _fixed_seed(variants, prompt_axes, keyword, seed)
-    cells = _cells(variants, prompt_axes, keyword, fixed_seed)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", PromptWarning)
+        cells = _cells(variants, prompt_axes, keyword, fixed_seed, strict)
+    _warn_once(caught, base.warnings)
 
     axis_values: dict[str, list[Any]] = {a: [] for a in (*prompt_axes, *keyword)}
     for cell in cells:

@@ -15,13 +15,14 @@ import html
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Generator, Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from mjnb.errors import MJError, NotFound, PromptError, Timeout
-from mjnb.prompt import Prompt, parse_prompt
+from mjnb.prompt import Prompt, PromptWarning, parse_prompt
 from mjnb.render.grid import NEVER_SENT, CellView, render_grid
 from mjnb.render.report import render_html
 
@@ -82,9 +83,10 @@ def start_sweep(
     max_jobs: int | None = None,
     mode: str | None = None,
     axes: Mapping[str, Any] | None = None,
+    strict: bool = True,
 ) -> Sweep:
     """Plan, check the job cap, log the sweep and submit every cell; returns at once."""
-    plan = plan_sweep(prompt, axes=axes, provider=host.provider, mode=mode)
+    plan = plan_sweep(prompt, axes=axes, provider=host.provider, mode=mode, strict=strict)
     limit = DEFAULT_MAX_JOBS if max_jobs is None else max_jobs
     if plan.jobs > limit and not confirm:
         raise too_many(plan.jobs, limit)
@@ -520,7 +522,9 @@ class Sweep:
 
 def _parse(text: str, sweep_id: str) -> Prompt:
     try:
-        return parse_prompt(text)
+        with warnings.catch_warnings():  # a logged cell was sent: read it as it was sent
+            warnings.simplefilter("ignore", PromptWarning)
+            return parse_prompt(text, strict=False)
     except PromptError as exc:
         raise PromptError(f"Sweep {sweep_id} logged a cell this mjnb cannot read: {exc}") from None
 
