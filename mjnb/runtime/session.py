@@ -12,7 +12,6 @@ never sends a job by itself: building one opens the log and nothing more.
 from __future__ import annotations
 
 import uuid
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -22,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import InvalidArgument, NotFound, NotReady, PromptError, Rejected, StorageError
 from ..images import ImageStore, LazyTiles
 from ..log import TaskLog
-from ..prompt import Prompt, PromptWarning, parse_prompt
+from ..prompt import Prompt, parse_prompt
 from ..providers.base import Adapter, Job, JobKind, check_prompt
 from ..task import Task
 from ..vocab import ACTION_LABELS, BLEND_DIMENSIONS, MODES
@@ -533,9 +532,10 @@ def state_from_row(row: Mapping[str, Any], provider: str, *, translate: bool = F
     snapshot = snapshot_from_state(remote)
     prompt_text = row.get("prompt") or ""
     try:
-        with warnings.catch_warnings():  # shown when it was sent; sent as logged
-            warnings.simplefilter("ignore", PromptWarning)
-            prompt: Prompt | None = parse_prompt(prompt_text, strict=False) if prompt_text else None
+        # warned about when it was sent; read as it was sent
+        prompt: Prompt | None = (
+            parse_prompt(prompt_text, strict=False, warn=False) if prompt_text else None
+        )
     except PromptError:
         prompt = None
     action = row.get("action") or "imagine"

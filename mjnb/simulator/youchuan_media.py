@@ -117,7 +117,7 @@ class Media:
     def video_params(self, text: str) -> tuple[str, dict[str, Any]]:
         """The text and the video parameters of a video prompt (Refused when bad)."""
         try:
-            parsed = parse_prompt(text, purpose="video")
+            parsed = parse_prompt(text, purpose="video", warn=False)
         except PromptError as exc:
             raise Refused(400, "Invalid_Prompt_Parameter", str(exc)) from None
         params = dict(parsed.params)
@@ -367,7 +367,7 @@ class Media:
             raise api.not_on_v8(parent, "Inpaint (vary region)")
         tile = api.image_no(f, parent)
         text = (f.text("remixPrompt") or "").strip()
-        words = parse_prompt(text).text if text else parent.text
+        words = parse_prompt(text, warn=False).text if text else parent.text
         image = await anyio.to_thread.run_sync(self.picture_of, parent, tile)
         mask = self.mask_of(request, f.mapping("mask"), image.size)
         meta = {"imageNo": max(tile - 1, 0)}
@@ -423,7 +423,7 @@ class Media:
         text = (f.text("remixPrompt", required=True) or "").strip()
         image = await anyio.to_thread.run_sync(self.picture_of, parent, tile)
         board, mask = self.placed(request, f, image, required=False)
-        words = parse_prompt(text).text
+        words = parse_prompt(text, warn=False).text
         return self.editor_job(
             request,
             f,
@@ -440,7 +440,7 @@ class Media:
         text = (f.text("remixPrompt", required=True) or "").strip()
         image = await anyio.to_thread.run_sync(self.source(request, url).load, VIDEO_LONG_SIDE * 2)
         board, mask = self.placed(request, f, image, required=True)
-        words = parse_prompt(text).text
+        words = parse_prompt(text, warn=False).text
         return self.editor_job(
             request,
             f,
@@ -456,7 +456,7 @@ class Media:
         url = self.image_url(f)
         text = (f.text("remixPrompt", required=True) or "").strip()
         image = await anyio.to_thread.run_sync(self.source(request, url).load, VIDEO_LONG_SIDE * 2)
-        words = parse_prompt(text).text
+        words = parse_prompt(text, warn=False).text
         return self.editor_job(
             request,
             f,
