@@ -389,8 +389,8 @@ class TaskCard(LiveView):
             )
             button.on_click(partial(self._on_button, label))
             buttons.append(button)
-        buttons.extend(self.tools.buttons(labels))
         self.buttons.children = buttons
+        self.tools.offer(labels)
 
     # -- the one thing a click does: start the child task and show its card ---------------
     def _on_button(self, label: str, _button: widgets.Button | None = None) -> TaskCard | None:

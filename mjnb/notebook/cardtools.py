@@ -233,13 +233,15 @@ class CardTools(widgets.VBox):
         return self._zoom_box
 
     # -- what the card's buttons do ------------------------------------------------------
-    def buttons(self, labels: Sequence[str]) -> list[widgets.Widget]:
-        """Extra buttons for these labels: the Remix toggle, where remix is offered."""
-        if any(label in REMIX_ACTIONS for label in labels) and (
-            "remix" in provider_features(self.task)
+    def offer(self, labels: Sequence[str]) -> None:
+        """The card's buttons are now ``labels``: show the Remix toggle (in this box,
+        above the remix prompt) where the provider has remix for one of them."""
+        if (
+            self._remix is None
+            and any(label in REMIX_ACTIONS for label in labels)
+            and ("remix" in provider_features(self.task))
         ):
-            return [self.remix]
-        return []
+            self.children = (self.remix, *self.children)
 
     def call_for(self, label: str) -> Callable[[], Task] | None:
         """What clicking ``label`` starts, or None when it opened a tool instead."""

@@ -105,13 +105,13 @@ class ClipPlayer(anywidget.AnyWidget):
         self._version = next(_versions)
         self.selected = 0
         self.posters = [poster_data_url(p) for p in posters] if posters else [""] * len(files)
-        self._send()
+        self._push()
 
     def _handle_frontend_msg(self, _widget: Any, content: Any, _buffers: Any) -> None:
         if isinstance(content, dict) and content.get("event") == "ready":
-            self._send()
+            self._push()
 
-    def _send(self) -> None:
+    def _push(self) -> None:
         """The clips to every view, as binary buffers (never as a synced trait)."""
         if not self._paths or self.comm is None:
             return
