@@ -6,8 +6,8 @@ Tasks run on the embedded simulator (provider "local") with 0.3 s jobs.
 from __future__ import annotations
 
 import base64
-import json
 import io
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -411,8 +411,8 @@ def test_a_grid_card_offers_no_animate_and_a_single_image_card_does_where_video_
 
 def test_a_video_task_gets_a_video_card_that_plays_and_saves_small(mj: mjnb.Client) -> None:
     """Waits for client-media (task.animate, task.videos) and a protocol with video."""
-    from mjnb.notebook.views import Views
     from mjnb.notebook.videocard import VideoCard
+    from mjnb.notebook.views import Views
     from mjnb.video import NOTEBOOK_CLIP_BYTES
 
     up = mj.imagine("a red fox --seed 3").wait(30).act("U2").wait(30)
