@@ -52,7 +52,6 @@ BUTTON_TEXT = {
     "upscale video": "Upscale video",
 }
 _ANIMATE = ("animate low", "animate high")
-_VIDEO_LABELS = frozenset({"animate low", "animate high", "extend low", "extend high"})
 ZOOM_RANGE = (1.0, 2.0)
 
 
@@ -69,17 +68,8 @@ def provider_features(task: Task) -> frozenset[str]:
 
 
 def task_kind(task: Task) -> str:
-    """``"video"``, ``"describe"`` or ``"image"``: ``task.kind``, or read from the job
-    (a video job, or an animate/extend/upscale video action)."""
-    kind = getattr(task, "kind", None)
-    if isinstance(kind, str):
-        return kind
-    job = task.job
-    if job.kind == "video" or (
-        job.kind == "action" and job.label in (*_VIDEO_LABELS, "upscale video")
-    ):
-        return "video"
-    return "describe" if job.kind == "describe" else "image"
+    """``"video"``, ``"describe"`` or ``"image"`` (grids and single images)."""
+    return task.kind
 
 
 def is_grid(task: Task) -> bool:
@@ -165,6 +155,7 @@ class CardTools(widgets.VBox):
         self._start = start
         self.clip_index: Callable[[], int | None] = lambda: None
         self._remix: widgets.ToggleButton | None = None
+        self._tile: widgets.ToggleButtons | None = None
         self._remix_box: widgets.HBox | None = None
         self._zoom_box: widgets.HBox | None = None
         self.region: RegionEditor | None = None
@@ -242,6 +233,20 @@ class CardTools(widgets.VBox):
             and ("remix" in provider_features(self.task))
         ):
             self.children = (self.remix, *self.children)
+        if self._tile is None and is_grid(self.task) and any(a in labels for a in _ANIMATE):
+            self._tile = widgets.ToggleButtons(
+                options=[("1", 1), ("2", 2), ("3", 3), ("4", 4)],
+                value=1,
+                description="animate tile",
+                style={"button_width": "32px"},
+            )
+            self._tile.add_class("mjnb-card-tile")
+            self.children = (self._tile, *self.children)
+
+    @property
+    def tile(self) -> int | None:
+        """The grid tile Animate acts on (None: not a grid that animates)."""
+        return None if self._tile is None else int(self._tile.value)
 
     def call_for(self, label: str) -> Callable[[], Task] | None:
         """What clicking ``label`` starts, or None when it opened a tool instead."""
@@ -255,17 +260,19 @@ class CardTools(widgets.VBox):
                 self.zoom_prompt.value = self.remix_prompt.value
             return None
         if label in _ANIMATE:
-            return partial(task.animate, label.split()[1])  # type: ignore[attr-defined]
+            if is_grid(task):  # the tile picked above the buttons
+                return partial(task.animate, label.split()[1], index=self.tile or 1)
+            return partial(task.animate, label.split()[1])
         if label in ("extend low", "extend high"):
             return partial(self._extend, label.split()[1])
         if self.remix_on and label in REMIX_ACTIONS:
             prompt = self.remix_prompt.value
-            return partial(task.act, label, prompt=prompt)  # type: ignore[call-arg]
+            return partial(task.act, label, prompt=prompt)
         return partial(task.act, label)
 
     def _extend(self, motion: str) -> Task:
         index = self.clip_index()
-        extend = self.task.extend  # type: ignore[attr-defined]
+        extend = self.task.extend
         child: Task = extend(motion) if index is None else extend(motion, index=index)
         return child
 
@@ -283,7 +290,7 @@ class CardTools(widgets.VBox):
         factor = round(float(self.zoom_factor.value), 2)
         prompt = " ".join(self.zoom_prompt.value.split()) or None
         zoom_out = self.task.zoom_out
-        return self._start("zoom custom", partial(zoom_out, factor, prompt=prompt))  # type: ignore[call-arg]
+        return self._start("zoom custom", partial(zoom_out, factor, prompt=prompt))
 
     def toggle_region(self) -> RegionEditor | None:
         """Open (or close) the mask painter over the image; its Submit varies the region."""
@@ -297,5 +304,5 @@ class CardTools(widgets.VBox):
         return self.region
 
     def _vary_region(self, mask: Image, prompt: str | None) -> Any:
-        vary = self.task.vary_region  # type: ignore[attr-defined]
+        vary = self.task.vary_region
         return self._start("vary region", partial(vary, mask, prompt=prompt))

@@ -62,7 +62,7 @@ class RegionTool(widgets.VBox):
         from ..errors import MJError
 
         try:
-            child: Task = self.task.vary_region(mask, prompt=prompt)  # type: ignore[attr-defined]
+            child: Task = self.task.vary_region(mask, prompt=prompt)
         except MJError as exc:
             self.message.value = (
                 f"<span style='color:#c62828'>vary region: {html.escape(one_line(exc))}</span>"
@@ -126,13 +126,13 @@ class MediaCommands:
         options: dict[str, Any] = {"batch": args.batch, "loop": args.loop}
         if args.index is not None:
             options["index"] = args.index
-        return self._show_task(parent.animate(args.motion, **options))  # type: ignore[attr-defined]
+        return self._show_task(parent.animate(args.motion, **options))
 
     def _extend(self, rest: str) -> Task:
         args = parse_extend(rest)
         parent = self._target(args.task_id, "extend")
         options: dict[str, Any] = {} if args.index is None else {"index": args.index}
-        return self._show_task(parent.extend(args.motion, **options))  # type: ignore[attr-defined]
+        return self._show_task(parent.extend(args.motion, **options))
 
     def _video(self, rest: str) -> Task:
         args = parse_video(rest, cwd=os.getcwd())
@@ -145,11 +145,11 @@ class MediaCommands:
         }
         if args.raw:
             options["raw"] = True
-        return self._show_task(self.client.animate(args.image, **options))  # type: ignore[attr-defined]
+        return self._show_task(self.client.animate(args.image, **options))
 
     def _seed(self, rest: str) -> Any:
         task = self._target(parse_seed(rest), "seed")
-        seed = task.job_seed  # type: ignore[attr-defined]
+        seed = task.job_seed
         print(f"Task {task.id} used seed {seed}.")
         return seed
 

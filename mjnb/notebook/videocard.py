@@ -96,7 +96,7 @@ class VideoCard(TaskCard):
         try:
             from ..video import poster
 
-            paths = tuple(Path(p) for p in task.videos)  # type: ignore[attr-defined]
+            paths = tuple(Path(p) for p in task.videos)
             posters = [thumbnail_jpeg(poster(p), self.thumbnail_size, self.quality) for p in paths]
         except MJError as exc:
             self._action_error = f"The clip cannot be shown: {' '.join(str(exc).split())}"
