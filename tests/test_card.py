@@ -496,22 +496,31 @@ def test_vary_region_opens_the_painter_and_its_submit_varies_the_region(
     assert child.wait(30).status == "succeeded", child.error
 
 
-def test_remix_sends_the_chosen_label_with_the_new_prompt(mj: mjnb.Client) -> None:
-    """Waits for client-media (task.act(label, prompt=)) and a protocol with remix."""
-    grid = finished_card(TaskCard(mj.imagine("a red fox --seed 6")))
+def _proxy(sim: Any) -> mjnb.Client:
+    """trueai's midjourney-proxy on the simulator: remix and custom zoom (window confirm)."""
+    return mjnb.Client("mjproxy", base_url=sim.url, token="t", poll_interval=0.05)
+
+
+def test_remix_sends_the_chosen_label_with_the_new_prompt(sim: Any) -> None:
+    grid = finished_card(TaskCard(_proxy(sim).imagine("a red fox --seed 6")))
     remix = grid.tools.remix
     assert remix in grid.tools.children  # the toggle, where remix is offered
+    assert remix not in grid.buttons.children  # the action buttons stay the task's actions
     remix.value = True
     assert grid.tools.remix_prompt.value == str(grid.task.prompt)
+    assert grid.tools.remix_box.layout.display is None
     grid.tools.remix_prompt.value = "a red fox in a green forest --seed 6"
     child = grid.click("V2")
     assert child is not None, grid.message.value
     assert child.task.job.remix and "green forest" in child.task.job.prompt
+    assert child.task.wait(30).status == "succeeded", child.task.error
+    remix.value = False  # off again: a plain variation
+    plain = grid.click("V3")
+    assert plain is not None and not plain.task.job.remix
 
 
-def test_custom_zoom_takes_a_factor_and_a_prompt(mj: mjnb.Client) -> None:
-    """Waits for client-media (task.zoom_out(factor, prompt=)) and a protocol with it."""
-    up = mj.imagine("a red fox --seed 8").wait(30).act("U3").wait(30)
+def test_custom_zoom_takes_a_factor_and_a_prompt(sim: Any) -> None:
+    up = _proxy(sim).imagine("a red fox --seed 8").wait(30).act("U3").wait(30)
     card = finished_card(TaskCard(up))
     assert "Custom zoom" in [b.description for b in card.buttons.children]
     assert card.click("zoom custom") is None and card.tools.zoom_box.layout.display is None
@@ -520,6 +529,21 @@ def test_custom_zoom_takes_a_factor_and_a_prompt(mj: mjnb.Client) -> None:
     card.tools.zoom_go.click()
     [child_card] = card.child_cards.children
     assert child_card.task.job.zoom == 1.3 and "snowy valley" in child_card.task.job.prompt
+    assert child_card.task.wait(30).status == "succeeded", child_card.task.error
+
+
+def test_a_grid_that_animates_asks_which_tile(sim: Any) -> None:
+    """Youchuan animates a grid's tile directly (imageNo): the card picks the tile."""
+    mj = mjnb.Client("youchuan", base_url=sim.url, app_id="a", token="t", poll_interval=0.05)
+    grid = finished_card(TaskCard(mj.imagine("a red fox --seed 10")))
+    assert "Animate high" in [b.description for b in grid.buttons.children]
+    tile = next(w for w in grid.tools.children if "mjnb-card-tile" in w._dom_classes)
+    tile.value = 3
+    child = grid.click("animate high")
+    assert child is not None, grid.message.value
+    assert child.task.kind == "video"
+    assert "animate high: " in grid.message.value  # what the API warned of, in the card
+    assert type(child).__name__ == "VideoCard"
 
 
 def test_an_editor_button_the_api_refuses_shows_one_line(mj: mjnb.Client) -> None:

@@ -233,6 +233,7 @@ class TaskCard(LiveView):
         self._image_kind = ""  # "", "placeholder", "preview", "final", "none"
         self._preview: bytes | None = None  # the task's preview last shown
         self._action_error: str | None = None
+        self._action_note: str | None = None
         self._shown_actions: tuple[str, ...] = ()
         self._throttle = Throttle(self._render, 1.0 / updates_per_second)
         task.add_listener(self._on_change)
@@ -364,6 +365,8 @@ class TaskCard(LiveView):
             parts.append(f"<ol style='margin:2px 0;padding-left:20px'>{items}</ol>")
         if self._action_error:
             parts.append(f"<span style='color:#c62828'>{html.escape(self._action_error)}</span>")
+        if self._action_note:
+            parts.append(f"<span style='color:#ef6c00'>{html.escape(self._action_note)}</span>")
         if self.control_message:
             parts.append(f"<span style='color:#ef6c00'>{html.escape(self.control_message)}</span>")
         value = "".join(f"<div style='font-size:13px;max-width:600px'>{p}</div>" for p in parts)
@@ -405,8 +408,12 @@ class TaskCard(LiveView):
 
     def _start(self, label: str, call: Callable[[], Task | None]) -> TaskCard | None:
         """Run ``call`` (it starts a child task); show the child's card below."""
+        import warnings
+
         try:
-            child = call()
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                child = call()
         except Exception as exc:
             self._action_error = f"{label}: {exc}"
             if not isinstance(exc, MJError):
@@ -416,6 +423,9 @@ class TaskCard(LiveView):
                 self._render_message(self.task)
             return None
         self._action_error = None
+        # what the API warned of (an extra upscale first, a mask scaled ...) shows here:
+        # a widget callback's warnings reach no cell
+        self._action_note = " ".join(f"{label}: {w.message}" for w in caught) or None
         if child is None:
             with self._lock:
                 self._render_message(self.task)
