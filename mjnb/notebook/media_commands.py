@@ -147,11 +147,10 @@ class MediaCommands:
             options["raw"] = True
         return self._show_task(self.client.animate(args.image, **options))
 
-    def _seed(self, rest: str) -> Any:
+    def _seed(self, rest: str) -> int:
+        """``%mj seed [<id>]``: the seed the job used (asked of the provider, logged)."""
         task = self._target(parse_seed(rest), "seed")
-        seed = task.job_seed
-        print(f"Task {task.id} used seed {seed}.")
-        return seed
+        return task.job_seed
 
     def _vary_region(self, task: Task) -> RegionTool:
         """``%mj vary region [<id>]``: the painter over the task's image (displayed)."""
