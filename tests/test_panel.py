@@ -6,10 +6,9 @@ Widgets are driven the way a browser would drive them: set a control's ``value``
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
 from typing import Any
 
 import ipywidgets as widgets
