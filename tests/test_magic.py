@@ -603,3 +603,53 @@ def test_help_lists_the_media_commands(ip: TestingShell) -> None:
     for form in ("%mj animate low|high", "%mj extend low|high", "%mj video <url|path>",
                  "%mj vary region", "%mj seed", "%mj describe <url|path>"):  # fmt: skip
         assert form in text
+
+
+def test_a_saved_notebook_keeps_a_poster_and_a_small_preview_per_clip(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real kernel (nbclient, widget state saved as JupyterLab would): each clip adds
+    under 150 KB to the .ipynb, and no MP4 is in it."""
+    import json
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    from mjnb.video import NOTEBOOK_CLIP_BYTES
+
+    monkeypatch.setenv("MJNB_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("MJNB_SIM_LATENCY", "0.3")
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+    base = ["%load_ext mjnb", "%mj a red fox --seed 3", "%mj wait", "%mj U2", "%mj wait"]
+    clips = ["%mj animate high --batch 2", "%mj wait"]
+
+    def saved(cells: list[str], name: str) -> Path:
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_code_cell(source) for source in cells]
+        NotebookClient(
+            nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+        ).execute()
+        target = tmp_path / f"{name}.ipynb"
+        nbformat.write(nb, target)
+        return target
+
+    without, with_clips = saved(base, "images"), saved(base + clips, "clips")
+    nb = nbformat.read(with_clips, as_version=4)
+    [card] = nb.cells[5].outputs
+    assert (
+        card.data["text/plain"].startswith("[succeeded] ")
+        and "animate high" in card.data["text/plain"]
+    )
+    assert card.data["text/html"].count("data:image/webp;base64,") == 2
+    assert "image/jpeg" in card.data
+    text = with_clips.read_text()
+    assert "data:video" not in text
+    models = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    players = [m for m in models.values() if "posters" in m["state"]]
+    assert len(players) == 1 and len(players[0]["state"]["posters"]) == 2
+    assert not players[0].get("buffers")  # no binary trait: no clip in the widget state
+    assert max(len(json.dumps(m)) for m in models.values()) < 40_000
+    per_clip = (with_clips.stat().st_size - without.stat().st_size) / 2
+    state = len(json.dumps(nb.metadata.get("widgets", {})))
+    print(f"\nsaved notebook: {per_clip:.0f} bytes per clip ({state} bytes of widget state)")
+    assert per_clip < NOTEBOOK_CLIP_BYTES
