@@ -50,10 +50,11 @@ mask = Image.open(io.BytesIO(base64.b64decode(child.job.mask))).convert("L")
 white = np.asarray(mask) > 127
 w, h = mask.size
 y = int(h * {STROKE_Y})
+xs = range(int(w * {STROKE_X0}) + 10, int(w * {STROKE_X1}) - 10, 5)
 report = {{
     "size": list(mask.size),
     "image": list(up.image.size),
-    "stroke": all(white[y, x] for x in range(int(w * {STROKE_X0}) + 10, int(w * {STROKE_X1}) - 10, 5)),
+    "stroke": all(white[y, x] for x in xs),
     "top_rows": int(white[: h // 4].sum()),
     "share": float(white.mean()),
     "parent": child.parent_id == up.id,
@@ -65,7 +66,8 @@ _VIDEO_STATE_JS = """
 () => {
   const v = document.querySelector('video.mjnb-clip-video');
   return v ? {ready: v.readyState, time: v.currentTime, paused: v.paused, muted: v.muted,
-              loop: v.loop, controls: v.controls, width: v.videoWidth, error: v.error && v.error.code}
+              loop: v.loop, controls: v.controls, width: v.videoWidth,
+              error: v.error && v.error.code}
            : null;
 }
 """
