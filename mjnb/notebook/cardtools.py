@@ -265,6 +265,8 @@ class CardTools(widgets.VBox):
             return partial(task.animate, label.split()[1])
         if label in ("extend low", "extend high"):
             return partial(self._extend, label.split()[1])
+        if label == "upscale video" and self.clip_index() is not None:
+            return partial(task.act, label, index=self.clip_index())
         if self.remix_on and label in REMIX_ACTIONS:
             prompt = self.remix_prompt.value
             return partial(task.act, label, prompt=prompt)
