@@ -554,3 +554,18 @@ def test_an_editor_button_the_api_refuses_shows_one_line(mj: mjnb.Client) -> Non
     assert grid.child_cards.children == ()
     message = grid.message.value
     assert message.startswith("<div") and "zoom custom: " in message
+
+
+def test_upscale_video_acts_on_the_clip_picked_in_a_batch(sim: Any) -> None:
+    """trueai's proxy upscales one clip of a batch (video_virtual_upscale)."""
+    from mjnb.notebook.views import Views
+
+    up = _proxy(sim).imagine("a red fox --seed 12").wait(30).act("U1").wait(30)
+    card = finished_card(Views().card(up.animate("low", batch=2)))
+    assert card.task.status == "succeeded", card.task.error
+    assert "Upscale video" in [b.description for b in card.buttons.children]
+    card.player.selected = 1
+    child = card.click("upscale video")
+    assert child is not None, card.message.value
+    assert child.task.kind == "video" and child.task.job.index == 2
+    assert child.task.wait(60).status == "succeeded", child.task.error
