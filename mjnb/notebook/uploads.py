@@ -36,7 +36,7 @@ class ImageUpload(widgets.VBox):
 
     def __init__(self, on_error: Callable[[BaseException], None] | None = None) -> None:
         self.upload = widgets.FileUpload(
-            accept="image/png,image/jpeg,image/webp,image/gif",
+            accept=".png,.jpg,.jpeg,.webp,.gif",  # extensions: no "image/png" in saved state
             multiple=False,
             description="Image",
             layout=widgets.Layout(width="auto"),
