@@ -199,7 +199,9 @@ def _params_table(table: pd.DataFrame) -> list[str]:
     for record in table.itertuples(index=False):
         parts.append("<tr>")
         for value in record:
-            if pd.isna(value):
+            if isinstance(value, (list, tuple)):  # video_paths: one path per clip
+                text = ", ".join(str(v) for v in value)
+            elif pd.isna(value):
                 text = ""
             else:
                 text = f"{value:.2f}" if isinstance(value, float) else str(value)
