@@ -280,9 +280,7 @@ def video_views(clips: dict[str, Path]) -> list[CellView]:
     for motion, path in clips.items():
         image = poster(path)
         views.append(
-            CellView(
-                {"motion": motion}, image, ar=f"{image.width}:{image.height}", videos=(path,)
-            )  # fmt: skip
+            CellView({"motion": motion}, image, ar=f"{image.width}:{image.height}", videos=(path,))
         )
     views.append(CellView({"motion": "high"}, None, "failed", error="the job was banned"))
     return views
