@@ -123,24 +123,57 @@ class Client:
         mode: str | None = None,
         sweep_id: str | None = None,
         axes: Mapping[str, Any] | None = None,
+        images: Sequence[Any] | None = None,
     ) -> Task:
         """Submit a prompt; returns the Task at once. Bad prompts raise before sending.
 
-        ``sweep_id`` and ``axes`` (this cell's value on each axis) are set by sweeps.
+        ``images``: image prompts (URLs, paths, bytes or PIL images). ``sweep_id`` and
+        ``axes`` (this cell's value on each axis) are set by sweeps.
         """
-        return self.session.imagine(prompt, mode=mode, sweep_id=sweep_id, axes=axes)
+        return self.session.imagine(prompt, mode=mode, sweep_id=sweep_id, axes=axes, images=images)
 
-    def act(self, task: Task | str, label: str) -> Task:
-        """Start an action (``"U2"``, ``"V3"``, ``"zoom 2x"`` ...) on a finished task."""
-        return self.session.act(task, label)
+    def act(
+        self, task: Task | str, label: str, *, prompt: str | None = None, index: int | None = None
+    ) -> Task:
+        """Start an action (``"U2"``, ``"V3"``, ``"zoom 2x"`` ...) on a finished task;
+        with ``prompt``, a remix."""
+        return self.session.act(task, label, prompt=prompt, index=index)
 
-    def describe(self, image_url: str) -> Task:
-        """Four prompt suggestions for an image; see ``task.descriptions``."""
-        return self.session.describe(image_url)
+    def describe(self, image: Any) -> Task:
+        """Four prompt suggestions for an image (URL, path, bytes or PIL image)."""
+        return self.session.describe(image)
 
-    def blend(self, image_urls: Sequence[str], *, dimensions: str = "square") -> Task:
+    def blend(self, images: Sequence[Any], *, dimensions: str = "square") -> Task:
         """Blend 2-5 images into a grid; ``dimensions`` is square, portrait or landscape."""
-        return self.session.blend(image_urls, dimensions=dimensions)
+        return self.session.blend(images, dimensions=dimensions)
+
+    def animate(
+        self,
+        image: Any,
+        prompt: str = "",
+        *,
+        motion: str = "low",
+        loop: bool = False,
+        end: Any = None,
+        batch: int = 1,
+        raw: bool = False,
+    ) -> Task:
+        """Animate any image (URL, path, bytes, PIL): a video task of ``batch`` clips.
+
+        ``motion`` is "low" or "high", ``loop`` ends on the first frame, ``end`` is an
+        end frame. ``task.videos`` are the local .mp4 paths once it has succeeded.
+        """
+        return self.session.animate_image(
+            image, prompt=prompt, motion=motion, loop=loop, end=end, batch=batch, raw=raw
+        )
+
+    def edit(self, image: Any, prompt: str, mask: Any = None) -> Task:
+        """Edit an image of your own with ``prompt`` (optionally only inside ``mask``)."""
+        return self.session.edit(image, prompt, mask=mask)
+
+    def retexture(self, image: Any, prompt: str) -> Task:
+        """Retexture an image of your own: same composition, the style of ``prompt``."""
+        return self.session.edit(image, prompt, kind="retexture")
 
     def sweep(
         self,
@@ -355,14 +388,23 @@ class AsyncClient:
     async def imagine(self, prompt: str | Prompt, **options: Any) -> Task:
         return self._client.imagine(prompt, **options)
 
-    async def act(self, task: Task | str, label: str) -> Task:
-        return self._client.act(task, label)
+    async def act(self, task: Task | str, label: str, **options: Any) -> Task:
+        return self._client.act(task, label, **options)
 
-    async def describe(self, image_url: str) -> Task:
-        return self._client.describe(image_url)
+    async def describe(self, image: Any) -> Task:
+        return self._client.describe(image)
 
-    async def blend(self, image_urls: Sequence[str], **options: Any) -> Task:
-        return self._client.blend(image_urls, **options)
+    async def blend(self, images: Sequence[Any], **options: Any) -> Task:
+        return self._client.blend(images, **options)
+
+    async def animate(self, image: Any, prompt: str = "", **options: Any) -> Task:
+        return self._client.animate(image, prompt, **options)
+
+    async def edit(self, image: Any, prompt: str, mask: Any = None) -> Task:
+        return self._client.edit(image, prompt, mask)
+
+    async def retexture(self, image: Any, prompt: str) -> Task:
+        return self._client.retexture(image, prompt)
 
     async def sweep(self, prompt: str, **options: Any) -> Sweep:
         return self._client.sweep(prompt, **options)

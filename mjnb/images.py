@@ -100,6 +100,27 @@ class ImageStore:
             ) from exc
         return path
 
+    def save_video(self, data: bytes) -> Path:
+        """Store clip bytes already checked by :func:`mjnb.video.probe` as ``<sha>.mp4``.
+
+        Clips live beside the images (same content addressing, same :meth:`prune`), so a
+        clip downloaded twice is kept once.
+        """
+        digest = hashlib.sha256(data).hexdigest()
+        path = self.path_for(digest, "mp4")
+        try:
+            if path.exists() and path.stat().st_size == len(data):
+                os.utime(path)
+            else:
+                _write_atomic(path, data)
+        except OSError as exc:
+            raise StorageError(
+                f"Could not write the video to the cache folder {path.parent} "
+                f"({exc.strerror or exc}); free some space or make it writable "
+                "(or set MJNB_HOME elsewhere)."
+            ) from exc
+        return path
+
     store = save  #: the name the runner used before results were decoded lazily
 
     def _thumb_path(self, digest: str, size: int, fmt: str, quality: int) -> Path:

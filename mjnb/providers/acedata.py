@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
@@ -45,7 +45,8 @@ from ..errors import AuthError, ProviderError, RateLimited, Rejected
 from ..prompt import Prompt
 from ..prompt.model import format_number
 from ..vocab import MODES, UPSCALE_KINDS
-from .base import AdapterBase, Job, Snapshot, Status
+from . import acedata_media as media
+from .base import AdapterBase, Feature, Job, LocalImages, Snapshot, Status
 from .common import (
     ACEDATA_STATES,
     blend_prompt,
@@ -106,10 +107,24 @@ def wire_actions(actions: Any, *, prefer_zhishuyun: bool = False) -> dict[str, s
 SINGLE_RESULTS = frozenset({"U1", "U2", "U3", "U4"}) | {f"upscale {kind}" for kind in UPSCALE_KINDS}
 
 
+#: what every finished single image offers on Ace (its ``actions`` list none of them)
+SINGLE_MEDIA: Mapping[str, str] = {
+    "animate low": media.ANIMATE,
+    "animate high": media.ANIMATE,
+    "vary region": media.REGION,
+}
+VIDEO_LABELS = frozenset({"animate low", "animate high", "extend low", "extend high"})
+
+
+def makes_video(job: Job) -> bool:
+    """True for a job whose result is clips (``/midjourney/videos``)."""
+    return job.kind == "video" or (job.kind == "action" and job.label in VIDEO_LABELS)
+
+
 def makes_grid(job: Job) -> bool:
     """True when the job's result is a grid: it is final only with its actions."""
-    return job.kind in ("imagine", "blend") or (
-        job.kind == "action" and job.label not in SINGLE_RESULTS
+    return job.kind in ("imagine", "blend", "edit") or (
+        job.kind == "action" and job.label not in SINGLE_RESULTS and not makes_video(job)
     )
 
 
@@ -171,6 +186,12 @@ class AceDataAdapter(AdapterBase):
     prefer_zhishuyun = False
     poll_interval = 3.0
     min_poll_interval = 1.0
+    #: see :mod:`mjnb.providers.acedata_media` for what Ace offers and why
+    features: ClassVar[frozenset[Feature]] = frozenset(
+        {"video", "extend", "vary region", "edit", "seed"}
+    )
+    local_images: ClassVar[LocalImages] = "refuse"
+    max_extensions = media.MAX_EXTENSIONS
 
     # -- requests ---------------------------------------------------------------------
 
@@ -192,6 +213,26 @@ class AceDataAdapter(AdapterBase):
             if len(job.images) != 1:
                 raise Rejected(f"Describe takes exactly one image, got {len(job.images)}.")
             return "/midjourney/describe", {"image_url": job.images[0]}
+        if job.kind == "retexture":
+            raise Rejected(f"{self.title} has no retexture; use an edit with a prompt instead.")
+        if makes_video(job):
+            video = media.video_body(job, self.title)
+            if job.callback_url:
+                video["callback_url"] = job.callback_url
+            return "/midjourney/videos", video
+        if job.kind == "edit":
+            prompt, fields = prompt_fields(job)
+            edit = {**media.edit_body(job, prompt, self.title), **fields}
+            speed = ace_mode(job)
+            if speed:
+                edit["mode"] = speed
+            if job.callback_url:
+                edit["callback_url"] = job.callback_url
+            return "/midjourney/edits", edit
+        if job.kind == "action" and job.label == "upscale video":
+            raise Rejected(f"{self.title} has no video upscale.")
+        if job.kind == "action" and job.remix and job.label != "vary region":
+            raise Rejected(f"{self.title} has no remix: only vary region takes a new prompt there.")
         if job.kind == "action":
             parent = job.parent
             wire = parent.wire.get(job.label or "") if parent else None
@@ -205,6 +246,8 @@ class AceDataAdapter(AdapterBase):
             if not image_id:
                 raise Rejected(f"The task has no {self.title} image_id to act on; run it again.")
             body: dict[str, Any] = {"action": wire, "image_id": image_id}
+            if job.label == "vary region":
+                body.update(media.region_fields(job, prompt_fields(job)[0]))
             mode = job.mode
             if mode == "turbo" and version_name(job.parsed) in NO_TURBO:
                 mode = "fast"  # job.parsed is the parent's prompt
@@ -251,7 +294,17 @@ class AceDataAdapter(AdapterBase):
             return Snapshot("succeeded", 100, task_id, descriptions=descriptions, extra=extra)
         if not task_id:
             raise ProviderError(f"{self.title} accepted the job but sent no task_id; try again.")
-        return self._snapshot(body, task_id, {}, grid=makes_grid(job))
+        return self._snapshot(body, task_id, self._start(job), grid=makes_grid(job))
+
+    @staticmethod
+    def _start(job: Job) -> dict[str, Any]:
+        """What a snapshot must remember of its job: a clip, and its extensions."""
+        if not makes_video(job):
+            return {}
+        done = 0
+        if job.label and job.label.startswith("extend") and job.parent is not None:
+            done = int(job.parent.extra.get("extensions") or 0) + 1
+        return {"video": True, "extensions": done}
 
     def parse_poll(self, snapshot: Snapshot, response: httpx.Response) -> Snapshot:
         body = self._body(response)
@@ -273,7 +326,7 @@ class AceDataAdapter(AdapterBase):
         task_id = optional_id(data.get("task_id"), "a task_id", self.title)
         if data.get("success") is False and not task_id:
             raise self._exception(200, data, None)
-        return self._snapshot(data, task_id, {}, grid=makes_grid(job))
+        return self._snapshot(data, task_id, self._start(job), grid=makes_grid(job))
 
     def _snapshot(
         self,
@@ -306,6 +359,8 @@ class AceDataAdapter(AdapterBase):
                 error=_reason(data.get("error")) or f"{who} reported the job failed.",
                 extra=extra,
             )
+        if extra.get("video") or data.get("video_urls") is not None:
+            return self._video(data, remote_id, extra, progress, sent, state, url, record)
         descriptions, notice = capped_descriptions(data.get("descriptions"))
         if notice:
             extra = {**extra, "notice": notice}
@@ -313,6 +368,8 @@ class AceDataAdapter(AdapterBase):
         final = progress >= 100 and bool(actions or (url and not grid))
         if record:  # a record has no preview: its URL is the result unless progress < 100
             final = final or bool(url and (sent is None or progress >= 100))
+        if final and url and not descriptions and "U1" not in actions:
+            actions = {**actions, **SINGLE_MEDIA}  # Ace animates a single image, repaints it
         if final or descriptions:
             return Snapshot(
                 "succeeded",
@@ -327,6 +384,47 @@ class AceDataAdapter(AdapterBase):
         running = state in ("running", "succeeded") or progress > 0 or bool(url)
         status: Status = "running" if running else "queued"
         return Snapshot(status, min(progress, 99), remote_id, preview_url=url, extra=extra)
+
+    def _video(
+        self,
+        data: Mapping[str, Any],
+        remote_id: str | None,
+        extra: Mapping[str, Any],
+        progress: int,
+        sent: Any,
+        state: str | None,
+        cover: str | None,
+        record: bool,
+    ) -> Snapshot:
+        """A ``/midjourney/videos`` answer: done at progress 100 with ``video_urls``
+        (a record with URLs and no progress too); ``success: true`` alone is not done."""
+        urls, extra = media.video_reading(data, extra, self.title)
+        final = bool(urls) and (progress >= 100 or (record and sent is None))
+        if final:
+            done = int(extra.get("extensions") or 0)
+            return Snapshot(
+                "succeeded",
+                100,
+                remote_id,
+                image_url=cover,
+                video_urls=urls,
+                wire=media.video_wire(done),
+                extra=extra,
+            )
+        running = state in ("running", "succeeded") or progress > 0
+        status: Status = "running" if running else "queued"
+        return Snapshot(status, min(progress, 99), remote_id, preview_url=cover, extra=extra)
+
+    # -- seed --------------------------------------------------------------------------
+
+    def seed(self, snapshot: Snapshot) -> httpx.Request | None:
+        image_id = snapshot.extra.get("image_id")
+        if not image_id or media.is_video_snapshot(snapshot):
+            return None
+        return self._request("/midjourney/seed", {"image_id": image_id}, "application/json")
+
+    def parse_seed(self, snapshot: Snapshot, response: httpx.Response) -> int | None:
+        return media.parse_seed_body(self._body(response), self.title)
 
     def _body(self, response: httpx.Response) -> dict[str, Any]:
         """The JSON object of a good answer; raises for every error answer."""

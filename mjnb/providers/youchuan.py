@@ -42,13 +42,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
 from ..errors import AuthError, PromptError, ProviderError, RateLimited, Rejected
 from ..prompt import Prompt, parse_prompt
-from .base import AdapterBase, Job, Snapshot, Status
+from . import youchuan_media as media
+from .base import AdapterBase, Feature, Job, LocalImages, Snapshot, Status
 from .common import (
     allowed_actions,
     blend_prompt,
@@ -238,6 +239,10 @@ UPSCALE_WIRE: Mapping[str, Mapping[str, str]] = {
     "6": {"upscale subtle": "upscale {n} 0", "upscale creative": "upscale {n} 1"},
     "5": {"upscale 2x": "upscale {n} 2", "upscale 4x": "upscale {n} 3"},
 }
+EDITOR_WIRE: Mapping[str, str] = {
+    "vary region": "inpaint {n}",
+    "zoom custom": "outpaint {n} custom",
+}
 PAN_SCALE = 1.5
 UNSUPPORTED = ("repeat", "stealth", "public")
 _PARAM = {
@@ -264,7 +269,8 @@ def grid_wire(image_nos: list[int]) -> dict[str, str]:
     U<k> and V<k> number the images shown; U picks the k-th locally."""
     wire = {f"U{k}": f"select {k - 1}" for k in range(1, len(image_nos) + 1)}
     wire.update({f"V{k}": f"variation {no} 1" for k, no in enumerate(image_nos, 1)})
-    return wire | dict(GRID_WIRE)
+    animate = {label: value.format(n=-1) for label, value in media.ANIMATE_WIRE.items()}
+    return wire | dict(GRID_WIRE) | animate
 
 
 def image_wire(
@@ -274,6 +280,7 @@ def image_wire(
     ``version`` (a version-table name) keeps only what its rules allow: V8.1 has no pan,
     zoom (outpaint) or upscale on Youchuan (its HD is ``--hd`` in the prompt)."""
     table = dict(IMAGE_WIRE) if upscaled else {**IMAGE_WIRE, **UPSCALE_WIRE[model]}
+    table |= {**EDITOR_WIRE, **media.ANIMATE_WIRE}
     table = allowed_actions(table, version)
     return {label: wire.format(n=image_no) for label, wire in table.items()}
 
@@ -356,6 +363,13 @@ class YouchuanAdapter(AdapterBase):
     default_base_url = "https://ali.youchuan.cn"
     poll_interval = 3.0
     min_poll_interval = 1.0
+    features: ClassVar[frozenset[Feature]] = frozenset(
+        {"video", "extend", "upscale video", "vary region", "remix", "zoom custom", "edit",
+         "retexture"}
+    )  # fmt: skip
+    #: Youchuan documents no upload endpoint: every image goes as a public URL
+    local_images: ClassVar[LocalImages] = "refuse"
+    max_extensions = media.MAX_EXTENSIONS
 
     def __init__(
         self, base_url: str | None = None, app_id: str | None = None, token: str | None = None
@@ -412,12 +426,17 @@ class YouchuanAdapter(AdapterBase):
         job_id = str(parent.extra.get("jobId") or parent.remote_id)
         image_no, model = int(image_nos[shown]), str(parent.extra.get("model", "6"))
         version = parent.extra.get("version")
+        wire_of_selected = image_wire(image_no, model, version=version)
+        if parent.extra.get("only_upscale"):  # an edit/retexture job: upscale alone
+            wire_of_selected = {
+                k: v for k, v in wire_of_selected.items() if k.startswith("upscale")
+            }
         return Snapshot(
             "succeeded",
             100,
             remote_id=job_id,
             image_url=parent.image_urls[shown],
-            wire=image_wire(image_no, model, version=version),
+            wire=wire_of_selected,
             extra={**parent.extra, "kind": "selected", "imageNo": image_no, "image_nos": []},
         )
 
@@ -437,6 +456,10 @@ class YouchuanAdapter(AdapterBase):
             }
         if job.kind == "describe":
             raise Rejected("Youchuan's API offers no describe; use another provider for it.")
+        if job.kind == "video":
+            return media.animate_from_image(job)
+        if job.kind in ("edit", "retexture"):
+            return media.editor_job(job)
         parent = job.parent
         wire = parent.wire.get(job.label or "") if parent else None
         if parent is None or wire is None or wire.startswith("select "):
@@ -448,6 +471,9 @@ class YouchuanAdapter(AdapterBase):
         job_id = str(parent.extra.get("jobId") or parent.remote_id or "")
         if not job_id:
             raise Rejected("The task acted on has no Youchuan job id; run it again.")
+        built = media.act(job, parent, wire, job_id)
+        if built is not None:
+            return built
         endpoint, *args = wire.split()
         body: dict[str, Any] = {"jobId": job_id}
         if endpoint == "reroll":
@@ -461,6 +487,10 @@ class YouchuanAdapter(AdapterBase):
             body["type"] = int(args[1])
         elif endpoint == "pan":
             body |= {"direction": int(args[1]), "scale": PAN_SCALE}
+        elif endpoint == "outpaint" and args[1] == "custom":
+            if job.zoom is None or not 1.0 <= job.zoom <= 2.0:
+                raise Rejected(f"Custom zoom takes a factor of 1.0-2.0, got {job.zoom}.")
+            body["scale"] = max(1.1, float(job.zoom))  # Youchuan's outpaint: 1.1-2.0
         elif endpoint == "outpaint":
             body["scale"] = float(args[1])
         if remix and endpoint in ("pan", "outpaint"):
@@ -468,7 +498,17 @@ class YouchuanAdapter(AdapterBase):
         return f"/v1/tob/{endpoint}", body
 
     def parse_submit(self, job: Job, response: httpx.Response) -> Snapshot:
-        data = self._job(response)
+        try:
+            data = self._job(response)
+        except Rejected as exc:
+            if exc.status == 405 and (job.label or "").startswith("extend"):
+                done = int(job.parent.extra.get("extensions", 0)) if job.parent else 0
+                raise Rejected(
+                    media.extend_limit(max(done, media.MAX_EXTENSIONS)),
+                    code=exc.code,
+                    status=405,
+                ) from None
+            raise
         job_id = optional_id(data.get("id"), "a job id", self.title)
         if not job_id:
             raise ProviderError(
@@ -482,7 +522,21 @@ class YouchuanAdapter(AdapterBase):
             version = job.parent.extra.get("version")
         else:
             kind, model, version = "grid", family(job.parsed), version_name(job.parsed)
-        extra = {"jobId": job_id, "kind": kind, "model": model, "prompt": job.prompt}
+        extra: dict[str, Any] = {
+            "jobId": job_id,
+            "kind": kind,
+            "model": model,
+            "prompt": job.prompt,
+        }
+        endpoint = job.parent.wire.get(job.label or "", "").split(" ")[0] if job.parent else ""
+        if job.kind == "video" or endpoint in ("video-diffusion", "extend-video", "video-upscale"):
+            before = int(job.parent.extra.get("extensions", 0)) if job.parent else 0
+            extra |= {"kind": "video", "extensions": before + (endpoint == "extend-video")}
+            extra["upscaled"] = endpoint == "video-upscale"
+            if endpoint == "extend-video" and job.parent is not None and not job.prompt.strip():
+                extra["prompt"] = job.parent.extra.get("prompt", "")
+        elif job.kind in ("edit", "retexture"):
+            extra["only_upscale"] = True  # Youchuan: such jobs allow upscale alone
         if version:
             extra["version"] = version
         first = Snapshot("queued", remote_id=job_id, extra=extra)
@@ -505,6 +559,8 @@ class YouchuanAdapter(AdapterBase):
         if status in ("failed", "cancelled"):
             error = self.scrub(why or "Youchuan reported the job failed.")
             return Snapshot(status, progress, remote, error=error, extra=extra)
+        if extra.get("kind") == "video":
+            return self._clips(snapshot, data, status, progress)
         urls = list(url_list(data.get("urls"), "result urls", self.title))
         sent_audits = data.get("audits")
         audits = sent_audits if isinstance(sent_audits, list) else []
@@ -530,14 +586,34 @@ class YouchuanAdapter(AdapterBase):
             wire = image_wire(0, model, upscaled=upscaled, version=extra.get("version"))
             return Snapshot("succeeded", 100, remote, image_url=shown[0][1], wire=wire, extra=extra)
         extra["image_nos"] = [n for n, _ in shown]
+        grid = grid_wire(extra["image_nos"])
+        if extra.get("only_upscale"):
+            grid = {label: value for label, value in grid.items() if label[0] == "U"}
         return Snapshot(
             "succeeded",
             100,
             remote,
             image_urls=tuple(url for _, url in shown),
-            wire=grid_wire(extra["image_nos"]),
+            wire=grid,
             extra=extra,
         )
+
+    def _clips(
+        self, snapshot: Snapshot, data: Mapping[str, Any], status: Status, progress: int
+    ) -> Snapshot:
+        """A video job: its ``urls`` are the clips (1, 2 or 4 MP4s)."""
+        extra, remote = dict(snapshot.extra), snapshot.remote_id
+        urls = url_list(media.video_urls(data), "video urls", self.title, limit=4)
+        if status != "succeeded" or not urls:
+            waiting: Status = "running" if status == "succeeded" else status
+            progress = max(progress, 95 if status == "succeeded" else 0, snapshot.progress)
+            return Snapshot(waiting, progress, remote, extra=extra)
+        wire = dict(media.VIDEO_WIRE)
+        if extra.get("upscaled"):
+            wire = {}  # a 1080p clip: Youchuan extends and upscales the original only
+        elif int(extra.get("extensions", 0)) >= media.MAX_EXTENSIONS:
+            wire.pop("extend low"), wire.pop("extend high")
+        return Snapshot("succeeded", 100, remote, video_urls=urls, wire=wire, extra=extra)
 
     def _job(self, response: httpx.Response) -> dict[str, Any]:
         """The job object of a good answer; raises for every error answer."""
@@ -569,4 +645,6 @@ def _remix(job: Job, parent: Snapshot) -> str | None:
     """The new prompt of an action acted on with a changed prompt (a remix), else None."""
     before = str(parent.extra.get("prompt") or "")
     prompt = job.prompt.strip()
+    if job.remix and prompt:
+        return prompt
     return prompt if prompt and before and prompt != before.strip() else None

@@ -34,6 +34,7 @@ import httpx
 from ..errors import AuthError, MJError, NotReady, ProviderError, RateLimited, Timeout
 from ..providers.base import Adapter, Job, Snapshot, resolve_locally
 from ..vocab import MAX_IMAGE_BYTES
+from . import media
 from .engine import Engine, with_timeout
 from .state import TaskState, snapshot_state
 
@@ -142,15 +143,21 @@ class Runner:
 
     async def _drive(self, state: TaskState, *, resume: bool) -> None:
         key = (self.adapter.name, self.adapter.base_url)
+        await media.wait_for_start(self, state)  # the U<n> an animate starts from
         async with self.engine.limit(key, self.max_concurrency):
             if state.cancelled:
                 raise asyncio.CancelledError  # cancelled while it waited for its slot
             if not resume:
+                await media.upload_local(self, state)
                 await self._submit(state)
+            await media.confirm(self, state)  # trueai's MODAL step, at most once
             if not state.snapshot.done:
                 await self._follow(state)
         if state.snapshot.status == "succeeded":
-            await self._fetch(state)
+            if state.snapshot.video_urls:
+                await media.fetch_videos(self, state)
+            else:
+                await self._fetch(state)
 
     def finish(self, state: TaskState) -> None:
         """End ``state`` through the one end-of-task sequence (it cannot raise)."""
@@ -438,6 +445,7 @@ class Runner:
                 # separate images (Youchuan) have no grid URL: keep all four, space-separated
                 image_url=snapshot.image_url or " ".join(snapshot.image_urls) or None,
                 image_path=str(state.image_path) if state.image_path else None,
+                **media.row_fields(state),
             )
         except MJError:
             if strict:

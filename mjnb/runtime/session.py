@@ -24,9 +24,12 @@ from ..prompt import Prompt, parse_prompt
 from ..providers.base import Adapter, Job, check_prompt
 from ..task import Task
 from ..vocab import ACTION_LABELS, BLEND_DIMENSIONS, MODES
+from . import build
 from .engine import Engine
+from .media import kind_of
 from .runner import Runner
 from .state import TaskState, snapshot_from_state
+from .studio import MediaMethods
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -49,7 +52,7 @@ class RunSettings:
     task_timeout: float | None = None
 
 
-class Session:
+class Session(MediaMethods):
     """One provider endpoint's tasks in one process: a TaskHost and a SweepHost."""
 
     def __init__(
@@ -96,8 +99,18 @@ class Session:
         mode: str | None = None,
         sweep_id: str | None = None,
         axes: Mapping[str, Any] | None = None,
+        images: Sequence[Any] | None = None,
     ) -> Task:
-        """Check, log and queue one prompt; returns its Task at once."""
+        """Check, log and queue one prompt; returns its Task at once.
+
+        ``images`` (URLs, paths, bytes, PIL) are image prompts: a URL goes in front of
+        the prompt's text, a local image goes as a data: URL in ``Job.images`` (the
+        adapter inlines it, or the runner uploads it first).
+        """
+        if images:
+            prompt, local = self._image_prompts(prompt, images)
+        else:
+            local = ()
         parsed = prompt if isinstance(prompt, Prompt) else parse_prompt(prompt)
         variants = parsed.expand()
         if len(variants) > 1:
@@ -106,8 +119,17 @@ class Session:
                 "run them with mj.sweep(...) (or %mj in a notebook)."
             )
         self.check_prompt(parsed)
-        job = Job("imagine", prompt=str(parsed), mode=check_mode(mode))
+        job = Job("imagine", prompt=str(parsed), mode=check_mode(mode), images=local)
         return self.send(job, prompt=parsed, sweep_id=sweep_id, axes=axes)
+
+    def _image_prompts(
+        self, prompt: str | Prompt, images: Sequence[Any]
+    ) -> tuple[str, tuple[str, ...]]:
+        given = [build.image(self.adapter, v, "image prompt") for v in build.listed(images)]
+        remote = [g.url for g in given if g.url is not None]
+        local = tuple(g.data_url for g in given if g.url is None)
+        text = " ".join([*remote, str(prompt)])
+        return text, local
 
     def start(
         self,
@@ -128,10 +150,35 @@ class Session:
             job, prompt=prompt, sweep_id=sweep_id, axes=axes, cell=cell, replaces=replaces
         )
 
-    def act(self, task: Task | str, label: str) -> Task:
-        """Start an action (``"U2"``, ``"V3"``, ``"zoom 2x"`` ...) on a succeeded task."""
+    def act(
+        self,
+        task: Task | str,
+        label: str,
+        *,
+        prompt: str | None = None,
+        index: int | None = None,
+    ) -> Task:
+        """Start an action (``"U2"``, ``"V3"``, ``"zoom 2x"`` ...) on a succeeded task.
+
+        ``prompt`` makes it a remix (V, pan, reroll, zoom and vary labels); ``index``
+        picks the clip of a batch (``"upscale video"``). The video labels go through
+        :meth:`animate` / :meth:`extend`; ``"zoom custom"`` needs :meth:`zoom_out` and
+        ``"vary region"`` a mask (:meth:`vary_region`).
+        """
         parent = self.task(task) if isinstance(task, str) else task
         label = normalize_label(label)
+        if label.startswith("animate "):
+            return self.animate(parent, label.split()[1], index=index, prompt=prompt)
+        if label.startswith("extend "):
+            return self.extend(parent, label.split()[1], index=index, prompt=prompt)
+        if label == "zoom custom":
+            raise InvalidArgument("Custom zoom takes a factor: use task.zoom_out(1.3, prompt=...).")
+        if label == "vary region":
+            return self.vary_region(parent, None, prompt=prompt)
+        if prompt is not None:
+            return self.remix(parent, label, prompt, index=index)
+        if label == "upscale video":
+            build.need(self.adapter, "upscale video")
         if parent.status != "succeeded":
             raise NotReady(
                 f"Task {parent.id} is {parent.status}; actions need a succeeded task"
@@ -140,20 +187,31 @@ class Session:
         if label not in parent.actions:
             offered = ", ".join(parent.actions) or "none"
             raise Rejected(f"Task {parent.id} does not offer {label!r}; it offers: {offered}.")
-        job = Job("action", prompt=parent.job.prompt, label=label, parent=parent.snapshot)
-        return self.send(job, prompt=parent.prompt, parent_id=parent.id)
+        if label == "upscale video":
+            clips = len(parent.videos) or parent.job.batch
+            index = build.index(1 if index is None else index, max(clips, 1), "the clip")
+        job = Job(
+            "action", prompt=parent.job.prompt, label=label, parent=parent.snapshot, index=index
+        )
+        return self.send(job, prompt=parent.prompt, parent_id=parent.id, kind=kind_of(job))
 
-    def describe(self, image_url: str) -> Task:
-        check_urls("describe", [image_url], 1, 1)
-        return self.send(Job("describe", images=(image_url,)))
+    def describe(self, image: Any) -> Task:
+        """Four prompts for an image: a URL, a path, bytes or a PIL image."""
+        urls = build.image_urls(self.adapter, image, "image to describe")
+        check_urls("describe", urls, 1, 1)
+        return self.send(Job("describe", images=urls))
 
-    def blend(self, image_urls: Sequence[str], *, dimensions: str = "square") -> Task:
-        check_urls("blend", image_urls, 2, 5)
+    def blend(self, images: Sequence[Any], *, dimensions: str = "square") -> Task:
+        """Blend 2-5 images (URLs, paths, bytes, PIL images)."""
         if dimensions not in BLEND_DIMENSIONS:
             raise InvalidArgument(
                 f"dimensions must be one of {', '.join(BLEND_DIMENSIONS)}, got {dimensions!r}."
             )
-        return self.send(Job("blend", images=tuple(image_urls), dimensions=dimensions))
+        listed = build.listed(images)
+        check_count("blend", listed, 2, 5)
+        urls = build.image_urls(self.adapter, listed, "images to blend")
+        check_urls("blend", urls, 2, 5)
+        return self.send(Job("blend", images=urls, dimensions=dimensions))
 
     def send(
         self,
@@ -163,9 +221,16 @@ class Session:
         parent_id: str | None = None,
         sweep_id: str | None = None,
         axes: Mapping[str, Any] | None = None,
+        **media: Any,
     ) -> Task:
-        """Log a new task and hand it to the runner (which sends it when a slot frees)."""
-        task = self._send(job, prompt=prompt, parent_id=parent_id, sweep_id=sweep_id, axes=axes)
+        """Log a new task and hand it to the runner (which sends it when a slot frees).
+
+        ``media``: the log's kind/motion/loop/batch/mask_path columns, and ``waits_for``
+        (the TaskState this one starts from) and ``notice`` for the task's state.
+        """
+        task = self._send(
+            job, prompt=prompt, parent_id=parent_id, sweep_id=sweep_id, axes=axes, **media
+        )
         if task is None:
             raise NotReady(
                 f"That cell of sweep {sweep_id} already has a task (or was cancelled); "
@@ -183,6 +248,9 @@ class Session:
         axes: Mapping[str, Any] | None = None,
         cell: int | None = None,
         replaces: str | None = None,
+        waits_for: TaskState | None = None,
+        notice: str | None = None,
+        **columns: Any,
     ) -> Task | None:
         """:meth:`send`, or None when the log's claim of the sweep cell is lost."""
         state = TaskState(
@@ -192,6 +260,10 @@ class Session:
             prompt=prompt,
             parent_id=parent_id,
             sweep_id=sweep_id,
+            kind=columns.setdefault("kind", kind_of(job)),
+            mask_path=columns.get("mask_path"),
+            waits_for=waits_for,
+            notice=notice,
         )
         claimed = self.log.add_task(
             state.id,
@@ -207,6 +279,7 @@ class Session:
             base_url=self.base_url,
             cell=cell,
             replaces=replaces,
+            **columns,
         )
         if not claimed:
             return None
@@ -379,6 +452,11 @@ def check_urls(what: str, urls: Sequence[str] | str, least: int, most: int) -> N
             raise InvalidArgument(f"{url!r} is not an image URL (http://, https:// or data:).")
 
 
+def check_count(what: str, images: Sequence[Any], least: int, most: int) -> None:
+    if not least <= len(images) <= most:
+        raise InvalidArgument(f"{what} takes {least} to {most} images, got {len(images)}.")
+
+
 def no_image_reason(state: TaskState) -> str:
     name = f"Task {state.id}"
     if state.status == "succeeded" and state.reason:
@@ -412,8 +490,16 @@ def state_from_row(row: Mapping[str, Any], provider: str) -> TaskState:
     except PromptError:
         prompt = None
     action = row.get("action") or "imagine"
-    kind = action if action in ("imagine", "describe", "blend") else "action"
-    job = Job(kind, prompt=prompt_text, label=None if kind != "action" else action)  # type: ignore[arg-type]
+    own = ("imagine", "describe", "blend", "video", "edit", "retexture")
+    kind = action if action in own else "action"
+    batch = row.get("batch")
+    job = Job(
+        kind,  # type: ignore[arg-type]
+        prompt=prompt_text,
+        label=None if kind != "action" else action,
+        motion=row.get("motion") if isinstance(row.get("motion"), str) else None,
+        batch=int(batch) if isinstance(batch, (int, float)) and batch == batch else 1,
+    )
     state = TaskState(
         row["task_id"],
         job,
@@ -428,6 +514,11 @@ def state_from_row(row: Mapping[str, Any], provider: str) -> TaskState:
         snapshot=snapshot,
         error=row.get("error"),
         sending=bool(remote.get("sending")),
+        kind=row.get("kind") or kind_of(job),
+        video_paths=tuple(Path(p) for p in _listed(row.get("video_paths"))),
+        mask_path=Path(row["mask_path"]) if row.get("mask_path") else None,
+        job_seed=_int_or_none(row.get("job_seed")),
+        cost=_float_or_none(row.get("cost")),
     )
     if snapshot.done:
         state.done.set()
@@ -440,3 +531,26 @@ def _as_datetime(value: Any, default: Any = ...) -> Any:
     if isinstance(value, datetime):
         return value
     return datetime.fromisoformat(str(value))
+
+
+def _listed(value: Any) -> list[str]:
+    if isinstance(value, str):
+        import json
+
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return []
+    return [str(v) for v in value] if isinstance(value, (list, tuple)) else []
+
+
+def _int_or_none(value: Any) -> int | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value:
+        return int(value)
+    return None
+
+
+def _float_or_none(value: Any) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value:
+        return float(value)
+    return None

@@ -36,7 +36,7 @@ logger = logging.getLogger("mjnb")
 T = TypeVar("T")
 Listener = Callable[[Any], None]
 #: the snapshot fields whose change is worth a log write and a view update
-SEEN = ("status", "progress", "image_url", "preview_url", "remote_id", "error")
+SEEN = ("status", "progress", "image_url", "preview_url", "remote_id", "error", "video_urls")
 
 
 class Pixels:
@@ -90,6 +90,21 @@ class TaskState:
     #: what listeners receive (the Task view); set once by whoever builds the view
     view: Any = None
     pixels: Pixels = field(default_factory=Pixels)
+    # -- media (video and the editor) ---------------------------------------------------
+    #: "image", "video" or "describe" (the log's ``kind``)
+    kind: str = "image"
+    #: the clips of a video job, downloaded and probed (``<sha>.mp4`` in the cache)
+    video_paths: tuple[Path, ...] = ()
+    #: the vary-region / edit mask as sent (a grayscale PNG in the cache)
+    mask_path: Path | None = None
+    #: the seed the provider says the job used (asked on demand)
+    job_seed: int | None = None
+    #: what the provider charged, in its own unit, where it says
+    cost: float | None = None
+    #: a task this one starts from once it has succeeded (the U<n> before an animate)
+    waits_for: TaskState | None = None
+    #: a notice for the user about this task (the extra upscale it needs ...)
+    notice: str | None = None
 
     # -- what users see -----------------------------------------------------------------
     @property
@@ -231,6 +246,7 @@ def snapshot_from_state(state: Mapping[str, Any]) -> Snapshot:
         image_url=state.get("image_url"),
         preview_url=state.get("preview_url"),
         image_urls=tuple(state.get("image_urls") or ()),
+        video_urls=tuple(state.get("video_urls") or ()),
         wire=dict(state.get("wire") or {}),
         error=state.get("error"),
         descriptions=tuple(state.get("descriptions") or ()),

@@ -267,6 +267,9 @@ class Job:
         return self._descriptions
 
     def _paint(self) -> Image.Image:
+        painter = self.meta.get("paint")  # a protocol's own recipe (Youchuan's editor)
+        if callable(painter):
+            return cast(Image.Image, painter(self))
         recipe, base, side = self.recipe, self.base, self.long_side
         if recipe == "imagine":
             return art.paint_grid(self.text, self.params, self.seed, long_side=side)
