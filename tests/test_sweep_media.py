@@ -420,11 +420,93 @@ def test_sweep_video_over_one_image_and_linked_report(
     assert Sweep.from_log(host, clips.id).cells[0].source == str(start)
 
 
-def test_video_sweep_needs_a_host_with_video(
+def test_a_host_without_video_is_a_one_line_error() -> None:
+    class ImagesOnly:  # a SweepHost of release 2's first wave: no start_video
+        provider = "local"
+
+    with pytest.raises(InvalidArgument, match="cannot run video sweeps yet"):
+        sweep_video(ImagesOnly(), "https://example.com/a.png", "waves", motion=["low", "high"])  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------ end to end (the Session)
+
+YOUCHUAN = {"latency": 0.2, "long_side": 128, "progress_steps": 2, "token": "yc-secret"}
+
+
+def youchuan(sim: RunningSimulator) -> mjnb.Client:
+    return mjnb.Client(
+        "youchuan", base_url=sim.url, app_id="app-1", token="yc-secret", poll_interval=0.05
+    )
+
+
+def needs_session_video(mj: mjnb.Client) -> None:
+    if not hasattr(mj.session, "start_video"):
+        pytest.skip("the Session has no start_video yet (client-media)")
+
+
+def test_e2e_youchuan_seed_sweep_animated_motion_by_seed(
+    make_sim: Callable[..., RunningSimulator], tmp_path: Path
+) -> None:
+    mj = youchuan(make_sim(**YOUCHUAN))
+    needs_session_video(mj)
+    images = mj.sweep("a lighthouse at dusk --ar 16:9", seed=[1, 2]).wait(timeout=WAIT)
+    plan = images.plan_animate("waves roll in", motion=["low", "high"], index=1)
+    ups = 0 if mj.session.adapter.animates_grids else 2  # else one U1 per grid, first
+    assert plan.extra_jobs == ups and plan.jobs == 4 + ups
+    clips = images.animate("waves roll in", motion=["low", "high"], index=1)
+    assert clips.wait(timeout=WAIT).summary == "4/4 done", clips.df[["status", "error"]]
+    log = mj.log()
+    assert (log["action"] == "U1").sum() == ups  # each tile upscaled once, for both motions
+    df = clips.df
+    assert list(df["kind"]) == ["video"] * 4 and list(df["motion"]) == ["low", "high"] * 2
+    for paths in df["video_paths"]:  # Youchuan makes its own batch (4) whatever --bs says
+        assert paths and all(probe(p).frames > 1 for p in paths)
+    views = clips.views(96)
+    assert all(v.videos and v.image is not None for v in views)
+    assert clips.grid(x="motion", y="seed", cell_size=96).width > 0
+    assert clips.filmstrip(x="motion", y="seed", frames=3, height=48).width > 0
+    page = clips.to_html(tmp_path / "yc.html").read_text()
+    assert page.count("data:video/mp4;base64,") == sum(len(v.videos) for v in views)
+    again = mj.get_sweep(clips.id)
+    assert again.plan.kind == "video" and again.resume() == []
+    assert [t.id for t in again.tasks] == [t.id for t in clips.tasks]
+
+
+def test_e2e_youchuan_sweep_video_over_one_image(
+    make_sim: Callable[..., RunningSimulator], tmp_path: Path
+) -> None:
+    mj = youchuan(make_sim(**YOUCHUAN))
+    needs_session_video(mj)
+    grid = mj.imagine("a lighthouse --seed 3").wait(timeout=WAIT)
+    url = grid.snapshot.image_urls[0] if grid.snapshot.image_urls else grid.image_url
+    local = tmp_path / "start.png"
+    start_image().save(local)
+    before = len(mj.log())
+    with pytest.raises(InvalidArgument, match="youchuan needs a public URL"):
+        mj.sweep_video(local, "waves", motion=["low", "high"])
+    assert len(mj.log()) == before and mj.sweeps().empty  # nothing logged, nothing sent
+    plan = mj.plan_sweep_video(url, "waves roll in", motion=["low", "high"], batch=[1, 2])
+    assert str(plan).startswith("4 video jobs (motion × batch), 6 clips")
+    clips = mj.sweep_video(url, "waves roll in", motion=["low", "high"], batch=[1, 2])
+    clips.wait(timeout=WAIT)
+    assert clips.summary == "4/4 done" and all(v.videos for v in clips.views(64))
+    first = clips.views(64)[0].videos[0].stat().st_size
+    total = sum(len(v.videos) for v in clips.views(64))
+    page = clips.to_html(tmp_path / "linked.html", embed_limit=first).read_text()
+    assert page.count("data:video/mp4;base64,") >= 1
+    assert re.search(r"(\d+) clips are not embedded", page)
+    linked = int(re.search(r"(\d+) clips are not embedded", page)[1])  # type: ignore[index]
+    assert page.count("data:video/mp4;base64,") + linked == total
+
+
+def test_e2e_grid_tiles_need_an_index_and_metachat_has_no_video(
     make_sim: Callable[..., RunningSimulator],
 ) -> None:
-    mj = client(make_sim(**FAST))
-    if hasattr(mj.session, "start_video"):
-        pytest.skip("this Session runs video cells")
-    with pytest.raises(InvalidArgument, match="cannot run video sweeps yet"):
-        mj.sweep_video("https://example.com/a.png", "waves", motion=["low", "high"])
+    mj = youchuan(make_sim(**YOUCHUAN))
+    needs_session_video(mj)
+    images = mj.sweep("a fox", seed=[1, 2]).wait(timeout=WAIT)
+    with pytest.raises(InvalidArgument, match="is a grid: say which tile"):
+        images.animate(motion=["low", "high"])
+    with pytest.raises(InvalidArgument, match="more than max_jobs=3"):
+        images.animate(motion=["low", "high"], index=2, max_jobs=3)
+    assert len(mj.sweeps()) == 1  # refused before the video sweep was logged
