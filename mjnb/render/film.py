@@ -55,7 +55,8 @@ def render_filmstrips(
         except MJError as exc:
             strips.append(replace(view, image=None, status="failed", error=str(exc)))
             continue
-        strips.append(replace(view, image=strip, ar=f"{strip.width}:{strip.height}"))
+        # no "clip" badge: a strip of frames is plainly a clip
+        strips.append(replace(view, image=strip, ar=f"{strip.width}:{strip.height}", videos=()))
     shaped = [v for v in strips if v.image is not None]
     if shaped:
         ar = shaped[0].ar

@@ -11,10 +11,12 @@ images, a grid's tile is upscaled first, once per tile: a later cell of the same
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidArgument, NotReady
+from ..prompt import PromptWarning
 from ..providers.base import Job
 from . import build
 
@@ -126,7 +128,11 @@ class VideoCells:
         batch = int(params.get("bs") or 1)
         loop, raw = bool(params.get("loop")), bool(params.get("raw"))
         extra = {k: v for k, v in params.items() if k not in _VIDEO_PARAMS}
-        text = str(prompt.with_params(**dict.fromkeys(_VIDEO_PARAMS))) if extra else prompt.text
+        text = prompt.text
+        if extra:  # --seed: the sweep planned it (and said providers may drop it)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", PromptWarning)
+                text = str(prompt.with_params(**dict.fromkeys(_VIDEO_PARAMS)))
         label = f"animate {motion}"
         options: dict[str, Any] = dict(
             prompt=text, motion=motion, loop=loop, batch=batch, raw=raw, mode=mode
