@@ -251,8 +251,6 @@ def plan_video(
             fixed.pop(axis, None)
         else:
             fixed[axis] = values[0]
-    if fixed.get("loop") is True and varying.get("loop"):
-        raise InvalidArgument("loop is both fixed and an axis.")
     cells: list[Cell] = []
     upscales: set[tuple[str, int | None]] = set()
     for source in sources:
