@@ -8,6 +8,7 @@ extensions (405), inpaint ``mask.areas``, upload-paint/retexture jobs allow only
 from __future__ import annotations
 
 import io
+import itertools
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -122,7 +123,7 @@ def test_extend_four_times_then_the_fifth_is_refused(client: httpx.Client) -> No
         )
         assert len(job["urls"]) == 1
         lengths.append(clip(client, job["urls"][0])[1])
-    assert all(b > a for a, b in zip(lengths, lengths[1:], strict=False))  # each one longer
+    assert all(b > a for a, b in itertools.pairwise(lengths))  # each one longer
     fifth = post(client, "extend-video", {"jobId": job["id"], "videoNo": 0, "prompt": "more"}, 405)
     assert fifth["reason"] == "Not_Support" and "4" in fifth["message"]
     missing = post(client, "extend-video", {"jobId": job["id"], "videoNo": 0}, 400)
@@ -215,5 +216,6 @@ def test_edit_and_retexture_keep_the_layout(client: httpx.Client) -> None:
     assert len(painted["urls"]) == 4
     del paint["mask"]
     assert post(client, "upload-paint", paint, 400)["reason"] == "Invalid_Argument"
-    local = post(client, "retexture", {"imgUrl": "data:image/png;base64,AA", "remixPrompt": "x"}, 400)
+    data_url = {"imgUrl": "data:image/png;base64,AA", "remixPrompt": "x"}
+    local = post(client, "retexture", data_url, 400)
     assert local["reason"] == "Invalid_Argument"

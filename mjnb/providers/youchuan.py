@@ -370,6 +370,7 @@ class YouchuanAdapter(AdapterBase):
     #: Youchuan documents no upload endpoint: every image goes as a public URL
     local_images: ClassVar[LocalImages] = "refuse"
     max_extensions = media.MAX_EXTENSIONS
+    refusals: ClassVar[Mapping[str, str]] = media.REFUSALS
 
     def __init__(
         self, base_url: str | None = None, app_id: str | None = None, token: str | None = None
@@ -462,6 +463,9 @@ class YouchuanAdapter(AdapterBase):
             return media.editor_job(job)
         parent = job.parent
         wire = parent.wire.get(job.label or "") if parent else None
+        done = int(parent.extra.get("extensions", 0)) if parent else 0
+        if (job.label or "").startswith("extend") and done >= media.MAX_EXTENSIONS:
+            raise Rejected(media.extend_limit(done))
         if parent is None or wire is None or wire.startswith("select "):
             choices = ", ".join(parent.actions) if parent and parent.actions else "none"
             raise Rejected(
@@ -610,8 +614,8 @@ class YouchuanAdapter(AdapterBase):
             return Snapshot(waiting, progress, remote, extra=extra)
         wire = dict(media.VIDEO_WIRE)
         if extra.get("upscaled"):
-            wire = {}  # a 1080p clip: Youchuan extends and upscales the original only
-        elif int(extra.get("extensions", 0)) >= media.MAX_EXTENSIONS:
+            wire.pop("upscale video")  # 1080p already: 403 高清任务不支持此操作
+        if int(extra.get("extensions", 0)) >= media.MAX_EXTENSIONS:
             wire.pop("extend low"), wire.pop("extend high")
         return Snapshot("succeeded", 100, remote, video_urls=urls, wire=wire, extra=extra)
 

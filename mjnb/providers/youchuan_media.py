@@ -52,6 +52,12 @@ ANIMATE_WIRE: Mapping[str, str] = {
     "animate low": "video-diffusion {n} low",
     "animate high": "video-diffusion {n} high",
 }
+#: why Youchuan refuses the features it lacks (the client's one-line error)
+REFUSALS: Mapping[str, str] = {
+    "seed": "Youchuan has no seed endpoint; a job's seed is the --seed you give it",
+    "cancel": "Youchuan's cancel API exists but its path is undocumented",
+    "upload": "Youchuan documents no upload endpoint; pass public http(s) image URLs",
+}
 #: the video fields a prompt may already name
 _VIDEO_FLAGS = ("--motion", "--loop", "--end", "--bs", "--raw", "--video")
 
@@ -69,7 +75,12 @@ def public_url(url: str, what: str) -> str:
 
 
 def video_prompt(
-    job: Job, motion: str | None, *, first: str | None = None, text: str | None = None
+    job: Job,
+    motion: str | None,
+    *,
+    first: str | None = None,
+    text: str | None = None,
+    batch: bool = True,
 ) -> str:
     """The ``prompt`` of a video job: start image, text (``job.prompt`` unless given),
     then the video parameters the Job carries and the text does not name already."""
@@ -84,7 +95,7 @@ def video_prompt(
         parts.append("--loop")
     if job.end and "--end" not in named:
         parts.append(f"--end {public_url(job.end, 'the end frame')}")
-    if job.batch != 1 and "--bs" not in named:
+    if batch and "--bs" not in named:  # always: Midjourney's default batch is 4
         parts.append(f"--bs {job.batch}")
     if job.raw and "--raw" not in named:
         parts.append("--raw")
@@ -133,7 +144,7 @@ def act(job: Job, parent: Snapshot, wire: str, job_id: str) -> tuple[str, dict[s
         if done >= MAX_EXTENSIONS:
             raise Rejected(extend_limit(done))
         text = job.prompt.strip() or plain_text(str(parent.extra.get("prompt") or ""))
-        prompt = video_prompt(job, job.motion or args[0], text=text)
+        prompt = video_prompt(job, job.motion or args[0], text=text, batch=False)
         return "/v1/tob/extend-video", body | {
             "videoNo": clip_number(job, parent),
             "prompt": prompt,

@@ -455,7 +455,10 @@ def check_urls(what: str, urls: Sequence[str] | str, least: int, most: int) -> N
 
 def check_count(what: str, images: Sequence[Any], least: int, most: int) -> None:
     if not least <= len(images) <= most:
-        raise InvalidArgument(f"{what} takes {least} to {most} images, got {len(images)}.")
+        raise InvalidArgument(
+            f"{what} takes {least} to {most} image URLs (or paths, bytes, PIL images), "
+            f"got {len(images)}."
+        )
 
 
 def no_image_reason(state: TaskState) -> str:
