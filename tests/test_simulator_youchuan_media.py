@@ -219,3 +219,13 @@ def test_edit_and_retexture_keep_the_layout(client: httpx.Client) -> None:
     data_url = {"imgUrl": "data:image/png;base64,AA", "remixPrompt": "x"}
     local = post(client, "retexture", data_url, 400)
     assert local["reason"] == "Invalid_Argument"
+
+
+def test_the_same_inputs_make_the_same_clip(client: httpx.Client) -> None:
+    parent = grid(client)
+    body = {"jobId": parent["id"], "imageNo": 3, "prompt": "waves --motion low --bs 1"}
+    one, two = finished(client, "video-diffusion", body), finished(client, "video-diffusion", body)
+    assert one["id"] != two["id"]
+    assert clip(client, one["urls"][0])[0] == clip(client, two["urls"][0])[0]
+    other = finished(client, "video-diffusion", body | {"prompt": "waves --motion high --bs 1"})
+    assert clip(client, other["urls"][0])[0] != clip(client, one["urls"][0])[0]

@@ -15,6 +15,11 @@ HTTP statuses equal to the body's ``code``: ``{"code": 400, "message": ..., "rea
   0 down, 1 right, 2 up, 3 left; ``scale`` 1.1-3.0), ``/outpaint`` (``scale`` 1.1-2.0),
   ``/remix`` (``remixPrompt``, ``mode`` 0 strong, 1 subtle). An upscaled job has one
   image, ``imageNo`` 0, and cannot be upscaled again (``Job_ReUpscale_Not_Support``).
+- Video (``/video-diffusion``, ``/extend-video``, ``/video-upscale``) and the editor
+  (``/inpaint``, ``/edit``, ``/upload-paint``, ``/retexture``) are
+  :mod:`mjnb.simulator.youchuan_media`'s; clips are served at
+  ``/v1/tob/_sim/videos/{id}/{n}.mp4`` (signed like the images). ``/remove-background``
+  and undocumented paths answer 405 ``Not_Support``.
 - ``GET /v1/tob/job/{id}``: ``status`` 0 queued / 1 running / 2 success / 3 failed and a
   ``comment`` code; ``urls`` are **four separate images** (one for an upscale) and
   ``audits`` runs beside them. No progress field.

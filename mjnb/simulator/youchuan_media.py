@@ -25,6 +25,7 @@ Jobs from upload-paint and retexture allow only upscale (405 for anything else).
 
 from __future__ import annotations
 
+import zlib
 from typing import Any
 
 import anyio
@@ -59,7 +60,8 @@ def clip_bytes(job: Job, number: int) -> bytes:
     spec: dict[str, Any] = job.meta["video"]
     if spec["from"] == "extend":
         source = clip_bytes(spec["source"], spec["videoNo"])
-        data = video.extend(source, spec["text"], job.seed, motion=spec["motion"], raw=spec["raw"])
+        seed = _clip_seed(spec["source"], spec["text"], spec["videoNo"])
+        data = video.extend(source, spec["text"], seed, motion=spec["motion"], raw=spec["raw"])
     elif spec["from"] == "upscale":
         data = video.upscale(clip_bytes(spec["source"], spec["videoNo"]))
     else:
@@ -68,7 +70,7 @@ def clip_bytes(job: Job, number: int) -> bytes:
         data = video.animate_one(
             start,
             spec["text"],
-            job.seed,
+            spec["seed"],
             number,
             motion=spec["motion"],
             loop=spec["loop"],
@@ -80,6 +82,12 @@ def clip_bytes(job: Job, number: int) -> bytes:
         )
     job.cache.put(key, data, len(data))
     return data
+
+
+def _clip_seed(source: Job, text: str, number: int) -> int:
+    """An extension's seed: from the clip it continues and its text, not the job count."""
+    spec = source.meta["video"]
+    return zlib.crc32(f"{spec.get('seed', source.seed)}|{text}|{number}".encode()) & 0x7FFFFFFF
 
 
 def _grid(images: list[Image.Image]) -> Image.Image:
@@ -199,7 +207,13 @@ class Media:
                 return first.load(VIDEO_LONG_SIDE)
 
         end_source = self.source(request, params["end"]) if params.get("end") else None
+        # the same start image, text and parameters make the same clips
+        seed = params.get("seed")
+        if not isinstance(seed, int):
+            origin = f"{parent.seed}:{tile}" if parent is not None else params["images"][0]
+            seed = zlib.crc32(f"{origin}|{words}".encode()) & 0x7FFFFFFF
         spec = {
+            "seed": seed,
             "from": "image",
             "type": "video_diffusion",
             "prompt": text,
