@@ -12,6 +12,7 @@ own animator. The end-to-end tests at the bottom use the real Session when it ha
 from __future__ import annotations
 
 import base64
+import importlib.util
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
@@ -510,3 +511,24 @@ def test_e2e_grid_tiles_need_an_index_and_metachat_has_no_video(
     with pytest.raises(InvalidArgument, match="more than max_jobs=3"):
         images.animate(motion=["low", "high"], index=2, max_jobs=3)
     assert len(mj.sweeps()) == 1  # refused before the video sweep was logged
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("mjnb.simulator.acedata_media") is None,
+    reason="the Ace simulator's video endpoints (branch ace) are not in this tree yet",
+)
+def test_e2e_ace_upscales_each_tile_once_then_animates(
+    make_sim: Callable[..., RunningSimulator], tmp_path: Path
+) -> None:
+    mj = client(make_sim(**FAST))
+    needs_session_video(mj)
+    images = mj.sweep("a lighthouse at dusk --ar 16:9", seed=[1, 2]).wait(timeout=WAIT)
+    plan = images.plan_animate("waves roll in", motion=["low", "high"], index=2)
+    assert (plan.jobs, plan.extra_jobs) == (6, 2)  # Ace animates single images only
+    clips = images.animate("waves roll in", motion=["low", "high"], index=2)
+    assert clips.wait(timeout=WAIT).summary == "4/4 done", clips.df[["status", "error"]]
+    assert (mj.log()["action"] == "U2").sum() == 2  # one upscale per tile, both motions
+    assert all(v.videos for v in clips.views(64))
+    start = images.tasks[0].snapshot.image_urls[0]
+    seeded = mj.sweep_video(start, "waves", motion="high", seed=[1, 2]).wait(timeout=WAIT)
+    assert seeded.summary == "2/2 done" and seeded.axes == {"seed": [1, 2]}
