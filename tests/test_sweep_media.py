@@ -529,6 +529,7 @@ def test_e2e_ace_upscales_each_tile_once_then_animates(
     assert clips.wait(timeout=WAIT).summary == "4/4 done", clips.df[["status", "error"]]
     assert (mj.log()["action"] == "U2").sum() == 2  # one upscale per tile, both motions
     assert all(v.videos for v in clips.views(64))
-    start = images.tasks[0].snapshot.image_urls[0]
+    first = images.tasks[0]
+    start = first.image_url or first.snapshot.image_urls[0]
     seeded = mj.sweep_video(start, "waves", motion="high", seed=[1, 2]).wait(timeout=WAIT)
     assert seeded.summary == "2/2 done" and seeded.axes == {"seed": [1, 2]}
