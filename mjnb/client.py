@@ -229,6 +229,32 @@ class Client:
 
         return plan_sweep(prompt, axes=axes, provider=self.provider, strict=self.session.strict)
 
+    def sweep_video(
+        self,
+        image: Any,
+        prompt: str | None = None,
+        *,
+        confirm: bool = False,
+        max_jobs: int | None = None,
+        mode: str | None = None,
+        **axes: Any,
+    ) -> Sweep:
+        """Animate one image (Task, URL, path, bytes, PIL) along video axes
+        (``motion=["low", "high"]``, ``seed=[1, 2]``, ``batch``, ``loop``, ``raw``,
+        ``index``); see :mod:`mjnb.sweep.video`. Returns the running sweep at once."""
+        from .sweep import sweep_video
+
+        return sweep_video(
+            self.session, image, prompt, confirm=confirm,
+            max_jobs=max_jobs or self.settings.max_jobs, mode=mode, **axes,
+        )  # fmt: skip
+
+    def plan_sweep_video(self, image: Any, prompt: str | None = None, **axes: Any) -> SweepPlan:
+        """What :meth:`sweep_video` would run (jobs, upscales first, cost); sends nothing."""
+        from .sweep import plan_sweep_video
+
+        return plan_sweep_video(self.session, image, prompt, **axes)
+
     def compare(self, *tasks: Task | str) -> Image:
         """Lay tasks side by side, labelled with the parameters that differ."""
         from .sweep import compare

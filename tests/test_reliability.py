@@ -27,6 +27,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import re
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -138,7 +139,8 @@ def test_polls_that_keep_failing_end_the_task_naming_the_error(
     task.wait(20)
     assert task.status == "failed"
     assert "every poll of mjproxy failed" in (task.error or "")
-    assert "ConnectError" in (task.error or "")
+    # the server is gone: refused connections, or a kept-alive one it never answers
+    assert re.search(r"last error: (ConnectError|ReadTimeout|ReadError)", task.error or "")
 
 
 # -------------------------------------------------------------------- kill -9 and resume

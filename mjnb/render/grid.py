@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mjnb.errors import InvalidArgument, MJError
@@ -39,6 +40,9 @@ class CellView:
     error: str | None = None
     ar: str = "1:1"
     caption: str | None = None
+    #: a video cell's clips (local MP4 paths, in batch order); ``image`` is then the
+    #: first clip's poster frame, and the grid marks the cell as a clip
+    videos: tuple[Path, ...] = ()
 
 
 def choose_axes(
@@ -85,11 +89,13 @@ def render_grid(
     z: str | None = None,
     where: Mapping[str, Any] | None = None,
     cell_size: int = 256,
+    label_size: int | None = None,
 ) -> Image:
     """Draw cells as a labelled X/Y grid (panels side by side along ``z``).
 
     Axis names and values are written on the top and left edges; a missing, failed,
-    cancelled or unfinished cell is a placeholder of the same size.
+    cancelled or unfinished cell is a placeholder of the same size. ``label_size`` sizes
+    the text as for cells of that size (default ``cell_size``; filmstrips are wide).
     """
     from PIL import Image as PILImage
     from PIL import ImageDraw
@@ -99,7 +105,7 @@ def render_grid(
         if name not in axes:
             raise InvalidArgument(f"where= names {name!r}, which is not an axis of this sweep.")
     x, y, z = choose_axes(axes, x, y, z, where)
-    st = style(cell_size)
+    st = style(label_size or cell_size)
     chosen = [v for v in views if all(v.coords.get(a) == val for a, val in where.items())]
     lookup: dict[tuple[Any, ...], CellView] = {}
     for view in chosen:
@@ -183,6 +189,8 @@ def draw_cell(view: CellView | None, bw: int, bh: int, st: Style) -> Image:
             image = image.copy()
             image.thumbnail((bw, bh))
         box.paste(image.convert("RGB"), ((bw - image.width) // 2, (bh - image.height) // 2))
+        if view.videos:
+            _clip_badge(box, len(view.videos), st)
         return box
     fill, ink, head, body = _placeholder(view, st)
     box = PILImage.new("RGB", (bw, bh), fill)
@@ -209,6 +217,19 @@ def draw_cell(view: CellView | None, bw: int, bh: int, st: Style) -> Image:
         draw.text((st.pad, ty), line, font=st.small, fill=ink)
         ty += st.small_line
     return box
+
+
+def _clip_badge(box: Image, clips: int, st: Style) -> None:
+    """Mark a poster as a clip: a small band in its lower left corner ("clip", "4 clips")."""
+    from PIL import ImageDraw
+
+    draw = ImageDraw.Draw(box)
+    text = "clip" if clips == 1 else f"{clips} clips"
+    width = text_width(st.small, text) + 2 * st.pad
+    height = st.small_line + st.pad
+    top = box.height - height
+    draw.rectangle([0, top, width, box.height - 1], fill=(20, 20, 20))
+    draw.text((st.pad, top + st.pad // 2), text, font=st.small, fill=(255, 255, 255))
 
 
 def compare(tasks: Sequence[Task], *, cell_size: int = 256) -> Image:

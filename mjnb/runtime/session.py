@@ -31,6 +31,7 @@ from .media import kind_of
 from .runner import Runner
 from .state import TaskState, snapshot_from_state
 from .studio import MediaMethods
+from .videocells import VideoCells
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -53,7 +54,7 @@ class RunSettings:
     task_timeout: float | None = None
 
 
-class Session(MediaMethods):
+class Session(MediaMethods, VideoCells):
     """One provider endpoint's tasks in one process: a TaskHost and a SweepHost.
 
     ``strict`` is how prompts given as text are parsed (False: unknown parameters are

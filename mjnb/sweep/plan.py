@@ -35,12 +35,26 @@ from mjnb.vocab import MODES
 
 from .values import MODEL_AXIS, TEXT_AXIS, parse_values, scalar
 
-__all__ = ["DEFAULT_MAX_JOBS", "GPU_MINUTES", "Cell", "SweepPlan", "plan_sweep", "too_many"]
+__all__ = [
+    "DEFAULT_MAX_JOBS",
+    "GPU_MINUTES",
+    "UPSCALE_GPU_MINUTES",
+    "VIDEO_GPU_MINUTES_PER_CLIP",
+    "Cell",
+    "SweepPlan",
+    "plan_sweep",
+    "too_many",
+]
 
 #: Midjourney's own cap on one permutation prompt; more needs ``confirm=True``.
 DEFAULT_MAX_JOBS = 40
 #: Fast GPU-minutes per grid, by speed mode (relax uses no fast time, turbo twice as much).
 GPU_MINUTES = {"fast": 1.0, "turbo": 2.0, "relax": 0.0}
+#: A video job costs about 8 grids for a batch of 4 clips (Midjourney's V1 video), so
+#: about 2 per clip; an upscale sent first (where a protocol animates only single
+#: images) about one grid.
+VIDEO_GPU_MINUTES_PER_CLIP = 2.0
+UPSCALE_GPU_MINUTES = 1.0
 
 _ALIASES: dict[str, str] = {
     alias: spec.name for spec in PARAMETERS.values() for alias in spec.aliases
@@ -60,6 +74,19 @@ class Cell:
     index: int
     coords: dict[str, Any]
     prompt: Prompt
+    #: a video cell: what it animates (``task:<id>`` of a sweep's cell, or the start
+    #: image's URL, path or ``sha256:`` ref) and the tile of a grid (1-4, or None)
+    source: str | None = None
+    tile: int | None = None
+
+    @property
+    def kind(self) -> str:
+        return "image" if self.source is None else "video"
+
+    @property
+    def clips(self) -> int:
+        """How many clips a video cell asks for (``--bs``), 0 for an image cell."""
+        return int(self.prompt.params.get("bs") or 1) if self.source is not None else 0
 
     def label(self) -> str:
         return ", ".join(f"{k}: {format_value(v)}" for k, v in self.coords.items())
@@ -80,10 +107,16 @@ class SweepPlan:
     provider: str = "local"
     mode: str | None = None
     seed: int | None = None
+    #: ``"video"`` for a sweep that animates (:mod:`.video`); ``extra_jobs`` are the
+    #: upscales it sends first, where the protocol animates only single images
+    kind: str = "image"
+    extra_jobs: int = 0
+    source: str | None = None
 
     @property
     def jobs(self) -> int:
-        return len(self.cells)
+        """Every job the sweep sends: one per cell, plus the upscales sent first."""
+        return len(self.cells) + self.extra_jobs
 
     @property
     def modes(self) -> dict[str, int]:
@@ -96,12 +129,30 @@ class SweepPlan:
 
     @property
     def gpu_minutes(self) -> float:
-        """Rough fast GPU-minutes: 1 per grid, 2 in turbo, 0 in relax (which is slower)."""
-        return sum(GPU_MINUTES[mode] * n for mode, n in self.modes.items())
+        """Rough fast GPU-minutes: 1 per grid (a video job about 2 per clip, an upscale
+        sent first 1), twice that in turbo, 0 in relax (which is slower)."""
+        if self.kind != "video":
+            return sum(GPU_MINUTES[mode] * n for mode, n in self.modes.items())
+        total = 0.0
+        for cell in self.cells:
+            rate = GPU_MINUTES[_cell_mode(cell.prompt, self.mode)]
+            total += rate * VIDEO_GPU_MINUTES_PER_CLIP * cell.clips
+        return total + GPU_MINUTES[self.mode or "fast"] * UPSCALE_GPU_MINUTES * self.extra_jobs
 
     def __str__(self) -> str:
         names = " × ".join(self.axes) or "no axes"
-        jobs = f"{self.jobs} job{'s' if self.jobs != 1 else ''} ({names})"
+        if self.kind == "video":
+            cells = len(self.cells)
+            jobs = f"{cells} video job{'s' if cells != 1 else ''} ({names})"
+            clips = sum(c.clips for c in self.cells)
+            jobs += f", {clips} clip{'s' if clips != 1 else ''}"
+            if self.extra_jobs:
+                jobs += (
+                    f", + {self.extra_jobs} upscale{'s' if self.extra_jobs != 1 else ''} "
+                    f"first ({self.jobs} jobs in all)"
+                )
+        else:
+            jobs = f"{self.jobs} job{'s' if self.jobs != 1 else ''} ({names})"
         modes = self.modes
         if set(modes) == {"relax"}:
             cost = "in relax mode: no fast GPU time, but each job takes minutes"

@@ -17,14 +17,12 @@ import time
 import uuid
 from collections.abc import Callable, Generator, Mapping
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from mjnb.errors import MJError, NotFound, PromptError, Timeout
 from mjnb.prompt import Prompt, parse_prompt
-from mjnb.render.grid import NEVER_SENT, CellView, render_grid
-from mjnb.render.report import render_html
 
+from .pictures import CANCELLED, SweepPictures
 from .plan import DEFAULT_MAX_JOBS, Cell, SweepPlan, plan_sweep, too_many
 
 if TYPE_CHECKING:
@@ -36,8 +34,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Sweep", "SweepHost", "SweepListener", "resume_sweeps", "start_sweep"]
 
-#: how a cell cancelled before it was sent shows in ``counts()`` and ``df``
-CANCELLED = "cancelled"
 NOT_SENT = "not sent"
 
 
@@ -113,7 +109,7 @@ def resume_sweeps(host: SweepHost, *, older_than: timedelta = timedelta(0)) -> l
 SweepListener = Callable[["Sweep"], None]
 
 
-class Sweep:
+class Sweep(SweepPictures):
     """A running (or finished) sweep: its cells, their tasks, the grid and the report.
 
     Built by ``Client.sweep`` (or :meth:`from_log` after a restart). ``tasks`` follow
@@ -128,16 +124,20 @@ class Sweep:
         self.plan = plan
         self.created_at = created_at
         self._host = host
-        self._slots: list[Task | None] = [None] * plan.jobs
+        self._slots: list[Task | None] = [None] * len(plan.cells)
         self._cancelled: set[int] = set()  # cells cancelled before they were sent
         self._listeners: list[SweepListener] = []
         self._thumbs: dict[tuple[str, int], Image] = {}
         self._lock = threading.Lock()
+        #: a video sweep's sources started in this process (ref -> Task or ImageInput)
+        self.known_sources: dict[str, Any] = {}
 
     # -- creation -----------------------------------------------------------------------
     @classmethod
     def record(cls, host: SweepHost, plan: SweepPlan) -> Sweep:
         """Log a planned sweep with every cell (for resume), submitting nothing."""
+        from .video import cell_text
+
         sweep = cls(host, uuid.uuid4().hex[:12], plan, created_at=datetime.now(timezone.utc))
         host.log.add_sweep(
             sweep.id,
@@ -147,7 +147,7 @@ class Sweep:
             provider=host.provider,
             mode=plan.mode,
             base_url=host.base_url,
-            cells=[(c.coords, str(c.prompt)) for c in plan.cells],
+            cells=[(c.coords, cell_text(c)) for c in plan.cells],
         )
         return sweep
 
@@ -167,7 +167,7 @@ class Sweep:
             )
         axes = {str(k): list(v) for k, v in record["axes"].items()}
         cells = tuple(
-            Cell(i, _in_axis_order(c["coords"], axes), _parse(c["prompt"], sweep_id))
+            _logged_cell(i, _in_axis_order(c["coords"], axes), c["prompt"], sweep_id)
             for i, c in enumerate(record["cells"])
         )
         plan = SweepPlan(
@@ -176,6 +176,7 @@ class Sweep:
             cells=cells,
             provider=str(record["provider"]),
             mode=record["mode"],
+            kind="video" if any(c.source is not None for c in cells) else "image",
         )
         sweep = cls(host, sweep_id, plan, created_at=record["created_at"])
         for index, row in enumerate(record["cells"]):
@@ -212,14 +213,28 @@ class Sweep:
     def _submit(self, cell: Cell, replaces: str | None = None) -> Task | None:
         if cell.index in self._cancelled:
             return None
-        task = self._host.start(
-            cell.prompt,
-            mode=self.plan.mode,
-            sweep_id=self.id,
-            axes=cell.coords,
-            cell=cell.index,
-            replaces=replaces,
-        )
+        if cell.source is not None:
+            from .video import resolve, video_host
+
+            task = video_host(self._host).start_video(
+                resolve(self._host, cell.source, self.known_sources),
+                cell.prompt,
+                index=cell.tile,
+                mode=self.plan.mode,
+                sweep_id=self.id,
+                axes=cell.coords,
+                cell=cell.index,
+                replaces=replaces,
+            )
+        else:
+            task = self._host.start(
+                cell.prompt,
+                mode=self.plan.mode,
+                sweep_id=self.id,
+                axes=cell.coords,
+                cell=cell.index,
+                replaces=replaces,
+            )
         if task is None:
             self._adopt(cell)
             return None
@@ -340,7 +355,7 @@ class Sweep:
         all, then failures, cancelled cells and cells not sent."""
         counts = self.counts()
         ended = sum(counts.get(s, 0) for s in ("succeeded", "failed", "cancelled"))
-        text = f"{ended}/{self.plan.jobs} done"
+        text = f"{ended}/{len(self.plan.cells)} done"
         if counts.get("failed"):
             text += f", {counts['failed']} failed"
         if counts.get(CANCELLED):
@@ -397,6 +412,56 @@ class Sweep:
                     started.append(new)
         return started
 
+    # -- video ------------------------------------------------------------------------
+    def animate(
+        self,
+        prompt: str | None = None,
+        *,
+        confirm: bool = False,
+        max_jobs: int | None = None,
+        mode: str | None = None,
+        **axes: Any,
+    ) -> Sweep:
+        """Animate every cell of this (finished) sweep along video axes: a new sweep.
+
+        ``axes`` are ``motion``, ``seed``, ``batch``, ``loop``, ``raw`` and ``index``
+        (the tile 1-4 of each grid): a list is an axis, a single value is the same in
+        every cell. Its cells are this sweep's cells times the video axes (a seed sweep
+        with ``motion=["low", "high"]`` is a motion × seed grid); ``prompt`` is the
+        video prompt (default: each cell's text). The job count, including upscales a
+        protocol needs first, is checked against ``max_jobs`` as for :meth:`Client.sweep`.
+        """
+        from .video import sources_of, start_video_sweep
+
+        result = start_video_sweep(
+            self._host,
+            sources_of(self),
+            prompt,
+            confirm=confirm,
+            max_jobs=max_jobs,
+            mode=mode or self.plan.mode,
+            axes=axes,
+            base_axes=self.plan.axes,
+        )
+        assert isinstance(result, Sweep)
+        return result
+
+    def plan_animate(self, prompt: str | None = None, **axes: Any) -> SweepPlan:
+        """What :meth:`animate` would run (jobs, upscales first, cost); sends nothing."""
+        from .video import sources_of, start_video_sweep
+
+        result = start_video_sweep(
+            self._host,
+            sources_of(self),
+            prompt,
+            axes=axes,
+            base_axes=self.plan.axes,
+            mode=self.plan.mode,
+            plan_only=True,
+        )
+        assert isinstance(result, SweepPlan)
+        return result
+
     # -- tables -------------------------------------------------------------------------
     @property
     def df(self) -> pd.DataFrame:
@@ -442,81 +507,16 @@ class Sweep:
         axes = " × ".join(self.plan.axes) or "no axes"
         return f"<Sweep {self.id} {axes}: {self.summary}>"
 
-    # -- images -------------------------------------------------------------------------
-    def _thumbnail(self, task: Task, size: int) -> Image | None:
-        if task.status != "succeeded":
-            return None
-        key = (task.id, size)
-        with self._lock:
-            cached = self._thumbs.get(key)
-        if cached is not None:
-            return cached
-        try:
-            image = task.image
-        except MJError:
-            return None
-        thumb = image.convert("RGB")
-        thumb.thumbnail((size, size))
-        with self._lock:
-            self._thumbs[key] = thumb
-        return thumb
 
-    def views(self, size: int = 256) -> list[CellView]:
-        """Every cell as plain data for :func:`~mjnb.render.render_grid` (thumbnails
-        cached); a cell cancelled before it was sent is a ``cancelled`` placeholder."""
-        views = []
-        for cell, task in self.items():
-            image = None if task is None else self._thumbnail(task, size)
-            status = self._state(cell.index, task)
-            views.append(
-                CellView(
-                    coords=cell.coords,
-                    image=image,
-                    status=status,
-                    progress=0 if task is None else task.progress,
-                    error=(NEVER_SENT if status == CANCELLED else None)
-                    if task is None
-                    else task.error,
-                    ar=str(cell.prompt.params.get("ar") or "1:1"),
-                )
-            )
-        return views
+def _logged_cell(index: int, coords: dict[str, Any], text: str, sweep_id: str) -> Cell:
+    """A cell as the log keeps it: an image prompt, or a video cell's JSON."""
+    from .video import parse_cell
 
-    def grid(
-        self,
-        x: str | None = None,
-        y: str | None = None,
-        z: str | None = None,
-        *,
-        where: Mapping[str, Any] | None = None,
-        cell_size: int = 256,
-    ) -> Image:
-        """The labelled comparison image: ``x`` across, ``y`` down, ``z`` panel by panel.
-
-        By default the first axis is y, the second x, the third z. ``where`` fixes the
-        value of further axes (``where={"chaos": 50}``). Cells that failed, were
-        cancelled or have not finished are drawn as placeholders saying why, so the grid
-        never shifts.
-        """
-        views = self.views(cell_size)
-        return render_grid(views, self.plan.axes, x=x, y=y, z=z, where=where, cell_size=cell_size)
-
-    def to_html(self, path: str | Path, *, image_size: int = 512, quality: int = 85) -> Path:
-        """Write a self-contained HTML report (images embedded); returns its path."""
-        target = Path(path)
-        target.write_text(self._html(image_size, quality), encoding="utf-8")
-        return target
-
-    def _html(self, image_size: int, quality: int) -> str:
-        return render_html(
-            title=f"mjnb sweep {self.id}",
-            prompt=self.prompt,
-            summary=f"{self.summary} · {self.plan}",
-            axes=self.plan.axes,
-            views=self.views(image_size),
-            table=self.df,
-            quality=quality,
-        )
+    video = parse_cell(text)
+    if video is None:
+        return Cell(index, coords, _parse(text, sweep_id))
+    prompt, source, tile = video
+    return Cell(index, coords, prompt, source=source, tile=tile)
 
 
 def _parse(text: str, sweep_id: str) -> Prompt:
