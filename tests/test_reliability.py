@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import textwrap
 import threading
-import re
 import time
 from collections import Counter
 from collections.abc import Callable
