@@ -3,9 +3,9 @@
 
 A mixin of :class:`~mjnb.runtime.session.Session`, beside its media methods
 (:mod:`.studio`, :mod:`.build`), kept apart so each module holds one concept. A video
-cell is claimed in the log exactly as an image cell (``_send(..., cell=, replaces=)``). Where the protocol animates only single
-images, a grid's tile is upscaled first, once per tile: a later cell of the same tile
-(in this session) starts from the same upscale.
+cell is claimed in the log exactly as an image cell (``_send(..., cell=, replaces=)``).
+Where the protocol animates only single images, a grid's tile is upscaled first, once
+per tile: a later cell of the same tile (in this session) starts from the same upscale.
 """
 
 from __future__ import annotations
