@@ -14,7 +14,8 @@ import pytest
 from PIL import Image
 
 from mjnb.errors import InvalidArgument
-from mjnb.inputs import ImageInput, image_input, make_mask, mask_base64, mask_png
+from mjnb.inputs import ImageInput, image_input
+from mjnb.masks import make_mask, mask_base64, mask_png
 from mjnb.vocab import MAX_IMAGE_BYTES, MAX_PIXELS
 
 

@@ -361,7 +361,7 @@ def test_the_adapter_speaks_the_simulators_media(sim: Any) -> None:
         assert {"vary region", "zoom custom", "animate high"} <= set(up.actions)
         with Image.open(io.BytesIO(http.get(up.image_url or "").content)) as img:
             size = img.size
-        from mjnb.inputs import mask_base64
+        from mjnb.masks import mask_base64
 
         box = (10, 10, 60, 50)
         mask = mask_base64(mask_png(size, box))

@@ -4,7 +4,7 @@
 invert, a brush-size slider and Submit. Submit sends the painted mask back as PNG bytes
 at the image's full resolution (the ``mask`` traitlet; white = repaint), and the
 callbacks given to :meth:`MaskPainter.on_submit` get it as a black-and-white PIL ``L``
-image, checked by :func:`mjnb.inputs.make_mask` (an empty or full mask is shown in the
+image, checked by :func:`mjnb.masks.make_mask` (an empty or full mask is shown in the
 widget as the one-line reason and not passed on).
 
 It is an anywidget: the standard base for a custom widget that runs in JupyterLab,
@@ -30,7 +30,8 @@ from ipywidgets import CallbackDispatcher
 from ipywidgets.widgets.trait_types import bytes_serialization
 
 from mjnb.errors import InvalidArgument
-from mjnb.inputs import image_input, make_mask
+from mjnb.inputs import image_input
+from mjnb.masks import make_mask
 
 if TYPE_CHECKING:
     from PIL import Image

@@ -69,7 +69,7 @@ class MediaMethods:
             raise Rejected(f"Task {parent.id} does not offer {label!r}; it offers: {offered}.")
 
     def _store_mask(self, mask: Image) -> tuple[str, Path]:
-        from ..inputs import mask_base64, mask_png
+        from ..masks import mask_base64, mask_png
 
         path = self.images.save(mask_png(mask), content_type="image/png")
         return mask_base64(mask), path
@@ -213,7 +213,7 @@ class MediaMethods:
     # -- the editor ---------------------------------------------------------------------
     def vary_region(self, task: Task | str, mask: Any, *, prompt: str | None = None) -> Task:
         """Repaint the white part of ``mask`` (PIL, numpy or a box) of a finished image."""
-        from ..inputs import make_mask
+        from ..masks import make_mask
 
         build.need(self.adapter, "vary region")
         if mask is None:
@@ -271,7 +271,7 @@ class MediaMethods:
 
     def edit(self, image: Any, prompt: str, *, mask: Any = None, kind: str = "edit") -> Task:
         """Edit (or retexture) an image of the user's own with ``prompt``."""
-        from ..inputs import make_mask
+        from ..masks import make_mask
         from ..prompt import parse_prompt
 
         build.need(self.adapter, kind)
