@@ -115,8 +115,17 @@ class PostgresServer:
             time.sleep(0.1)
 
     def stop(self) -> None:
-        """Stop the server now (fast shutdown: open connections are cut)."""
+        """Stop the server now (fast shutdown: open connections are cut) and wait."""
         if self.server is not None:
+            subprocess.run(
+                _as_owner(
+                    [str(self.bin_dir / "pg_ctl"), "stop", "-D", str(self.data), "-m", "fast",
+                     "-w", "-t", "30"],
+                    self.user,
+                ),
+                capture_output=True,
+                check=False,
+            )  # fmt: skip
             self.server.terminate()
             try:
                 self.server.wait(15)

@@ -15,6 +15,7 @@ waits for the first and then finds the cell taken), an orphan is claimed after
 from __future__ import annotations
 
 import os
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -88,14 +89,16 @@ class PostgresDatabase(Database):
         except (sa_exc.ArgumentError, ValueError) as exc:
             raise LogError(f"The log URL {self.where} is not valid: {self._clean(exc)}.") from exc
         self._pid = os.getpid()
+        # a log dropped without close() still closes its connections (no ResourceWarning)
+        self._finalizer = weakref.finalize(self, self._engine.dispose)
         try:
             with self._engine.begin() as conn:
                 self._migrate(conn)
         except LogError:
-            self._engine.dispose()
+            self._finalizer()
             raise
         except sa_exc.SQLAlchemyError as exc:
-            self._engine.dispose()
+            self._finalizer()
             raise self._error(exc, "opening it") from exc
 
     # ---------------------------------------------------------------- schema
@@ -209,4 +212,4 @@ class PostgresDatabase(Database):
             raise self._error(exc, "reading it") from exc
 
     def close(self) -> None:
-        self._engine.dispose()
+        self._finalizer()
