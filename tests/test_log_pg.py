@@ -286,3 +286,35 @@ def _outage(
         assert done.image_path.notna().all()
         assert set(frame[frame.status == "failed"].task_id) == {t.id for t in unsent}
     assert "is back" in caplog.text
+
+
+def test_config_mjmagic_log_url_sends_to_the_shared_log(
+    pg_url: str,  # noqa: F811
+    isolated_env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    from mjnb.notebook.magic import unload_ipython_extension
+
+    monkeypatch.setenv("MJNB_SIM_LATENCY", "0.3")
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+    cfg = Config()
+    cfg.HistoryManager.hist_file = ":memory:"
+    shell = InteractiveShell.instance(config=cfg)
+    shell.run_line_magic("load_ext", "mjnb")
+    try:
+        shell.run_line_magic("config", f"MJMagic.log_url = {pg_url!r}")
+        task = shell.run_line_magic("mj", "a fox in snow --seed 3")
+        task.wait(60)
+        with TaskLog(pg_url) as log:
+            assert log.dataframe().task_id.tolist() == [task.id]
+        assert not (isolated_env / "history.sqlite").exists()
+    finally:
+        unload_ipython_extension(shell)
+        if shell.extension_manager is not None:
+            shell.extension_manager.loaded.discard("mjnb")
+        shell.config.pop("MJMagic", None)
+        mjnb.configure(log_url=None)
