@@ -117,7 +117,7 @@ def _postgres(text: str, rest: str) -> LogURL:
     parts = urlsplit(f"{_PG_DRIVER}://{rest}")
     try:
         password = parts.password
-        port = parts.port
+        _ = parts.port  # a port that is not a number raises here
     except ValueError as exc:
         raise ConfigError(f"The log URL {_mask(text)!r} is not valid: {exc}.") from None
     host = parts.hostname
@@ -128,7 +128,6 @@ def _postgres(text: str, rest: str) -> LogURL:
             f"The log URL {_mask(text)!r} needs a host and a database: "
             "postgresql://user:password@host:5432/database."
         )
-    del port
     return LogURL(
         "postgresql",
         urlunsplit(parts),
