@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -325,3 +327,246 @@ def test_a_sweep_with_cells_never_sent_gets_a_resume_button(mj: mjnb.Client) -> 
     assert view.resume_button.description == "Resume (2 not sent)"
     view.resume_button.click()
     assert view.control_message and "Error" not in view.control_message
+
+
+# ------------------------------------------------------------------ video and the editor
+
+
+def _sim_clip(tmp_path: Any, name: str = "clip.mp4", motion: str = "high") -> Any:
+    """A real H.264 MP4, made by the simulator's video model (what providers send)."""
+    from mjnb.simulator.video import animate_one
+
+    start = Image.new("RGB", (256, 144), (40, 90, 160))
+    path = tmp_path / name
+    path.write_bytes(animate_one(start, "waves roll in", 7, motion=motion, long_side=256))
+    return path
+
+
+def test_the_clip_player_syncs_posters_only_and_sends_the_clips_as_messages(
+    tmp_path: Any,
+) -> None:
+    from mjnb.notebook.clip import ClipPlayer
+
+    clip = _sim_clip(tmp_path)
+    poster = b"\xff\xd8\xff fake jpeg"
+    sent: list[tuple[Any, list[bytes]]] = []
+    player = ClipPlayer([clip], posters=[poster], width=200)
+    player.send = lambda content, buffers=None: sent.append((content, list(buffers or [])))  # type: ignore[method-assign]
+    player._handle_msg(  # what clip.js sends when a view renders
+        {"content": {"data": {"method": "custom", "content": {"event": "ready"}}}, "buffers": []}
+    )
+    [(content, buffers)] = sent
+    assert content["event"] == "clips" and content["count"] == 1
+    assert buffers == [clip.read_bytes()]
+    widget_state = player.get_state()
+    assert "ftyp" not in repr(widget_state)  # no MP4 bytes in what a saved notebook keeps
+    assert widget_state["posters"] == ["data:image/jpeg;base64,/9j/IGZha2UganBlZw=="]
+    assert widget_state["width"] == 200 and widget_state["selected"] == 0
+    assert "export default" in widget_state["_esm"]
+    assert 'event: "ready"' in widget_state["_esm"] and "createObjectURL" in widget_state["_esm"]
+    player.selected = 5  # clamped to the clips there are
+    assert player.selected == 0
+
+
+def test_a_clip_player_refuses_a_clip_gone_from_the_cache(tmp_path: Any) -> None:
+    from mjnb.errors import StorageError
+    from mjnb.notebook.clip import ClipPlayer
+
+    with pytest.raises(StorageError, match="not in the cache"):
+        ClipPlayer([tmp_path / "gone.mp4"])
+
+
+def test_a_clip_budget_keeps_poster_and_preview_under_150_kb(tmp_path: Any) -> None:
+    from mjnb.notebook.videocard import clip_budget
+    from mjnb.video import NOTEBOOK_CLIP_BYTES, poster, preview_webp
+
+    clip = _sim_clip(tmp_path)
+    jpeg = card_thumbnail(poster(clip))
+    for first in (True, False):
+        budget = clip_budget(len(jpeg), first=first)
+        webp = preview_webp(clip, budget)
+        kept = (2 if first else 1) * len(base64.b64encode(jpeg)) + len(base64.b64encode(webp))
+        assert kept < NOTEBOOK_CLIP_BYTES - 2_000
+    assert clip_budget(200_000, first=True) == 10_000  # never below what preview_webp takes
+
+
+def card_thumbnail(image: Image.Image) -> bytes:
+    from mjnb.notebook.liveview import thumbnail_jpeg
+
+    return thumbnail_jpeg(image, 256, 80)
+
+
+def test_a_grid_card_offers_no_animate_and_a_single_image_card_does_where_video_is(
+    mj: mjnb.Client,
+) -> None:
+    from mjnb.notebook.cardtools import card_labels, provider_features
+
+    grid = finished_card(TaskCard(mj.imagine("a red fox --seed 3")))
+    assert not any(label.startswith("animate") for label in card_labels(grid.task))
+    up = finished_card(grid.click("U2"))  # type: ignore[arg-type]
+    video = "video" in provider_features(up.task)
+    texts = [b.description for b in up.buttons.children]
+    assert ("Animate low" in texts and "Animate high" in texts) == video
+
+
+def test_a_video_task_gets_a_video_card_that_plays_and_saves_small(mj: mjnb.Client) -> None:
+    """Waits for client-media (task.animate, task.videos) and a protocol with video."""
+    from mjnb.notebook.videocard import VideoCard
+    from mjnb.notebook.views import Views
+    from mjnb.video import NOTEBOOK_CLIP_BYTES
+
+    up = mj.imagine("a red fox --seed 3").wait(30).act("U2").wait(30)
+    card = Views().card(up.animate("high"))  # type: ignore[attr-defined]
+    assert isinstance(card, VideoCard)
+    assert card.player.layout.display == "none"  # while it runs: the progress bar
+    finished_card(card)
+    assert card.task.status == "succeeded", card.task.error
+    assert card.player.layout.display is None and card.image.layout.display == "none"
+    assert list(card.clips) == [p for p in map(Path, card.task.videos)]  # type: ignore[attr-defined]
+    assert len(card.player.posters) == len(card.clips) == 1
+    texts = [b.description for b in card.buttons.children]
+    assert {"Extend low", "Extend high"} <= set(texts)
+    data, _ = card._repr_mimebundle_()
+    assert "video/mp4" not in repr(data) and "image/webp" in data["text/html"]
+    assert data["image/jpeg"] not in data["text/html"]  # the poster once, not twice
+    widget_state = json.dumps(
+        {k: v for k, v in card.player.get_state().items() if k != "_esm" and k != "_css"}
+    )
+    kept = len(data["image/jpeg"]) + len(data["text/html"]) + len(widget_state)
+    print(f"\nsaved notebook: {kept} bytes for one clip (poster, preview, player state)")
+    assert kept < NOTEBOOK_CLIP_BYTES
+
+
+def test_the_extend_button_extends_the_clip_picked_in_a_batch(mj: mjnb.Client) -> None:
+    """Waits for client-media (task.animate(batch=), clip.extend(index=))."""
+    from mjnb.notebook.views import Views
+
+    up = mj.imagine("a red fox --seed 4").wait(30).act("U1").wait(30)
+    card = finished_card(Views().card(up.animate("low", batch=2)))  # type: ignore[attr-defined]
+    assert len(card.player.posters) == 2
+    card.player.selected = 1
+    child = card.click("extend low")
+    assert child is not None, card.message.value
+    assert child.task.job.index == 2 and child.task.job.motion == "low"
+
+
+def _box_mask(size: tuple[int, int]) -> bytes:
+    from PIL import ImageDraw
+
+    mask = Image.new("L", size, 0)
+    ImageDraw.Draw(mask).rectangle((0, 0, size[0] // 2, size[1] // 2), fill=255)
+    out = io.BytesIO()
+    mask.save(out, "PNG")
+    return out.getvalue()
+
+
+def _frontend_submits(painter: Any, mask_png: bytes) -> None:
+    """What painter.js sends on Submit (as in tests/test_painter.py)."""
+    painter._handle_msg(
+        {
+            "content": {
+                "data": {"method": "update", "state": {"mask": None}, "buffer_paths": [["mask"]]}
+            },
+            "buffers": [memoryview(mask_png)],
+        }
+    )
+    painter._handle_msg(
+        {"content": {"data": {"method": "custom", "content": {"event": "submit"}}}, "buffers": []}
+    )
+
+
+def test_vary_region_opens_the_painter_and_its_submit_varies_the_region(
+    mj: mjnb.Client,
+) -> None:
+    """Waits for client-media (task.vary_region) and ace (the "vary region" label)."""
+    up = mj.imagine("a red fox --seed 5").wait(30).act("U2").wait(30)
+    card = finished_card(TaskCard(up))
+    assert "Vary region" in [b.description for b in card.buttons.children]
+    assert card.click("vary region") is None  # it opens the painter, sends nothing
+    region = card.tools.region
+    assert region is not None and region.painter.size == up.image.size
+    assert region.prompt.value == str(up.prompt)
+    region.prompt.value = "a red fox wearing a blue hat"
+    _frontend_submits(region.painter, _box_mask(up.image.size))
+    [child_card] = card.child_cards.children
+    child = child_card.task
+    assert child.action == "vary region" and child.parent_id == up.id
+    assert child.job.mask and child.job.prompt.startswith("a red fox wearing a blue hat")
+    assert "Mask received: 25%" in region.painter.status
+    assert child.wait(30).status == "succeeded", child.error
+
+
+def _proxy(sim: Any) -> mjnb.Client:
+    """trueai's midjourney-proxy on the simulator: remix and custom zoom (window confirm)."""
+    return mjnb.Client("mjproxy", base_url=sim.url, token="t", poll_interval=0.05)
+
+
+def test_remix_sends_the_chosen_label_with_the_new_prompt(sim: Any) -> None:
+    grid = finished_card(TaskCard(_proxy(sim).imagine("a red fox --seed 6")))
+    remix = grid.tools.remix
+    assert remix in grid.tools.children  # the toggle, where remix is offered
+    assert remix not in grid.buttons.children  # the action buttons stay the task's actions
+    remix.value = True
+    assert grid.tools.remix_prompt.value == str(grid.task.prompt)
+    assert grid.tools.remix_box.layout.display is None
+    grid.tools.remix_prompt.value = "a red fox in a green forest --seed 6"
+    child = grid.click("V2")
+    assert child is not None, grid.message.value
+    assert child.task.job.remix and "green forest" in child.task.job.prompt
+    assert child.task.wait(30).status == "succeeded", child.task.error
+    remix.value = False  # off again: a plain variation
+    plain = grid.click("V3")
+    assert plain is not None and not plain.task.job.remix
+
+
+def test_custom_zoom_takes_a_factor_and_a_prompt(sim: Any) -> None:
+    up = _proxy(sim).imagine("a red fox --seed 8").wait(30).act("U3").wait(30)
+    card = finished_card(TaskCard(up))
+    assert "Custom zoom" in [b.description for b in card.buttons.children]
+    assert card.click("zoom custom") is None and card.tools.zoom_box.layout.display is None
+    card.tools.zoom_factor.value = 1.3
+    card.tools.zoom_prompt.value = "a red fox in a wide snowy valley"
+    card.tools.zoom_go.click()
+    [child_card] = card.child_cards.children
+    assert child_card.task.job.zoom == 1.3 and "snowy valley" in child_card.task.job.prompt
+    assert child_card.task.wait(30).status == "succeeded", child_card.task.error
+
+
+def test_a_grid_that_animates_asks_which_tile(sim: Any) -> None:
+    """Youchuan animates a grid's tile directly (imageNo): the card picks the tile."""
+    mj = mjnb.Client("youchuan", base_url=sim.url, app_id="a", token="t", poll_interval=0.05)
+    grid = finished_card(TaskCard(mj.imagine("a red fox --seed 10")))
+    assert "Animate high" in [b.description for b in grid.buttons.children]
+    tile = next(w for w in grid.tools.children if "mjnb-card-tile" in w._dom_classes)
+    tile.value = 3
+    child = grid.click("animate high")
+    assert child is not None, grid.message.value
+    assert child.task.kind == "video"
+    assert child.task.parent_id == grid.task.id  # the tile itself, no upscale first
+    assert child.task.job.index == 3
+    assert type(child).__name__ == "VideoCard"
+
+
+def test_an_editor_button_the_api_refuses_shows_one_line(mj: mjnb.Client) -> None:
+    grid = finished_card(TaskCard(mj.imagine("a red fox --seed 9")))
+    grid.tools.call_for("zoom custom")  # the box opens even where it is not offered
+    grid.tools.zoom_factor.value = 1.0
+    grid.tools.zoom_go.click()
+    assert grid.child_cards.children == ()
+    message = grid.message.value
+    assert message.startswith("<div") and "zoom custom: " in message
+
+
+def test_upscale_video_acts_on_the_clip_picked_in_a_batch(sim: Any) -> None:
+    """trueai's proxy upscales one clip of a batch (video_virtual_upscale)."""
+    from mjnb.notebook.views import Views
+
+    up = _proxy(sim).imagine("a red fox --seed 12").wait(30).act("U1").wait(30)
+    card = finished_card(Views().card(up.animate("low", batch=2)))
+    assert card.task.status == "succeeded", card.task.error
+    assert "Upscale video" in [b.description for b in card.buttons.children]
+    card.player.selected = 1
+    child = card.click("upscale video")
+    assert child is not None, card.message.value
+    assert child.task.kind == "video" and child.task.job.index == 2
+    assert child.task.wait(60).status == "succeeded", child.task.error

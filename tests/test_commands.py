@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from IPython.core.error import UsageError
 
@@ -115,3 +117,110 @@ def test_settings_ranges_are_defined_once_and_checked() -> None:
     with pytest.raises(config.ConfigError, match="positive number"):
         config.settings(max_jobs="many")
     assert config.settings().strict is True and config.settings().translate is False
+
+
+# ----------------------------------------------------------------------- video, editor
+
+
+def test_the_media_commands_are_command_words_and_in_the_usage() -> None:
+    from mjnb.notebook.commands import COMMANDS, USAGE
+
+    for word in ("animate", "extend", "video", "seed"):
+        assert word in COMMANDS and f"%mj {word}" in USAGE
+    assert split_command("Animate high 3f2a") == ("animate", "high 3f2a")
+    for form in ("%mj vary region", "%mj upscale video", "%mj describe <url|path>"):
+        assert form in USAGE
+
+
+def test_parse_animate() -> None:
+    from mjnb.notebook.commands import AnimateArgs, parse_animate
+
+    assert parse_animate("low") == AnimateArgs("low")
+    assert parse_animate("HIGH 3f2a") == AnimateArgs("high", "3f2a")
+    assert parse_animate("high --index 2 --batch 4 --loop") == AnimateArgs(
+        "high", None, index=2, batch=4, loop=True
+    )
+    assert parse_animate("--loop low 3f2a --batch=2") == AnimateArgs("low", "3f2a", None, 2, True)
+
+
+@pytest.mark.parametrize(
+    ("rest", "message"),
+    [
+        ("", "takes the motion first: low or high (e.g. %mj animate high)"),
+        ("fast", "low or high, got 'fast'"),
+        ("3f2a high", "low or high, got '3f2a'"),
+        ("high --batch 3", "--batch takes 1 or 2 or 4, got '3'"),
+        ("high --index 0", "--index takes 1 or 2 or 3 or 4, got '0'"),
+        ("high --index", "--index needs a value"),
+        ("high --motion low", "has no option --motion"),
+        ("high a b", "at most one task id"),
+    ],
+)
+def test_bad_animate_lines_are_one_line(rest: str, message: str) -> None:
+    from mjnb.notebook.commands import parse_animate
+
+    with pytest.raises(UsageError) as caught:
+        parse_animate(rest)
+    assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_parse_extend() -> None:
+    from mjnb.notebook.commands import ExtendArgs, parse_extend
+
+    assert parse_extend("low") == ExtendArgs("low")
+    assert parse_extend("high 3f2a --index 2") == ExtendArgs("high", "3f2a", 2)
+    with pytest.raises(UsageError, match="low or high"):
+        parse_extend("")
+    with pytest.raises(UsageError, match="has no option --batch"):
+        parse_extend("low --batch 2")
+
+
+def test_parse_video_takes_a_path_or_a_url_and_the_video_parameters(tmp_path: Any) -> None:
+    from PIL import Image
+
+    from mjnb.notebook.commands import VideoArgs, parse_video
+
+    Image.new("RGB", (16, 16)).save(tmp_path / "start.png")
+    got = parse_video("start.png waves roll in --motion high --loop --bs 2", cwd=tmp_path)
+    assert got == VideoArgs(
+        str(tmp_path / "start.png"), "waves roll in", "high", loop=True, batch=2
+    )
+    assert parse_video("https://x.test/a.png a fox --raw") == VideoArgs(
+        "https://x.test/a.png", "a fox", raw=True
+    )
+    spaced = tmp_path / "my start.png"
+    Image.new("RGB", (16, 16)).save(spaced)
+    assert parse_video(f"'{spaced}' waves").image == str(spaced)
+    ended = parse_video("https://x.test/a.png waves --end https://x.test/b.png")
+    assert ended.end == "https://x.test/b.png" and ended.prompt == "waves"
+
+
+@pytest.mark.parametrize(
+    ("rest", "message"),
+    [
+        ("", "Write the start image and a prompt after %mj video"),
+        ("./nope.png waves", "there is no file './nope.png'"),
+        ("ftp://x/a.png waves", "neither an http(s) URL nor a file"),
+        ("https://x.test/a.png waves --motion fast", "motion must be low or high"),
+        ("https://x.test/a.png waves --bs 3", "bs must be 1, 2 or 4"),
+    ],
+)
+def test_bad_video_lines_are_one_line(rest: str, message: str, tmp_path: Any) -> None:
+    from mjnb.notebook.commands import parse_video
+
+    with pytest.raises(UsageError) as caught:
+        parse_video(rest, cwd=tmp_path)
+    assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_image_arg_and_parse_seed(tmp_path: Any) -> None:
+    from mjnb.notebook.commands import image_arg, parse_seed
+
+    (tmp_path / "cat.png").write_bytes(b"x")
+    assert image_arg("cat.png", command="describe", cwd=tmp_path) == str(tmp_path / "cat.png")
+    assert image_arg("https://x.test/c.png", command="describe") == "https://x.test/c.png"
+    with pytest.raises(UsageError, match=r"there is no file 'dog\.png'"):
+        image_arg("dog.png", command="describe", cwd=tmp_path)
+    assert parse_seed("") is None and parse_seed(" 3f2a ") == "3f2a"
+    with pytest.raises(UsageError, match="at most one task id"):
+        parse_seed("a b")

@@ -359,7 +359,7 @@ def test_describe_and_blend(ip: TestingShell) -> None:
     assert described.action == "describe"
     blended = run(ip, f"%mj blend {url} {url} --dimensions portrait").value
     assert blended.action == "blend" and blended.job.dimensions == "portrait"
-    assert "2 to 5 image URLs" in usage_error(ip, f"%mj blend {url}")
+    assert "2 to 5 image" in usage_error(ip, f"%mj blend {url}")
     assert "one image URL" in usage_error(ip, "%mj describe")
     assert run(ip, "%mj wait").io.stdout == "All 3 tasks have ended: 3 succeeded.\n"
     assert len(described.descriptions) == 4
@@ -535,3 +535,172 @@ def test_help_shows_the_version_table(ip: TestingShell) -> None:
     assert "TODO" not in text and "placeholder" not in text.lower()
     for form in ("%mj cancel", "%mj pending", "%mj resume"):
         assert form in text
+
+
+# -------------------------------------------------------------------- video and the editor
+
+
+def test_animate_and_extend_the_last_task(ip: TestingShell) -> None:
+    run(ip, "%mj a red fox --seed 3")
+    run(ip, "%mj wait")
+    up = run(ip, "%mj U2").value
+    run(ip, "%mj wait")
+    ran = run(ip, "%mj animate high --batch 2 --loop")
+    clip = ran.value
+    assert clip.kind == "video" and clip.parent_id == up.id
+    assert clip.job.motion == "high" and clip.job.batch == 2 and clip.job.loop
+    assert len(ran.displays) == 1  # its card
+    run(ip, "%mj wait")
+    assert clip.status == "succeeded", clip.error
+    assert len(clip.videos) == 2
+    longer = run(ip, "%mj extend low --index 2").value
+    assert longer.kind == "video" and longer.parent_id == clip.id and longer.job.index == 2
+    run(ip, "%mj wait")
+    assert longer.status == "succeeded", longer.error
+    other = run(ip, f"%mj animate low {up.id[:6]}").value
+    assert other.parent_id == up.id and other.job.motion == "low"
+    run(ip, "%mj wait")
+
+
+def test_media_commands_bad_input_is_one_line_and_sends_nothing(
+    ip: TestingShell, tmp_path: Path
+) -> None:
+    assert "There is no task to animate yet" in usage_error(ip, "%mj animate high")
+    assert "low or high, got 'fast'" in usage_error(ip, "%mj animate fast")
+    assert "--batch takes 1 or 2 or 4, got '3'" in usage_error(ip, "%mj animate low --batch 3")
+    assert "There is no task to extend yet" in usage_error(ip, "%mj extend low")
+    assert "there is no file" in usage_error(ip, "%mj video ./nope.png waves --motion high")
+    assert "motion must be low or high" in usage_error(
+        ip, "%mj video https://x.test/a.png waves --motion fast"
+    )
+    assert "there is no file './cat.png'" in usage_error(ip, "%mj describe ./cat.png")
+    assert "There is no task to seed yet" in usage_error(ip, "%mj seed")
+    assert "There is no task to vary region yet" in usage_error(ip, "%mj vary region")
+    assert sent(ip) == 0
+    grid = run(ip, "%mj a red fox --seed 4").value
+    run(ip, "%mj wait")
+    message = usage_error(ip, "%mj extend low")  # a grid is no clip
+    assert grid.id in message or "clip" in message or "extend" in message
+    assert sent(ip) == 1
+
+
+def test_video_from_a_local_image_and_describe_blend_of_paths(
+    ip: TestingShell, tmp_path: Path
+) -> None:
+    from PIL import Image
+
+    start = tmp_path / "start.png"
+    Image.new("RGB", (128, 96), (200, 80, 40)).save(start)
+    cat = tmp_path / "cat.png"
+    Image.new("RGB", (96, 96), (20, 80, 140)).save(cat)
+    ip.run_cell(f"import os; os.chdir({str(tmp_path)!r})")
+    run(ip, "%config MJMagic.provider = 'local'")
+    # Ace wants public URLs for local images: one line, nothing sent
+    message = usage_error(ip, "%mj video ./start.png waves roll in --motion high")
+    assert "public URL" in message
+    assert "public URL" in usage_error(ip, "%mj describe ./cat.png")
+    assert "public URL" in usage_error(ip, "%mj blend cat.png start.png")
+    assert sent(ip) == 0
+
+
+def test_vary_region_opens_the_painter_and_submit_starts_the_task(ip: TestingShell) -> None:
+    import io
+
+    from PIL import Image, ImageDraw
+
+    run(ip, "%mj a red fox --seed 5")
+    run(ip, "%mj wait")
+    up = run(ip, "%mj U2").value
+    run(ip, "%mj wait")
+    ran = run(ip, "%mj vary region")
+    assert ran.value is None and len(ran.displays) == 1  # the painter, nothing sent yet
+    tool = magic_of(ip).region_tool
+    assert tool is not None and tool.task is up
+    assert tool.editor.painter.size == up.image.size
+    mask = Image.new("L", up.image.size, 0)
+    ImageDraw.Draw(mask).rectangle((10, 10, 60, 60), fill=255)
+    out = io.BytesIO()
+    mask.save(out, "PNG")
+    painter = tool.editor.painter
+    painter._handle_msg(
+        {
+            "content": {
+                "data": {"method": "update", "state": {"mask": None}, "buffer_paths": [["mask"]]}
+            },
+            "buffers": [memoryview(out.getvalue())],
+        }
+    )
+    painter._handle_msg(
+        {"content": {"data": {"method": "custom", "content": {"event": "submit"}}}, "buffers": []}
+    )
+    [child] = tool.children_tasks
+    assert child.action == "vary region" and child.parent_id == up.id and child.job.mask
+    assert magic_of(ip).last is child  # %mj U2 ... now acts on the repainted image
+    assert len(tool.child_cards.children) == 1
+    run(ip, "%mj wait")
+    assert child.status == "succeeded", child.error
+
+
+def test_seed_asks_the_provider(ip: TestingShell) -> None:
+    grid = run(ip, "%mj a red fox --seed 77").value
+    run(ip, "%mj wait")
+    ran = run(ip, "%mj seed")
+    assert ran.value == grid.job_seed
+    assert ran.io.stdout == f"Out[0]: {grid.job_seed}\n"  # the value, as any expression's
+
+
+def test_help_lists_the_media_commands(ip: TestingShell) -> None:
+    text = run(ip, "%mj help").io.stdout
+    for form in ("%mj animate low|high", "%mj extend low|high", "%mj video <url|path>",
+                 "%mj vary region", "%mj seed", "%mj describe <url|path>"):  # fmt: skip
+        assert form in text
+
+
+def test_a_saved_notebook_keeps_a_poster_and_a_small_preview_per_clip(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real kernel (nbclient, widget state saved as JupyterLab would): each clip adds
+    under 150 KB to the .ipynb, and no MP4 is in it."""
+    import json
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    from mjnb.video import NOTEBOOK_CLIP_BYTES
+
+    monkeypatch.setenv("MJNB_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("MJNB_SIM_LATENCY", "0.3")
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+    base = ["%load_ext mjnb", "%mj a red fox --seed 3", "%mj wait", "%mj U2", "%mj wait"]
+    clips = ["%mj animate high --batch 2", "%mj wait"]
+
+    def saved(cells: list[str], name: str) -> Path:
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_code_cell(source) for source in cells]
+        NotebookClient(
+            nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+        ).execute()
+        target = tmp_path / f"{name}.ipynb"
+        nbformat.write(nb, target)
+        return target
+
+    without, with_clips = saved(base, "images"), saved(base + clips, "clips")
+    nb = nbformat.read(with_clips, as_version=4)
+    [card] = nb.cells[5].outputs
+    assert (
+        card.data["text/plain"].startswith("[succeeded] ")
+        and "animate high" in card.data["text/plain"]
+    )
+    assert card.data["text/html"].count("data:image/webp;base64,") == 2
+    assert "image/jpeg" in card.data
+    text = with_clips.read_text()
+    assert "data:video" not in text
+    models = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    players = [m for m in models.values() if "posters" in m["state"]]
+    assert len(players) == 1 and len(players[0]["state"]["posters"]) == 2
+    assert not players[0].get("buffers")  # no binary trait: no clip in the widget state
+    assert max(len(json.dumps(m)) for m in models.values()) < 40_000
+    per_clip = (with_clips.stat().st_size - without.stat().st_size) / 2
+    state = len(json.dumps(nb.metadata.get("widgets", {})))
+    print(f"\nsaved notebook: {per_clip:.0f} bytes per clip ({state} bytes of widget state)")
+    assert per_clip < NOTEBOOK_CLIP_BYTES

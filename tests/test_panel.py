@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
 from typing import Any
 
 import ipywidgets as widgets
@@ -389,3 +390,85 @@ def test_controls_follow_the_version_table(panel: Panel) -> None:
     assert panel.prompt_text == "a fox --version 8.1 --hd"
     panel.version.value = "v7"  # V7 has no --hd: the toggle greys out and writes nothing
     assert hd.disabled and panel.prompt_text == "a fox --version 7"
+
+
+# ------------------------------------------------------------ uploads, video in the gallery
+
+
+def _png(colour: tuple[int, int, int] = (30, 120, 200)) -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (96, 64), colour).save(out, "PNG")
+    return out.getvalue()
+
+
+def _pick(panel: Panel, data: bytes, name: str = "cat.png") -> None:
+    """What the browser's file picker does: the FileUpload's value becomes the file."""
+    upload = find(panel, "mjnb-panel-upload")
+    upload.value = (
+        {"name": name, "type": "image/png", "size": len(data), "content": memoryview(data),
+         "last_modified": datetime.now(timezone.utc)},
+    )  # fmt: skip
+
+
+def test_an_uploaded_image_goes_as_an_image_prompt_and_leaves_no_bytes_in_the_widget(
+    sim: Any,
+) -> None:
+    mj = mjnb.Client("mjproxy", base_url=sim.url, token="t", poll_interval=0.05)
+    panel = Panel(client=mj)
+    data = _png()
+    _pick(panel, data)
+    assert panel.last_error is None
+    assert panel.image_upload.data == data and panel.image_upload.name == "cat.png"
+    assert find(panel, "mjnb-panel-upload").value == ()  # not kept in the saved state
+    assert "cat.png" in text_of(panel.image_upload.note)
+    panel.prompt.value = "a red fox in snow"
+    panel.submit.click()
+    assert panel.last_error is None, panel.last_error
+    (card,) = panel.gallery.children
+    task = card.task
+    assert len(task.job.images) == 1 and task.job.images[0].startswith("data:image/png;base64,")
+    assert task.wait(30).status == "succeeded", task.error
+
+
+def test_bad_uploads_and_refusals_are_one_line_in_the_panel(panel: Panel) -> None:
+    _pick(panel, b"not an image at all", "notes.txt")
+    assert panel.last_error is not None and panel.image_upload.data is None
+    assert "\n" not in str(panel.last_error)
+    _pick(panel, _png())
+    panel.image_upload.role.value = "style reference"
+    panel.prompt.value = "a red fox"
+    panel.submit.click()
+    assert "style reference" in str(panel.last_error) and panel.gallery.children == ()
+    panel.image_upload.role.value = "image prompt"
+    panel.submit.click()  # Ace wants public URLs: refused before sending
+    assert "public URL" in str(panel.last_error) and panel.gallery.children == ()
+    assert panel.client.tasks == []
+    panel.image_upload.clear_button.click()
+    assert panel.image_upload.data is None and panel.image_upload.clear_button.disabled
+    panel.submit.click()
+    assert len(panel.gallery.children) == 1
+
+
+def test_the_gallery_cards_animate_and_show_the_clip(panel: Panel) -> None:
+    from mjnb.notebook.videocard import VideoCard
+
+    panel.prompt.value = "a red fox --seed 3"
+    panel.submit.click()
+    (grid,) = panel.gallery.children
+    grid.task.wait(30)
+    eventually(lambda: grid.settled)
+    up = grid.click("U2")
+    assert up is not None
+    up.task.wait(30)
+    eventually(lambda: up.settled)
+    assert "Animate high" in [b.description for b in up.buttons.children]
+    clip = up.click("animate high")
+    assert isinstance(clip, VideoCard)
+    clip.task.wait(60)
+    eventually(lambda: clip.settled)
+    assert clip.task.status == "succeeded", clip.task.error
+    assert len(clip.player.posters) == 1 and clip.player.layout.display is None

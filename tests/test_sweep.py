@@ -294,10 +294,12 @@ def test_a_cancelled_sweep_never_sends_its_unsent_cells(
     first = client(sim)
     plan = plan_sweep("a red fox", axes={"seed": [1, 2, 3], "chaos": [0, 50]}, provider="acedata")
     sweep = Sweep.record(first.session, plan)
-    for cell in plan.cells[:2]:  # two cells were sent before the user pressed Stop
-        first.session.start(
+    for cell in plan.cells[:2]:  # two cells were sent (and ended) before the user pressed Stop
+        started = first.session.start(
             cell.prompt, mode=None, sweep_id=sweep.id, axes=cell.coords, cell=cell.index
         )
+        assert started is not None
+        started.wait(timeout=WAIT)  # else a cell still waiting for its slot is cancelled too
     sweep = Sweep.from_log(first.session, sweep.id)
     assert sweep.summary.endswith(", 4 not sent") and len(sweep.missing) == 4
     message = sweep.cancel()

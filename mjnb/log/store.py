@@ -459,6 +459,21 @@ class TaskLog(SweepRecords, KeptUpdates):
             row["owner_alive"] = owner_alive(row["owner"], row["updated_at"], seen)
         return rows
 
+    def unfetched(self, provider: str, base_url: str | None) -> list[dict[str, Any]]:
+        """Ended tasks of one endpoint whose paid result is not here yet (a task_timeout
+        or a full disk): their job has a remote id, so it can be polled and fetched."""
+        rows = self._rows(
+            "SELECT t.*, (SELECT o.seen_at FROM owners o WHERE o.owner = t.owner) AS owner_seen"
+            " FROM tasks t WHERE t.provider = ? AND COALESCE(t.base_url, '') = ?"
+            " AND t.remote_id IS NOT NULL AND t.remote_state_json LIKE ?"
+            " ORDER BY t.submitted_at, t.rowid",
+            (provider, base_url or "", '%"unfetched":true%'),
+        )
+        for row in rows:
+            seen = row.pop("owner_seen")
+            row["owner_alive"] = owner_alive(row["owner"], row["updated_at"], seen)
+        return [row for row in rows if not row["owner_alive"] or row["status"] in TERMINAL]
+
     def events(self, task_id: str) -> list[tuple[datetime, str, int]]:
         """The status history of one task: ``(at, status, progress)``, oldest first."""
         rows = self._read(

@@ -199,14 +199,19 @@ class TaskCard(LiveView):
         self.cancel_button.add_class("mjnb-card-cancel")
         self.cancel_button.on_click(lambda _button: self.cancel())
         self.controls = widgets.HBox([self.cancel_button], layout=widgets.Layout())
+        from .cardtools import CardTools
+
+        #: the editor's boxes under the buttons (remix prompt, custom zoom, mask painter)
+        self.tools = CardTools(task, start=self._start, layout=plain)
         super().__init__(
             children=[
                 self.header,
                 self.bar,
-                self.image,
+                *self._media(),
                 self.message,
                 self.controls,
                 self.buttons,
+                self.tools,
                 self.child_cards,
             ],
             layout=widgets.Layout(
@@ -227,7 +232,9 @@ class TaskCard(LiveView):
         self._thumb: bytes | None = None  # the final JPEG thumbnail, once made
         self._image_kind = ""  # "", "placeholder", "preview", "final", "none"
         self._preview: bytes | None = None  # the task's preview last shown
+        self._image_error = ""  # why the final image cannot be shown (a damaged cache file)
         self._action_error: str | None = None
+        self._action_note: str | None = None
         self._shown_actions: tuple[str, ...] = ()
         self._throttle = Throttle(self._render, 1.0 / updates_per_second)
         task.add_listener(self._on_change)
@@ -236,7 +243,11 @@ class TaskCard(LiveView):
             task.remove_listener(self._on_change)
 
     def __repr__(self) -> str:
-        return f"<TaskCard {task_summary(self.task)}>"
+        return f"<{type(self).__name__} {task_summary(self.task)}>"
+
+    def _media(self) -> list[widgets.Widget]:
+        """What shows the result, between the progress bar and the message."""
+        return [self.image]
 
     # -- state the card shows (read by tests and the magic) ------------------------------
     @property
@@ -305,8 +316,9 @@ class TaskCard(LiveView):
             if self._thumb is None:
                 try:
                     self._thumb = task.thumbnail(self.thumbnail_size, self.quality)
-                except MJError:
-                    self._set_image("none", b"")  # the message shows task.error
+                except MJError as exc:  # a damaged or pruned cache file: say why, and how
+                    self._image_error = str(exc)
+                    self._set_image("none", b"")
                     return
             self._set_image("final", self._thumb)
             return
@@ -350,11 +362,15 @@ class TaskCard(LiveView):
         parts: list[str] = []
         if task.error and task.status in ("failed", "cancelled", "succeeded"):
             parts.append(f"<span style='color:#c62828'>{html.escape(task.error)}</span>")
+        if self._image_error:
+            parts.append(f"<span style='color:#c62828'>{html.escape(self._image_error)}</span>")
         if task.status == "succeeded" and task.descriptions:
             items = "".join(f"<li>{html.escape(d)}</li>" for d in task.descriptions)
             parts.append(f"<ol style='margin:2px 0;padding-left:20px'>{items}</ol>")
         if self._action_error:
             parts.append(f"<span style='color:#c62828'>{html.escape(self._action_error)}</span>")
+        if self._action_note:
+            parts.append(f"<span style='color:#ef6c00'>{html.escape(self._action_note)}</span>")
         if self.control_message:
             parts.append(f"<span style='color:#ef6c00'>{html.escape(self.control_message)}</span>")
         value = "".join(f"<div style='font-size:13px;max-width:600px'>{p}</div>" for p in parts)
@@ -364,14 +380,16 @@ class TaskCard(LiveView):
     def _render_buttons(self, task: Task, finished: bool) -> None:
         # Cancel while the task runs; once it has ended, its actions
         self.controls.layout.display = "none" if finished else None
-        labels = tuple(task.actions) if finished else ()
+        from .cardtools import button_text, card_labels
+
+        labels = card_labels(task) if finished else ()
         if labels == self._shown_actions:
             return
         self._shown_actions = labels
         buttons = []
         for label in labels:
             button = widgets.Button(
-                description=label,
+                description=button_text(label),
                 tooltip=_tooltip(label),
                 layout=self._button_layout,
                 style=self._button_style,
@@ -379,12 +397,27 @@ class TaskCard(LiveView):
             button.on_click(partial(self._on_button, label))
             buttons.append(button)
         self.buttons.children = buttons
+        self.tools.offer(labels)
 
     # -- the one thing a click does: start the child task and show its card ---------------
     def _on_button(self, label: str, _button: widgets.Button | None = None) -> TaskCard | None:
-        """Start action ``label``; the child's card goes below. Errors show in the card."""
+        """Start action ``label`` (or open its tool: the painter, the zoom box); the
+        child's card goes below. Errors show in the card."""
+
+        def call() -> Task | None:
+            start = self.tools.call_for(label)
+            return None if start is None else start()  # None: it opened a tool
+
+        return self._start(label, call)
+
+    def _start(self, label: str, call: Callable[[], Task | None]) -> TaskCard | None:
+        """Run ``call`` (it starts a child task); show the child's card below."""
+        import warnings
+
         try:
-            child = self.task.act(label)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                child = call()
         except Exception as exc:
             self._action_error = f"{label}: {exc}"
             if not isinstance(exc, MJError):
@@ -394,7 +427,16 @@ class TaskCard(LiveView):
                 self._render_message(self.task)
             return None
         self._action_error = None
-        card = TaskCard(
+        # what the API warned of (an extra upscale first, a mask scaled ...) shows here:
+        # a widget callback's warnings reach no cell
+        self._action_note = " ".join(f"{label}: {w.message}" for w in caught) or None
+        if child is None:
+            with self._lock:
+                self._render_message(self.task)
+            return None
+        from .videocard import card_class
+
+        card = card_class(child)(
             child,
             thumbnail_size=self.thumbnail_size,
             updates_per_second=1.0 / self._throttle.interval,

@@ -27,15 +27,23 @@ if TYPE_CHECKING:
 __all__ = [
     "COMMANDS",
     "USAGE",
+    "AnimateArgs",
+    "ExtendArgs",
     "Options",
     "SweepArgs",
+    "VideoArgs",
+    "image_arg",
     "one_line",
     "parse_action",
+    "parse_animate",
     "parse_cancel",
+    "parse_extend",
     "parse_options",
     "parse_rows",
     "parse_seconds",
+    "parse_seed",
     "parse_sweep_args",
+    "parse_video",
     "prompt_usage_error",
     "providers_table",
     "split_command",
@@ -54,6 +62,10 @@ COMMANDS = (
     "log",
     "describe",
     "blend",
+    "animate",
+    "extend",
+    "video",
+    "seed",
     "providers",
     "panel",
     "help",
@@ -75,8 +87,17 @@ USAGE = """\
                                 send the cells of interrupted sweeps (says how many first)
 %mj log [N] [--status S] [--provider P] [--sweep ID] [--since WHEN]
                                 the task log as a DataFrame (newest N rows)
-%mj describe <url>              four prompts for an image
-%mj blend <url> <url> ... [--dimensions square|portrait|landscape]
+%mj describe <url|path>         four prompts for an image (a URL or a local file)
+%mj blend <url|path> <url|path> ... [--dimensions square|portrait|landscape]
+%mj animate low|high [<task_id>] [--index N] [--batch N] [--loop]
+                                a video from the last task's image (--index: a grid's tile)
+%mj extend low|high [<task_id>] [--index N]
+                                extend the last clip (--index: which clip of a batch)
+%mj upscale video [<task_id>]   upscale the last clip
+%mj video <url|path> <prompt> [--motion low|high] [--loop] [--bs 1|2|4] [--end <url>]
+                                a video from an image of your own
+%mj vary region [<task_id>]     paint the region to repaint over the last image, then Submit
+%mj seed [<task_id>]            the seed the job used, asked of the provider
 %mj providers                   providers, their variables and whether they are set
 %mj panel                       the prompt panel
 %mj help                        this text, the model versions and the prompt parameters
@@ -319,3 +340,157 @@ def providers_table() -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+# ----------------------------------------------------------------------- video, editor
+
+
+def image_arg(word: str, *, command: str, cwd: str | os.PathLike[str] | None = None) -> str:
+    """An image argument as the API takes it: an http(s)/data URL as written, or a local
+    file's path (``~`` expanded, relative to ``cwd``), which must exist."""
+    if word.startswith(("http://", "https://", "data:")):
+        return word
+    if "://" in word:
+        raise UsageError(f"%mj {command}: {word!r} is neither an http(s) URL nor a file.")
+    path = os.path.expanduser(word)
+    if cwd is not None and not os.path.isabs(path):
+        path = os.path.join(cwd, path)
+    if not os.path.isfile(path):
+        raise UsageError(f"%mj {command}: there is no file {word!r} (give a URL or a path).")
+    return path
+
+
+def _motion(words: list[str], command: str) -> str:
+    from ..vocab import MOTIONS
+
+    if not words or words[0].lower() not in MOTIONS:
+        got = f", got {words[0]!r}" if words else ""
+        raise UsageError(
+            f"%mj {command} takes the motion first: low or high{got} (e.g. %mj {command} high)."
+        )
+    return words.pop(0).lower()
+
+
+def _task_id(words: list[str], command: str) -> str | None:
+    if len(words) > 1:
+        raise UsageError(f"%mj {command} takes at most one task id, got {' '.join(words)!r}.")
+    return words[0] if words else None
+
+
+def _positive(value: str, name: str, command: str, allowed: Sequence[int] | None = None) -> int:
+    if not value.isdigit() or int(value) < 1 or (allowed and int(value) not in allowed):
+        what = " or ".join(str(n) for n in allowed) if allowed else "a whole number from 1"
+        raise UsageError(f"%mj {command}: --{name} takes {what}, got {value!r}.")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class AnimateArgs:
+    """``%mj animate low|high [<id>] [--index N] [--batch N] [--loop]``."""
+
+    motion: str
+    task_id: str | None = None
+    index: int | None = None
+    batch: int = 1
+    loop: bool = False
+
+
+def parse_animate(rest: str) -> AnimateArgs:
+    """``"high 3f2a --index 2 --batch 2 --loop"`` -> AnimateArgs("high", "3f2a", 2, 2, True)."""
+    from ..vocab import VIDEO_BATCHES
+
+    loop = bool(re.search(r"(?<!\S)--loop(?!\S)", rest))
+    rest = re.sub(r"(?<!\S)--loop(?!\S)", " ", rest)
+    options = parse_options(rest, ("index", "batch"), command="animate")
+    words = list(options.positional)
+    motion = _motion(words, "animate")
+    index = options.named.get("index")
+    batch = options.named.get("batch")
+    return AnimateArgs(
+        motion,
+        _task_id(words, "animate"),
+        None if index is None else _positive(index, "index", "animate", (1, 2, 3, 4)),
+        1 if batch is None else _positive(batch, "batch", "animate", VIDEO_BATCHES),
+        loop,
+    )
+
+
+@dataclass(frozen=True)
+class ExtendArgs:
+    """``%mj extend low|high [<id>] [--index N]``."""
+
+    motion: str
+    task_id: str | None = None
+    index: int | None = None
+
+
+def parse_extend(rest: str) -> ExtendArgs:
+    """``"low"`` -> ExtendArgs("low"); ``"high 3f2a --index 2"`` -> its clip 2."""
+    options = parse_options(rest, ("index",), command="extend")
+    words = list(options.positional)
+    motion = _motion(words, "extend")
+    index = options.named.get("index")
+    return ExtendArgs(
+        motion,
+        _task_id(words, "extend"),
+        None if index is None else _positive(index, "index", "extend", (1, 2, 3, 4)),
+    )
+
+
+@dataclass(frozen=True)
+class VideoArgs:
+    """``%mj video <image> <prompt> --motion high ...``: what ``mj.animate`` takes."""
+
+    image: str
+    prompt: str
+    motion: str = "low"
+    loop: bool = False
+    batch: int = 1
+    end: str | None = None
+    raw: bool = False
+
+
+def parse_video(rest: str, *, cwd: str | os.PathLike[str] | None = None) -> VideoArgs:
+    """The start image (URL or path), then a video prompt; its --motion, --loop,
+    --bs, --end and --raw become arguments and the rest stays the prompt."""
+    from ..prompt import parse_prompt
+
+    text = rest.strip()
+    if not text:
+        raise UsageError(
+            "Write the start image and a prompt after %mj video, e.g. "
+            "%mj video ./start.png waves roll in --motion high."
+        )
+    try:
+        first = shlex.split(text)[0]
+    except ValueError as exc:
+        raise UsageError(f"%mj video: {exc}.") from None
+    image = image_arg(first, command="video", cwd=cwd)
+    words = text.split(None, 1)
+    if text.startswith(("'", '"')):  # a quoted path: drop exactly the quoted word
+        quote = text[0]
+        words = [text[: text.index(quote, 1) + 1], text[text.index(quote, 1) + 1 :]]
+    prompt_text = words[1].strip() if len(words) > 1 else ""
+    try:
+        prompt = parse_prompt(prompt_text, purpose="video")
+    except PromptError as exc:
+        raise prompt_usage_error(exc, "%mj video: ") from None
+    params = prompt.params
+    end = params.get("end")
+    if isinstance(end, str):
+        end = image_arg(end, command="video", cwd=cwd)
+    rest_prompt = prompt.with_params(motion=None, loop=False, bs=None, end=None, raw=False)
+    return VideoArgs(
+        image=image,
+        prompt=str(rest_prompt),
+        motion=str(params.get("motion", "low")),
+        loop=bool(params.get("loop", False)),
+        batch=int(params.get("bs", 1)),
+        end=end if isinstance(end, str) else None,
+        raw=bool(params.get("raw", False)),
+    )
+
+
+def parse_seed(rest: str) -> str | None:
+    """``%mj seed [<task_id>]``: None (the last task) or a task id."""
+    return _task_id(rest.split(), "seed")

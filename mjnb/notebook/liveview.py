@@ -249,12 +249,18 @@ class LiveView(widgets.VBox):
             encoded = base64.b64encode(jpeg).decode("ascii")
             data["image/jpeg"] = encoded
             metadata["image/jpeg"] = {"width": width, "height": height}
-            data["text/html"] = (
-                f"<figure style='margin:4px 0'><img src='data:image/jpeg;base64,{encoded}' "
-                f"width='{width}' height='{height}' alt='{html.escape(alt)}'>"
-                f"<figcaption><code>{html.escape(summary)}</code></figcaption></figure>"
-            )
+            data["text/html"] = self._static_html(encoded, (width, height), alt, summary)
         return data, metadata
+
+    def _static_html(self, jpeg_b64: str, size: tuple[int, int], alt: str, summary: str) -> str:
+        """The saved notebook's HTML figure: the final JPEG and the summary line (a
+        video card shows its clips' animated previews instead)."""
+        width, height = size
+        return (
+            f"<figure style='margin:4px 0'><img src='data:image/jpeg;base64,{jpeg_b64}' "
+            f"width='{width}' height='{height}' alt='{html.escape(alt)}'>"
+            f"<figcaption><code>{html.escape(summary)}</code></figcaption></figure>"
+        )
 
     def show(self, *, live_static: bool = False) -> DisplayHandle | None:
         """Display the view with a display id (so :meth:`publish_static` can replace it).

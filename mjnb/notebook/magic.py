@@ -52,6 +52,7 @@ from .commands import (
     version_table,
 )
 from .form import prompt_warnings
+from .media_commands import MediaCommands
 from .views import Outputs, Views, ViewSettings
 
 if TYPE_CHECKING:
@@ -101,7 +102,7 @@ def _ranged(kind: type[Int] | type[Float], name: str, default: Any, help: str) -
 
 
 @magics_class
-class MJMagic(Magics, Configurable):
+class MJMagic(MediaCommands, Magics, Configurable):
     """``%mj`` and ``%%mj``: Midjourney from a notebook. See ``%mj help``."""
 
     provider = CaselessStrEnum(
@@ -321,6 +322,10 @@ class MJMagic(Magics, Configurable):
             "log": self._log,
             "describe": self._describe,
             "blend": self._blend,
+            "animate": self._animate,
+            "extend": self._extend,
+            "video": self._video,
+            "seed": self._seed,
             "providers": self._providers,
             "panel": self._panel,
             "help": self._help,
@@ -336,7 +341,7 @@ class MJMagic(Magics, Configurable):
         task = self.client.imagine(variants[0])
         return self._show_task(task)
 
-    def _act(self, label: str, task_id: str | None, *, text: str) -> Task:
+    def _act(self, label: str, task_id: str | None, *, text: str) -> Task | None:
         if task_id is None:
             parent = self._last
             if parent is None:
@@ -353,6 +358,9 @@ class MJMagic(Magics, Configurable):
                 f"Task {parent.id} is still {parent.status} ({parent.progress}%); "
                 f"run %mj wait, then %mj {label} again."
             )
+        if label == "vary region":
+            self._vary_region(parent)  # the painter's Submit starts the task
+            return None
         return self._show_task(parent.act(label))
 
     def _find(self, task_id: str, *, hint: str = "") -> Task:
@@ -514,32 +522,19 @@ class MJMagic(Magics, Configurable):
                 f"Resuming would send {count} jobs: more than max_jobs={max_jobs}, so nothing "
                 "was sent. Run %mj resume --confirm to send them."
             )
+        fetching = int((frame["action"] == "fetch").sum()) if len(frame) else 0
         if count:
             sweeps = sending["sweep_id"].nunique()
             print(f"Resuming {sweeps} interrupted sweep(s): sending {count} cell(s) never sent.")
+        if fetching:
+            print(f"Fetching {fetching} paid result(s) that never arrived (free).")
         tasks = client.resume(confirm=args.confirm, max_jobs=max_jobs)
-        print(f"Sent {len(tasks)} job(s); %mj wait waits for them.")
+        print(f"Resumed {len(tasks)} job(s); %mj wait waits for them.")
 
     # -- log and the rest -----------------------------------------------------------------
     def _log(self, rest: str) -> pd.DataFrame:
         options = parse_options(rest, ("status", "provider", "sweep", "since"), command="log")
         return self.client.log(limit=parse_rows(options), **options.named)
-
-    def _describe(self, rest: str) -> Task:
-        urls = rest.split()
-        if len(urls) != 1:
-            raise UsageError(
-                "Write one image URL after %mj describe, e.g. %mj describe https://..."
-            )
-        return self._show_task(self.client.describe(urls[0]))
-
-    def _blend(self, rest: str) -> Task:
-        options = parse_options(rest, ("dimensions",), command="blend")
-        return self._show_task(
-            self.client.blend(
-                options.positional, dimensions=options.named.get("dimensions", "square")
-            )
-        )
 
     def _providers(self, rest: str) -> pd.DataFrame:
         if rest:

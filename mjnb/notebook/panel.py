@@ -301,6 +301,10 @@ class Panel(widgets.VBox):
             widget.add_class(f"mjnb-{name}")  # CSS hooks for styles and front-end tests
         self.preview = widgets.HTML()
         self.preview.add_class("mjnb-preview")
+        from .uploads import ImageUpload
+
+        #: an image of your own for the next prompt (image prompt or style reference)
+        self.image_upload = ImageUpload(on_error=self._show_error)
         self.status = widgets.HTML()
         self.status.add_class("mjnb-status")
 
@@ -356,6 +360,7 @@ class Panel(widgets.VBox):
                     ],
                     layout=widgets.Layout(flex_flow="row wrap", align_items="center"),
                 ),
+                self.image_upload,
                 self.preview,
                 row(
                     [self.submit, self.stop_button, self.status],
@@ -591,11 +596,17 @@ class Panel(widgets.VBox):
         form = self.form
         text = build_prompt(form)
         client = self._sender(form)
+        images = self.image_upload.imagine_options(client)
         if parse_prompt(text, strict=form.strict).is_permutation:
+            if images:
+                raise InvalidArgument(
+                    "An uploaded image goes with a single prompt, not a sweep: Clear it, or "
+                    "remove the {a, b} groups."
+                )
             sweep = client.sweep(text, confirm=self.confirm.value, max_jobs=self.max_jobs)
             self._add_sweep(sweep)
             return sweep
-        task = client.imagine(text)
+        task = client.imagine(text, **images)
         self._add_task(task)
         return task
 

@@ -72,11 +72,12 @@ class Views:
         return self._settings()
 
     def card(self, task: Task, *, on_child: Callable[[Task], None] | None = None) -> TaskCard:
-        """A live card for ``task``; ``on_child`` hears of tasks its buttons start."""
-        from .card import TaskCard
+        """A live card for ``task`` (a video card for a video task); ``on_child`` hears
+        of tasks its buttons start."""
+        from .videocard import card_class
 
         settings = self.settings
-        return TaskCard(
+        return card_class(task)(
             task,
             thumbnail_size=settings.thumbnail_size,
             updates_per_second=settings.updates_per_second,
