@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from typing import Any
 import pandas as pd
 import pytest
 from conftest import CANARY
+from pgserver import pg_server, pg_url  # noqa: F401  (fixtures)
 
 from mjnb.errors import LogError, MJError
 from mjnb.images import ImageStore, encode
@@ -40,9 +42,18 @@ FRAME_TAIL = [
 ]
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def target(request: pytest.FixtureRequest, isolated_env: Path) -> str:
+    """Where a test's log lives: a fresh SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(isolated_env / "history.sqlite")
+    url: str = request.getfixturevalue("pg_url")
+    return url
+
+
 @pytest.fixture
-def log(isolated_env: Path) -> Any:
-    with TaskLog(isolated_env / "history.sqlite") as task_log:
+def log(target: str) -> Any:
+    with TaskLog(target) as task_log:
         yield task_log
 
 
@@ -233,8 +244,8 @@ def test_remote_state_round_trips_for_resume(log: TaskLog) -> None:
     assert all(t["owner_alive"] for t in pending)  # this log is open: its engine owns them
 
 
-def test_claim_takes_orphans_once(isolated_env: Path) -> None:
-    path = isolated_env / "history.sqlite"
+def test_claim_takes_orphans_once(target: str) -> None:
+    path = target
     first = TaskLog(path)
     add(first, "t1")
     second = TaskLog(path)
@@ -248,6 +259,31 @@ def test_claim_takes_orphans_once(isolated_env: Path) -> None:
     assert third.pending()[0]["owner"] == second.owner
     second.close()
     third.close()
+
+
+def test_owners_on_other_machines_are_alive_while_their_heartbeat_is(log: TaskLog) -> None:
+    add(log, "t-live")
+    add(log, "t-dead", seconds=1)
+    now_us = int(datetime.now(timezone.utc).timestamp() * 1e6)
+    owners = {"t-live": ("far-away:11:aa", now_us), "t-dead": ("far-away:12:bb", now_us - 6e8)}
+
+    def work(tx: Any) -> None:
+        for task_id, (owner, seen) in owners.items():
+            tx.execute(
+                'INSERT INTO owners ("owner", "user", "host", "pid", "kernel", "started_at",'
+                ' "seen_at") VALUES (?, ?, ?, ?, ?, ?, ?)',
+                (owner, "ann", "far-away", 1, "k", int(seen), int(seen)),
+            )
+            tx.execute("UPDATE tasks SET owner = ? WHERE task_id = ?", (owner, task_id))
+
+    log.write("pretending two kernels on another machine", work)
+    alive = {row["task_id"]: row["owner_alive"] for row in log.pending()}
+    assert alive == {"t-live": True, "t-dead": False}
+    assert log.claim("t-live") is False and log.claim("t-dead") is True
+    me = log.read('SELECT "user", host, kernel FROM owners WHERE owner = ?', (log.owner,))
+    assert me == [(log.user, socket.gethostname(), f"python:{os.getpid()}")]
+    row = log.get("t-live")
+    assert row is not None and row["kernel"] == f"python:{os.getpid()}"
 
 
 # ------------------------------------------------------------------- DataFrame
@@ -386,8 +422,8 @@ log.close()
 """
 
 
-def test_two_processes_share_one_log(isolated_env: Path) -> None:
-    path = isolated_env / "history.sqlite"
+def test_two_processes_share_one_log(isolated_env: Path, target: str) -> None:
+    path = target
     go = isolated_env / "go"
     procs = [
         subprocess.Popen(
@@ -399,6 +435,7 @@ def test_two_processes_share_one_log(isolated_env: Path) -> None:
         for name in ("a", "b")
     ]
     time.sleep(0.5)  # both open the new file at once, then wait for the go
+    go.parent.mkdir(parents=True, exist_ok=True)  # a loaded machine may not have started them
     go.touch()
     for proc in procs:
         _out, err = proc.communicate(timeout=90)
@@ -408,6 +445,9 @@ def test_two_processes_share_one_log(isolated_env: Path) -> None:
         assert len(df) == 1000 and df.task_id.is_unique
         assert set(df.status) == {"succeeded"}
         assert len(task_log.events("a-499")) == 3
+        assert task_log.read("SELECT count(*) FROM task_events")[0][0] == 3000
+    if not target.endswith(".sqlite"):
+        return
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert conn.execute("SELECT count(*) FROM task_events").fetchone()[0] == 3000
@@ -662,8 +702,7 @@ def fake_png() -> bytes:
     return encode(Image.new("RGB", (8, 8), (200, 10, 10)), "PNG")
 
 
-def test_bad_filters_are_one_clear_error(tmp_path: Path) -> None:
-    log = TaskLog(tmp_path / "history.sqlite")
+def test_bad_filters_are_one_clear_error(log: TaskLog) -> None:
     with pytest.raises(MJError, match="ISO 8601"):
         log.dataframe(since="yesterday")
     with pytest.raises(MJError, match="status must be one of"):

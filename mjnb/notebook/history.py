@@ -151,7 +151,7 @@ class HistoryTable(widgets.VBox):
             self.table.children = tuple(cells)
             for widget in old:  # free the old rows' models (kernel and browser)
                 widget.close()
-            where = html.escape(str(client.home / "history.sqlite"), quote=True)
+            where = html.escape(client.session.log.where, quote=True)
             count = f"{len(rows)} task" + ("s" if len(rows) != 1 else "")
             self.note.value = (
                 f"<span style='{_MUTED_STYLE}' title='{where}'>The newest {count} in the log "

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidArgument, NotFound, NotReady, PromptError, Rejected, StorageError
 from ..images import ImageStore, LazyTiles
-from ..log import TaskLog
+from ..log import LogURL, TaskLog
 from ..prompt import Prompt, parse_prompt
 from ..providers.base import Adapter, Job, JobKind, check_prompt
 from ..task import Task
@@ -68,6 +68,7 @@ class Session(MediaMethods, VideoCells):
         *,
         home: Path,
         run: RunSettings,
+        log_url: LogURL | str | None = None,
         engine: Engine | None = None,
         strict: bool = True,
         translate: bool = False,
@@ -78,7 +79,7 @@ class Session(MediaMethods, VideoCells):
         self.provider: str = adapter.name
         self.base_url: str = adapter.base_url
         self.engine = engine or Engine.get()
-        self.log = TaskLog(home / "history.sqlite")
+        self.log = TaskLog(log_url, home=home, journal=home / "log-journal.sqlite")
         self.images = ImageStore(home / "images")
         self.runner = Runner(
             self.engine,
@@ -320,7 +321,7 @@ class Session(MediaMethods, VideoCells):
             raise InvalidArgument(f"Task id {task_id!r} is ambiguous; give more characters.")
         row = self.log.get(task_id)
         if row is None:
-            raise NotFound(f"No task {task_id!r} in this session or in {self.log.path}.")
+            raise NotFound(f"No task {task_id!r} in this session or in {self.log.where}.")
         return self._view(
             state_from_row(row, self.provider, translate=self.translate), followed=False
         )

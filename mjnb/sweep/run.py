@@ -159,7 +159,7 @@ class Sweep(SweepPictures):
         """
         record = host.log.sweep(sweep_id)
         if record is None:
-            raise NotFound(f"No sweep {sweep_id!r} in {host.log.path}; see mj.sweeps().")
+            raise NotFound(f"No sweep {sweep_id!r} in {host.log.where}; see mj.sweeps().")
         if not record["cells"]:
             raise NotFound(
                 f"Sweep {sweep_id} was logged without its cells (by an older mjnb), so it "
