@@ -150,7 +150,7 @@ async def confirm(runner: Runner, state: TaskState) -> None:
     answer = runner.adapter.parse_submit(state.job, response)
     extra = {**answer.extra, "confirm_sent": True}
     extra.pop("confirm", None)
-    runner._update(state, replace(answer, extra=extra))
+    runner.update(state, replace(answer, extra=extra))
 
 
 def _remote(state: TaskState) -> dict[str, Any]:

@@ -267,7 +267,7 @@ class Runner:
         job = state.job
         finished = resolve_locally(self.adapter, job)
         if finished is not None:
-            self._update(state, finished)
+            self.update(state, finished)
             return
         streaming = self.stream and self.adapter.stream(job) is not None
         # from here on the job may exist remotely: a restart must not send it again
@@ -283,7 +283,7 @@ class Runner:
                     await self._stream(state, with_timeout(request, self.stream_timeout))
                 else:
                     response = await self._exchange(request)
-                    self._update(state, self._parse_submit(job, response))
+                    self.update(state, self._parse_submit(job, response))
                 return
             except RateLimited as exc:
                 if time.monotonic() - started > self.stall_timeout:
@@ -376,7 +376,7 @@ class Runner:
                     content=body,
                     request=request,
                 )
-                self._update(state, self._parse_submit(state.job, buffered))
+                self.update(state, self._parse_submit(state.job, buffered))
                 return
             lines = read_lines(response, MAX_ANSWER_BYTES).__aiter__()
             moved = time.monotonic()  # the last progress the stream showed
@@ -394,7 +394,7 @@ class Runner:
                 if snapshot is None:
                     continue
                 seen = (state.status, state.snapshot.progress)
-                self._update(state, snapshot)
+                self.update(state, snapshot)
                 if snapshot.done:
                     return
                 if (state.status, state.snapshot.progress) != seen:
@@ -445,7 +445,7 @@ class Runner:
                     continue
             else:
                 failures, failing_since = 0, 0.0
-                self._update(state, snapshot)
+                self.update(state, snapshot)
                 if (state.status, state.snapshot.progress) != seen:
                     seen, last_change = (state.status, state.snapshot.progress), time.monotonic()
             if time.monotonic() - last_change > self.stall_timeout:
@@ -535,7 +535,9 @@ class Runner:
         raise ProviderError(f"downloading {_short(url)} failed: {_reason(last or Exception())}")
 
     # -- state changes ------------------------------------------------------------------
-    def _update(self, state: TaskState, snapshot: Snapshot) -> None:
+    def update(self, state: TaskState, snapshot: Snapshot) -> None:
+        """Take a new reading of the job: log it, tell the views, fetch a new preview.
+        Only the runner and its media steps (:mod:`.media`) call it."""
         old_preview = state.snapshot.preview_url
         if state.apply(snapshot):
             self._changed_at[state.id] = time.monotonic()
