@@ -45,16 +45,15 @@ from ..errors import (
     NotReady,
     ProviderError,
     RateLimited,
-    StorageError,
     Timeout,
 )
 from ..providers.base import Adapter, Job, Snapshot, resolve_locally
 from ..secrets import scrub
-from ..vocab import MAX_ANSWER_BYTES, MAX_IMAGE_BYTES, MAX_RESULT_URLS
-from . import media
+from ..vocab import MAX_ANSWER_BYTES
+from . import fetch, media
 from .engine import Engine, with_timeout
 from .state import TaskState, snapshot_state
-from .wire import TooLarge, read_capped, read_lines, send_capped
+from .wire import TooLarge, read_capped, read_lines, reason, send_capped
 
 if TYPE_CHECKING:
     from ..images import ImageStore
@@ -182,7 +181,7 @@ class Runner:
             if state.snapshot.video_urls:
                 await media.fetch_videos(self, state)
             else:
-                await self._fetch(state)
+                await fetch.result(self, state)
 
     def say(self, text: str) -> str:
         """``text`` fit for an error, a widget or the log: none of this adapter's
@@ -316,7 +315,7 @@ class Runner:
             except PARSE_ERRORS as exc:
                 raise ProviderError(
                     f"{self.adapter.name} answered the submit in a form mjnb could not read "
-                    f"({_reason(exc)}); the job may have been created, so mjnb did not send "
+                    f"({reason(exc)}); the job may have been created, so mjnb did not send "
                     "it again. Check the provider's task list before retrying."
                 ) from None
 
@@ -438,7 +437,7 @@ class Runner:
                 if time.monotonic() - failing_since > self.stall_timeout:
                     raise Timeout(
                         f"Task {state.id}: every poll of {self.adapter.name} failed for "
-                        f"{self.stall_timeout:.0f} s (last error: {_reason(exc)}); mjnb "
+                        f"{self.stall_timeout:.0f} s (last error: {reason(exc)}); mjnb "
                         "stopped waiting. Check the job's status with the provider."
                     ) from None
                 if time.monotonic() - last_change <= self.stall_timeout:
@@ -455,84 +454,9 @@ class Runner:
                     "Providers often fail such jobs later; check its status there."
                 )
 
-    async def _fetch(self, state: TaskState) -> None:
-        """Download the result at once, into the content-addressed cache.
-
-        The bytes are checked (type, size, the header's dimensions, integrity) but not
-        decoded: pixels are decoded when a view, ``tiles`` or ``image`` asks.
-        """
-        snapshot = state.snapshot
-        urls = [snapshot.image_url] if snapshot.image_url else list(snapshot.image_urls)
-        if not urls or state.job.kind == "describe":
-            return  # text only (a describe's image_url is the user's own picture)
-        if not all(isinstance(url, str) and url for url in urls) or len(urls) > MAX_RESULT_URLS:
-            state.error = (
-                f"{self.adapter.name} named {len(urls)} result images; mjnb takes 1 to "
-                f"{MAX_RESULT_URLS} image URLs and downloaded none."
-            )
-            return
-        try:
-            stored = [await self.download(url) for url in urls]
-            if len(stored) == 1:
-                state.image_path = stored[0]
-            else:  # separate images (Youchuan): the grid is composed here, once
-                state.image_paths = tuple(stored)
-                state.image_path = await asyncio.to_thread(self._compose, stored)
-        except StorageError as exc:  # the disk, not the provider: say what to do
-            state.unfetched = True
-            state.error = (
-                f"the image was generated but could not be saved: {exc} The job's id and "
-                f"image URL are kept: mj.task({state.id!r}).refetch() downloads it again."
-            )
-        except MJError as exc:
-            state.error = f"the image could not be downloaded: {exc}"
-
-    def _compose(self, paths: list[Path]) -> Path:
-        """The grid of separate images, composed locally and cached.
-
-        It is composed at a size that fits ``MAX_PIXELS`` (four honest 8000² images make
-        an 8000² grid, not a 16000² one mjnb would refuse); the full-size images stay in
-        ``image_paths`` and are what ``tiles`` returns. One image is decoded at a time.
-        """
-        from ..images import compose_files, encode
-
-        return self.images.save(encode(compose_files(paths), "PNG"), composed=True)
-
-    async def _get_image(self, url: str, what: str) -> httpx.Response:
-        """GET an image within the download deadline and ``MAX_IMAGE_BYTES``."""
-        return await send_capped(
-            self.http,
-            with_timeout(self.adapter.download(url), self.timeout),
-            deadline=self.download_deadline,
-            limit=MAX_IMAGE_BYTES,
-            what=what,
-        )
-
     async def download(self, url: str) -> Path:
         """GET ``url`` (retrying transient failures) and store it; returns its path."""
-        last: Exception | None = None
-        for attempt in range(4):
-            try:
-                response = await self._get_image(url, "the image")
-                if response.status_code != 200:
-                    raise ProviderError(
-                        f"GET of the image answered HTTP {response.status_code}"
-                        + (" (the URL has expired)" if response.status_code == 403 else ""),
-                        status=response.status_code,
-                    )
-                content_type = response.headers.get("content-type")
-                return await asyncio.to_thread(
-                    self.images.save, response.content, content_type=content_type
-                )
-            except httpx.TransportError as exc:
-                last = exc
-                await asyncio.sleep(0.5 * 2**attempt)
-            except ProviderError as exc:
-                if exc.status is None or exc.status < 500:
-                    raise
-                last = exc
-                await asyncio.sleep(0.5 * 2**attempt)
-        raise ProviderError(f"downloading {_short(url)} failed: {_reason(last or Exception())}")
+        return await fetch.download(self, url)
 
     # -- state changes ------------------------------------------------------------------
     def update(self, state: TaskState, snapshot: Snapshot) -> None:
@@ -545,26 +469,9 @@ class Runner:
             state.notify()
             url = snapshot.preview_url
             if url and url != old_preview and not snapshot.done and state.listeners:
-                fetch = asyncio.ensure_future(self._fetch_preview(state, url))
-                self._background.add(fetch)
-                fetch.add_done_callback(self._background.discard)
-
-    async def _fetch_preview(self, state: TaskState, url: str) -> None:
-        """Fetch a running job's low-resolution preview for the views watching it."""
-        from ..images import check_image
-
-        try:
-            response = await self._get_image(url, "the preview")
-            if response.status_code != 200:
-                return
-            # the same checks as a result: a whole image, its header's pixels in bounds
-            await asyncio.to_thread(check_image, response.content)
-        except (httpx.TransportError, MJError) as exc:
-            logger.info("mjnb: preview of %s refused (%s)", state.id, _reason(exc))
-            return  # a preview is a nicety; the next one may arrive
-        if not state.done.is_set() and state.snapshot.preview_url == url:
-            state.preview = response.content
-            state.notify()
+                fetching = asyncio.ensure_future(fetch.preview(self, state, url))
+                self._background.add(fetching)
+                fetching.add_done_callback(self._background.discard)
 
     def _record(self, state: TaskState, *, final: bool = False, strict: bool = False) -> None:
         """Write the task's row; ``strict`` lets a failure raise (the final write has a
@@ -616,14 +523,3 @@ def _json_object(content: bytes) -> bool:
         return isinstance(json.loads(content), dict)
     except ValueError:
         return False
-
-
-def _reason(exc: BaseException) -> str:
-    """An exception as a short phrase, named even when its message is empty."""
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def _short(url: str) -> str:
-    """A URL without its query string (which may carry a token or a signature)."""
-    return url.split("?", 1)[0]

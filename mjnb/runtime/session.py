@@ -14,7 +14,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,8 +27,9 @@ from ..vocab import ACTION_LABELS, BLEND_DIMENSIONS, MODES
 from . import build
 from .engine import Engine
 from .media import kind_of
+from .rows import state_from_row
 from .runner import Runner
-from .state import TaskState, snapshot_from_state
+from .state import TaskState
 from .studio import MediaMethods
 from .videocells import VideoCells
 
@@ -525,85 +525,3 @@ def _check_cached(state: TaskState) -> None:
 
 def _action(job: Job) -> str:
     return job.label if job.kind == "action" and job.label else job.kind
-
-
-def state_from_row(row: Mapping[str, Any], provider: str, *, translate: bool = False) -> TaskState:
-    """A TaskState rebuilt from its log row (after a restart, or looked up by id);
-    ``translate`` is the Job's, should it be sent now (a dead kernel's unsent task)."""
-    remote = row.get("remote_state") or {}
-    snapshot = snapshot_from_state(remote)
-    prompt_text = row.get("prompt") or ""
-    try:
-        # warned about when it was sent; read as it was sent
-        prompt: Prompt | None = (
-            parse_prompt(prompt_text, strict=False, warn=False) if prompt_text else None
-        )
-    except PromptError:
-        prompt = None
-    action = row.get("action") or "imagine"
-    own = ("imagine", "describe", "blend", "video", "edit", "retexture")
-    kind = action if action in own else "action"
-    batch = row.get("batch")
-    job = Job(
-        kind,  # type: ignore[arg-type]
-        prompt=prompt_text,
-        label=None if kind != "action" else action,
-        translate=translate,
-        parsed=prompt,
-        motion=row.get("motion") if isinstance(row.get("motion"), str) else None,
-        batch=int(batch) if isinstance(batch, (int, float)) and batch == batch else 1,
-    )
-    state = TaskState(
-        row["task_id"],
-        job,
-        provider,
-        prompt=prompt,
-        parent_id=row.get("parent_id"),
-        sweep_id=row.get("sweep_id"),
-        submitted_at=_as_datetime(row.get("submitted_at")),
-        started_at=_as_datetime(row.get("started_at"), None),
-        finished_at=_as_datetime(row.get("finished_at"), None),
-        image_path=Path(row["image_path"]) if row.get("image_path") else None,
-        snapshot=snapshot,
-        error=row.get("error"),
-        sending=bool(remote.get("sending")),
-        kind=row.get("kind") or kind_of(job),
-        video_paths=tuple(Path(p) for p in _listed(row.get("video_paths"))),
-        mask_path=Path(row["mask_path"]) if row.get("mask_path") else None,
-        job_seed=_int_or_none(row.get("job_seed")),
-        cost=_float_or_none(row.get("cost")),
-    )
-    if snapshot.done:
-        state.done.set()
-    return state
-
-
-def _as_datetime(value: Any, default: Any = ...) -> Any:
-    if value is None or value != value:  # None or NaT
-        return datetime.now(timezone.utc) if default is ... else default
-    if isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(str(value))
-
-
-def _listed(value: Any) -> list[str]:
-    if isinstance(value, str):
-        import json
-
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return []
-    return [str(v) for v in value] if isinstance(value, (list, tuple)) else []
-
-
-def _int_or_none(value: Any) -> int | None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value:
-        return int(value)
-    return None
-
-
-def _float_or_none(value: Any) -> float | None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value:
-        return float(value)
-    return None

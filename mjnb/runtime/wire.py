@@ -24,7 +24,7 @@ import httpx
 
 from ..errors import ProviderError
 
-__all__ = ["TooLarge", "read_capped", "read_lines", "send_capped"]
+__all__ = ["TooLarge", "read_capped", "read_lines", "reason", "send_capped", "without_query"]
 
 #: headers that describe the wire form of a body; a buffered response holds it decoded
 _WIRE_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
@@ -112,3 +112,14 @@ async def read_lines(response: httpx.Response, limit: int) -> AsyncIterator[byte
             )
     if buffer.strip():
         yield bytes(buffer)
+
+
+def reason(exc: BaseException) -> str:
+    """An exception as a short phrase, named even when its message is empty."""
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def without_query(url: str) -> str:
+    """A URL without its query string (which may carry a token or a signature)."""
+    return url.split("?", 1)[0]
