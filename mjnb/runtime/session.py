@@ -10,6 +10,7 @@ never sends a job by itself: building one opens the log and nothing more.
 
 from __future__ import annotations
 
+import os
 import uuid
 import warnings
 from collections.abc import Mapping, Sequence
@@ -27,6 +28,7 @@ from ..task import Task
 from ..vocab import ACTION_LABELS, BLEND_DIMENSIONS, MODES
 from .engine import Engine
 from .runner import Runner
+from .slots import account_share
 from .state import TaskState, snapshot_from_state
 
 if TYPE_CHECKING:
@@ -75,7 +77,9 @@ class Session:
         self.base_url: str = adapter.base_url
         self.engine = engine or Engine.get()
         self.log = TaskLog(home / "history.sqlite")
-        self.images = ImageStore(home / "images")
+        self.images = ImageStore(os.environ.get("MJNB_IMAGES") or home / "images")
+        #: what this account's kernels share through the log: slots, budget, gallery
+        self.share = account_share(self.log, adapter)
         self.runner = Runner(
             self.engine,
             adapter,
@@ -87,6 +91,7 @@ class Session:
             stream=run.stream,
             request_timeout=run.request_timeout,
             task_timeout=run.task_timeout,
+            share=self.share,
         )
         #: tasks this session started or follows, oldest first
         self._tasks: dict[str, Task] = {}
