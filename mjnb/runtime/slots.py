@@ -201,16 +201,16 @@ class SharedSlots:
     def _poll_once(self, waiting: list[_Ticket], held: list[str], cancelled: set[str]) -> set[str]:
         """One transaction: drop cancelled tickets, add new ones, renew leases, expire
         the dead, grant."""
-        now = now_us()
-        lease_until = now + int(self.lease * 1_000_000)
         with self.db.transaction(lock=self.account) as tx:
+            now = now_us()  # after the lock: the order of the grants is the clock's
+            lease_until = now + int(self.lease * 1_000_000)
             for slot_id in cancelled:
                 tx.execute(
                     "UPDATE account_slots SET released_at = :now WHERE slot_id = :s"
                     " AND released_at IS NULL",
                     {"now": now, "s": slot_id},
                 )
-            for ticket in waiting:
+            for order, ticket in enumerate(waiting):
                 if not ticket.inserted:
                     tx.execute(
                         "INSERT INTO account_slots (slot_id, account, user_name, owner,"
@@ -223,7 +223,7 @@ class SharedSlots:
                             "o": self.owner,
                             "t": ticket.task_id,
                             "n": self._size,
-                            "r": now,
+                            "r": now + order,  # keeps this kernel's own order
                             "l": lease_until,
                         },
                     )
