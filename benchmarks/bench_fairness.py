@@ -136,10 +136,11 @@ def run_drill(
     finally:
         sim.kill()
         sim.wait()
+        if sim.stdout is not None:
+            sim.stdout.close()
     conn = sqlite3.connect(Path(home) / "history.sqlite")
     rows = conn.execute(
-        "SELECT user_name, requested_at, granted_at FROM account_slots"
-        " WHERE granted_at IS NOT NULL"
+        "SELECT user_name, requested_at, granted_at FROM account_slots WHERE granted_at IS NOT NULL"
     ).fetchall()
     holds = [
         (released - granted) / 1e6

@@ -26,7 +26,7 @@ from .log.shared import SharedDB, Tx
 if TYPE_CHECKING:
     import pandas
 
-__all__ = ["Budget", "BudgetState", "today"]
+__all__ = ["ANY_ACCOUNT", "Budget", "BudgetState", "budget_command", "today"]
 
 ENV_USER_DAY = "MJNB_BUDGET_USER_DAY"
 ENV_ACCOUNT_DAY = "MJNB_BUDGET_ACCOUNT_DAY"
@@ -255,3 +255,43 @@ class Budget:
         frame["user_cap"] = pd.array([user_cap] * len(frame), dtype="Int64")
         frame["account_cap"] = pd.array([account_cap] * len(frame), dtype="Int64")
         return frame
+
+
+def budget_command(args: Any) -> int:
+    """``mjnb budget [show|set|clear]``: the caps in the log of ``$MJNB_HOME``, and spend."""
+    from .config import base_url_for, settings
+    from .log import TaskLog
+    from .log.codec import user_name
+    from .log.shared import account_key
+    from .providers import PROVIDERS
+
+    current = settings(provider=args.provider, base_url=args.base_url)
+    cls = PROVIDERS.get(current.provider)
+    base = base_url_for(current.provider, current) or getattr(cls, "default_base_url", "")
+    account = ANY_ACCOUNT if args.every_account else account_key(current.provider, base)
+    with TaskLog(current.home / "history.sqlite") as log:
+        budget = Budget(SharedDB.for_log(log), account, user_name())
+        if args.action in ("set", "clear"):
+            budget.set(
+                user_day=args.user_day,
+                account_day=args.account_day,
+                user=args.user,
+                clear=args.action == "clear",
+            )
+        where = "every account" if account == ANY_ACCOUNT else account
+        if account != ANY_ACCOUNT:
+            state = budget.state()
+            print(
+                f"Caps for {where}: per user {_cap(state.user_cap)}, "
+                f"account {_cap(state.account_cap)} jobs a day."
+            )
+            frame = budget.spend_frame(days=args.days)
+        else:
+            print(f"Caps stored for {where}.")
+            frame = budget.spend_frame(days=args.days, every_account=True)
+        print(frame.to_string(index=False) if len(frame) else "No jobs spent yet.")
+    return 0
+
+
+def _cap(cap: int | None) -> str:
+    return "no cap" if cap is None else str(cap)
