@@ -269,7 +269,7 @@ def budget_command(args: Any) -> int:
     cls = PROVIDERS.get(current.provider)
     base = base_url_for(current.provider, current) or getattr(cls, "default_base_url", "")
     account = ANY_ACCOUNT if args.every_account else account_key(current.provider, base)
-    with TaskLog(current.home / "history.sqlite") as log:
+    with TaskLog(current.log_url, home=current.home) as log:
         budget = Budget(SharedDB.for_log(log), account, user_name())
         if args.action in ("set", "clear"):
             budget.set(

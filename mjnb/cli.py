@@ -48,6 +48,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     log.add_argument("-n", "--limit", type=int, default=20)
     log.add_argument("--csv", metavar="PATH", help="export every row to CSV")
     log.add_argument("--parquet", metavar="PATH", help="export every row to Parquet")
+    log.add_argument(
+        "--url",
+        default=None,
+        help="the log to read (sqlite:///path or postgresql://...; "
+        "default MJNB_LOG_URL, else $MJNB_HOME/history.sqlite)",
+    )
 
     prune = commands.add_parser("prune", help="delete cached images, keep the log rows")
     prune.add_argument("--days", type=float, default=30.0, help="unused for this long (30)")
@@ -136,7 +142,9 @@ def _log(args: argparse.Namespace) -> int:
     from .config import settings
     from .log import TaskLog
 
-    frame = TaskLog(settings().home / "history.sqlite").dataframe()
+    current = settings(log_url=args.url)
+    with TaskLog(current.log_url, home=current.home) as task_log:
+        frame = task_log.dataframe()
     if args.csv:
         frame.to_csv(args.csv, index=False)
         print(f"{len(frame)} rows written to {args.csv}")

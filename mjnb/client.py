@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import config
 from .errors import InvalidArgument, MJError, NotFound
+from .log.url import parse_log_url
 from .prompt import Prompt
 from .providers import make_adapter
 from .runtime.engine import Engine
@@ -75,6 +76,7 @@ class Client:
         stall_timeout: float | None = None,
         task_timeout: float | None = None,
         home: str | os.PathLike[str] | None = None,
+        log: str | os.PathLike[str] | None = None,
         strict: bool | None = None,
         translate: bool | None = None,
         stream: bool = True,
@@ -89,10 +91,13 @@ class Client:
             stall_timeout=stall_timeout,
             task_timeout=task_timeout,
             home=home,
+            log_url=log,
             strict=strict,
             translate=translate,
         )
         self.provider = self.settings.provider
+        # a malformed log URL is refused here, before any adapter or connection exists
+        log_url = parse_log_url(self.settings.log_url, self.settings.home)
         credentials = config.credentials(self.provider, {"token": token, "app_id": app_id})
         url = config.base_url_for(self.provider, self.settings)
         if self.provider == "local" and url is None:
@@ -119,6 +124,7 @@ class Client:
         self.session = Session(
             adapter,
             home=self.home,
+            log_url=log_url,
             run=run,
             engine=engine,
             strict=self.settings.strict,
@@ -355,7 +361,7 @@ class Client:
         if count == 0:
             raise NotFound(
                 f"Nothing to resume: no unsent task or sweep cell of {self.provider} "
-                f"in {self.session.log.path}."
+                f"in {self.session.log.where}."
             )
         limit = self.settings.max_jobs if max_jobs is None else max_jobs
         if count > limit and not confirm:

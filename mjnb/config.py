@@ -72,6 +72,9 @@ class Settings:
     strict: bool = True
     #: translate non-English prompts where the provider offers it
     translate: bool = False
+    #: where the task log lives: None (``$MJNB_HOME/history.sqlite``), ``sqlite:///path``
+    #: or ``postgresql://user:password@host/database`` (a log shared by many kernels)
+    log_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,7 @@ _ENV: Mapping[str, str] = {
     "task_timeout": "MJNB_TASK_TIMEOUT",
     "strict": "MJNB_STRICT",
     "translate": "MJNB_TRANSLATE",
+    "log_url": "MJNB_LOG_URL",
 }
 _configured: dict[str, Any] = {}
 
@@ -155,6 +159,8 @@ def settings(**arguments: Any) -> Settings:
 def _convert(name: str, value: Any) -> Any:
     if name == "home":
         return Path(value).expanduser()
+    if name == "log_url":
+        return os.fspath(value).strip() or None
     if name in ("strict", "translate"):
         return _flag(name, value)
     kind = _NUMBERS.get(name)

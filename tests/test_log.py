@@ -399,6 +399,7 @@ def test_two_processes_share_one_log(isolated_env: Path) -> None:
         for name in ("a", "b")
     ]
     time.sleep(0.5)  # both open the new file at once, then wait for the go
+    go.parent.mkdir(parents=True, exist_ok=True)  # a loaded machine may not have started them
     go.touch()
     for proc in procs:
         _out, err = proc.communicate(timeout=90)

@@ -38,6 +38,7 @@ __all__ = [
     "clean_url",
     "dumps",
     "from_us",
+    "kernel_id",
     "now_us",
     "param_columns",
     "progress",
@@ -200,6 +201,23 @@ def progress(value: Any) -> int:
     if number is None:
         raise InvalidArgument(f"progress must be a number 0-100, got {value!r}.")
     return max(0, min(100, round(number)))
+
+
+def kernel_id() -> str:
+    """Which kernel runs mjnb: the Jupyter kernel's id, else ``python:<pid>``.
+
+    Read from the connection file of a running ipykernel (already imported: this never
+    imports it), which names the kernel as Jupyter's UI and ``jupyter kernel list`` do.
+    """
+    import sys
+
+    app = sys.modules.get("ipykernel.kernelapp")
+    instance = getattr(getattr(app, "IPKernelApp", None), "initialized", None)
+    if app is not None and instance is not None and instance():
+        name = os.path.basename(str(app.IPKernelApp.instance().connection_file or ""))
+        if name.startswith("kernel-") and name.endswith(".json"):
+            return name[len("kernel-") : -len(".json")]
+    return f"python:{os.getpid()}"
 
 
 def user_name() -> str | None:

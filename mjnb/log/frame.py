@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gc
 import json
-import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +25,8 @@ from .codec import (
 if TYPE_CHECKING:
     import pandas
 
+    from .db import Database, Dialect, Tx
+
 __all__ = ["FRAME_COLUMNS", "decode_row", "read_frame", "sweeps_frame", "times"]
 
 NULL_INT = -(2**63)  # stands for NULL in integer columns read in bulk
@@ -37,7 +38,7 @@ FRAME_TIMES = ("submitted_at", "started_at", "finished_at")
 #: release 2's columns (SPEC 8): what kind of job, video, editor, seed, cost, who, where
 FRAME_MEDIA = (
     "kind", "video_paths", "motion", "loop", "batch", "job_seed", "cost", "mask_path",
-    "user", "host", "cell",
+    "user", "host", "kernel", "cell",
 )  # fmt: skip
 FRAME_COLUMNS: tuple[str, ...] = (
     *_FRAME_TEXT,
@@ -60,7 +61,7 @@ _JSON_LISTS = LIST_PARAMS | {"video_paths"}
 JSON_COLUMNS = (*sorted(_JSON_LISTS),)
 
 
-def _column_json(column: str) -> str:
+def _column_json(column: str, dialect: Dialect) -> str:
     """SQL giving one frame column's value as it goes into ``json_group_array``.
 
     Integer-like columns come back with ``NULL_INT`` instead of NULL so that they load
@@ -73,16 +74,20 @@ def _column_json(column: str) -> str:
     if column == "run_s":
         return "(finished_at - started_at) / 1e6"
     if column == "sweep_axes":
-        return "json(axes_json)"
+        return dialect.json("axes_json")
     if column in _JSON_LISTS:
-        return f'json("{column}")'
+        return dialect.json(f'"{column}"')
     return f'"{column}"'
 
 
 def _column_raw(column: str) -> str:
     """SQL for one frame column as stored, NULL where missing (used to count values)."""
-    if column in ("queue_s", "run_s", "sweep_axes"):
-        return _column_json(column)
+    if column == "queue_s":
+        return "(started_at - submitted_at)"
+    if column == "run_s":
+        return "(finished_at - started_at)"
+    if column == "sweep_axes":
+        return "axes_json"
     return f'"{column}"'
 
 
@@ -94,37 +99,47 @@ _NULLABLE = tuple(c for c in FRAME_COLUMNS if c not in _NEVER_NULL)
 _COUNT_SQL = ", ".join(["count(*)", *(f"count({_column_raw(c)})" for c in _NULLABLE)])
 
 
-def read_frame(conn: sqlite3.Connection, inner: str, args: Sequence[Any]) -> pandas.DataFrame:
+def read_frame(db: Database, inner: str, args: Sequence[Any]) -> pandas.DataFrame:
     """Read the frame columns of the rows ``inner`` selects, in one snapshot.
 
     First count which nullable columns hold anything, then read the rest as one row of
-    JSON arrays, one per column. Without a limit ``inner`` has no ORDER BY (a plain
-    scan is faster); :func:`_frame` sorts. sqlite3 errors propagate to the caller.
+    JSON arrays, one per column (SQLite's ``json_group_array``, PostgreSQL's
+    ``json_agg``: the database's C code builds them). Without a limit ``inner`` has no
+    ORDER BY (a plain scan is faster); :func:`_frame` sorts. Errors are LogErrors.
     """
     import pandas as pd
+
+    dialect = db.dialect
+
+    def work(tx: Tx) -> tuple[list[str], Sequence[Any]]:
+        (counts,) = tx.execute(f"SELECT {_COUNT_SQL} FROM ({inner}) AS t", args).fetchall()
+        present = [c for c in FRAME_COLUMNS if c in _NEVER_NULL]
+        present += [c for c, n in zip(_NULLABLE, counts[1:], strict=True) if n]
+        arrays = ", ".join(_array(dialect, c) for c in (*present, "rowid"))
+        (row,) = tx.execute(f"SELECT {arrays} FROM ({inner}) AS t", args).fetchall()
+        return present, row
 
     gc_was_enabled = gc.isenabled()
     gc.disable()  # millions of short-lived objects would trigger needless passes
     try:
-        conn.execute("BEGIN")
-        try:
-            (counts,) = conn.execute(f"SELECT {_COUNT_SQL} FROM ({inner})", args).fetchall()
-            present = [c for c in FRAME_COLUMNS if c in _NEVER_NULL]
-            present += [c for c, n in zip(_NULLABLE, counts[1:], strict=True) if n]
-            arrays = ", ".join(f"json_group_array({_column_json(c)})" for c in (*present, "rowid"))
-            (row,) = conn.execute(f"SELECT {arrays} FROM ({inner})", args).fetchall()
-        finally:
-            conn.execute("COMMIT")
-        *values, rowids = (json.loads(text) for text in row)
+        present, row = db.snapshot(work)
+        *values, rowids = (json.loads(text) if text else [] for text in row)
         return _frame(pd, dict(zip(present, values, strict=True)), rowids)
     finally:
         if gc_was_enabled:
             gc.enable()
 
 
+def _array(dialect: Dialect, column: str) -> str:
+    """One frame column of every row as JSON text (an array)."""
+    expr = f"{dialect.agg}({_column_json(column, dialect)})"
+    return expr if dialect.name == "sqlite" else f"CAST({expr} AS text)"
+
+
 def decode_row(row: dict[str, Any]) -> dict[str, Any]:
     """A ``SELECT *`` row of ``tasks`` as plain Python values."""
     out = dict(row)
+    out.pop("rowid", None)  # PostgreSQL's stand-in for SQLite's rowid
     out["params"] = json.loads(out.pop("params_json"))
     axes = out.pop("axes_json")
     out["axes"] = None if axes is None else json.loads(axes)

@@ -1,6 +1,7 @@
 """The task log's file format: tables, migrations, and what can be wrong with a file.
 
-One SQLite file (WAL mode, ``PRAGMA application_id`` "mjnb") holds four tables:
+One SQLite file (WAL mode, ``PRAGMA application_id`` "mjnb") holds five tables (a
+PostgreSQL log holds the same, defined in :mod:`mjnb.log.tables`):
 
 ``tasks``
     one row per task: the prompt as sent, its text and parameters (one real column per
@@ -16,6 +17,8 @@ One SQLite file (WAL mode, ``PRAGMA application_id`` "mjnb") holds four tables:
     the exact prompt, the task that holds it (NULL: never sent) and when it was
     cancelled. Setting ``task_id`` is the claim that makes a cell run once, whatever
     the number of kernels.
+``owners``
+    one row per open log (kernel): who, where, and a heartbeat (``seen_at``).
 
 The schema carries a version (``PRAGMA user_version``). :data:`MIGRATIONS` lists one
 function per version, from an empty file on; adding a version is appending one
@@ -40,7 +43,10 @@ __all__ = [
     "APPLICATION_ID",
     "BUSY_TIMEOUT_S",
     "MIGRATIONS",
+    "OWNER_COLUMNS",
     "SCHEMA_VERSION",
+    "V2_TASK_COLUMNS",
+    "V3_TASK_COLUMNS",
     "Migration",
     "damaged_error",
     "log_error",
@@ -144,6 +150,22 @@ _V2_DDL = (
     "CREATE INDEX sweep_cells_task ON sweep_cells (task_id)",
 )
 
+#: the columns version 3 adds to ``tasks``: which kernel (Jupyter kernel id, else
+#: ``python:<pid>``) ran the task, next to ``user`` and ``host``
+V3_TASK_COLUMNS: tuple[tuple[str, str], ...] = (("kernel", "TEXT"),)
+
+#: ``owners``: one row per open TaskLog (``owner`` is ``host:pid:token``) with a
+#: heartbeat, so kernels on other machines can tell a live owner from a dead one
+OWNER_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("owner", "TEXT"),
+    ("user", "TEXT"),
+    ("host", "TEXT"),
+    ("pid", "INTEGER"),
+    ("kernel", "TEXT"),
+    ("started_at", "INTEGER"),
+    ("seen_at", "INTEGER"),
+)
+
 #: the keys under which release 1 hid a sweep's cells and mode in ``sweeps.axes_json``
 _OLD_CELLS_KEY, _OLD_MODE_KEY = "_cells", "_mode"
 
@@ -207,13 +229,24 @@ def _cells_table(conn: sqlite3.Connection) -> None:
             )
 
 
+def _owners_table(conn: sqlite3.Connection) -> None:
+    """Version 2 to 3: the ``kernel`` column, and the ``owners`` heartbeat table."""
+    for name, kind in V3_TASK_COLUMNS:
+        conn.execute(f'ALTER TABLE tasks ADD COLUMN "{name}" {kind}')
+    columns = ", ".join(
+        f'"{name}" {kind}' + (" PRIMARY KEY" if name == "owner" else "")
+        for name, kind in OWNER_COLUMNS
+    )
+    conn.execute(f"CREATE TABLE owners ({columns})")
+
+
 def cell_key(coords: Any) -> str:
     """A stable text key for a cell's coordinates (JSON round trips keep it)."""
     return json.dumps({str(k): v for k, v in dict(coords).items()}, sort_keys=True, default=str)
 
 
 def _shared_tables(conn: sqlite3.Connection) -> None:
-    """Version 2 to 3 (additive): what the kernels of one account share, leased slots,
+    """Version 3 to 4 (additive): what the kernels of one account share, leased slots,
     budgets and spend, gallery thumbnails (the DDL is :func:`mjnb.log.shared.shared_ddl`,
     portable to PostgreSQL)."""
     from .shared import shared_ddl
@@ -225,7 +258,7 @@ def _shared_tables(conn: sqlite3.Connection) -> None:
 Migration = Callable[[sqlite3.Connection], None]
 
 #: ``MIGRATIONS[n]`` takes a file from version ``n`` to ``n + 1``.
-MIGRATIONS: tuple[Migration, ...] = (_create_v1, _cells_table, _shared_tables)
+MIGRATIONS: tuple[Migration, ...] = (_create_v1, _cells_table, _owners_table, _shared_tables)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

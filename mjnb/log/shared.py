@@ -120,6 +120,7 @@ class SharedDB:
             self._engine = create_engine(
                 "postgresql+psycopg:" + driver if "+" not in text.split(":", 1)[0] else text,
                 pool_pre_ping=True,
+                hide_parameters=True,
             )
             with self.transaction() as tx:
                 for statement in shared_ddl(self.dialect):
@@ -131,9 +132,15 @@ class SharedDB:
 
     @classmethod
     def for_log(cls, log: Any) -> SharedDB:
-        """The database a TaskLog writes to (its ``url`` if it has one, else its file)."""
+        """The database a TaskLog writes to: its SQLite file, else its log URL."""
+        path = getattr(log, "path", None)
+        if path is not None:
+            return cls(path)
         url = getattr(log, "url", None)
-        return cls(url if isinstance(url, str) else log.path)
+        raw = getattr(url, "url", url)
+        if not isinstance(raw, str):
+            raise LogError(f"{log!r} names no database the shared tables can use.")
+        return cls(raw)
 
     def __repr__(self) -> str:
         from mjnb.secrets import redact_url
@@ -183,8 +190,22 @@ class SharedDB:
             raise LogError(f"The shared tables of {self!r} failed: {exc}.") from exc
         except Exception as exc:
             if type(exc).__module__.startswith(("sqlalchemy", "psycopg")):
-                raise LogError(f"The shared tables of {self!r} failed: {exc}.") from exc
+                raise LogError(
+                    f"The shared tables of {self!r} failed: {self._clean(exc)}."
+                ) from exc
             raise
+
+    def _clean(self, exc: BaseException) -> str:
+        """An error's first line without the URL's password (mjnb.secrets decides)."""
+        from urllib.parse import urlsplit
+
+        from mjnb.secrets import scrub
+
+        password = urlsplit(self.url).password
+        return scrub(
+            str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+            [password] if password else [],
+        )
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """A read in its own short transaction."""

@@ -1,45 +1,47 @@
-"""``TaskLog``: the SQLite task log at ``$MJNB_HOME/history.sqlite``.
+"""``TaskLog``: the task log, an SQLite file (``$MJNB_HOME/history.sqlite``, the
+default) or a shared PostgreSQL database (a ``postgresql://`` log URL).
 
 Writes come from the engine's single thread, each in its own transaction, committed
 before the call returns: a process killed between two writes loses nothing that was
 already written. Reads may come from any thread; every thread gets its own connection,
 and WAL lets them read while the engine writes. Two processes may share one file: the
 busy timeout (10 s) serialises their writes, and a sweep cell is claimed in the same
-transaction that creates its task row, so two kernels never run one cell twice.
+transaction that creates its task row, so two kernels never run one cell twice. The
+same holds on PostgreSQL (see :mod:`mjnb.log.postgres`); the SQL is shared
+(:mod:`mjnb.log.db`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
-import sqlite3
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mjnb.errors import InvalidArgument, LogError
+from mjnb.errors import InvalidArgument, LogError, MJError
 from mjnb.secrets import is_secret_key
 from mjnb.vocab import TERMINAL
 
 from . import codec, frame
 from .codec import US, dumps, now_us, scrub, to_us
-from .schema import BUSY_TIMEOUT_S, damaged_error, log_error, migrate
+from .db import Database, Tx, open_database
 from .sweeps import SweepRecords
+from .url import LogURL, parse_log_url
 
 if TYPE_CHECKING:
     import pandas
 
 __all__ = ["TaskLog", "owner_alive"]
 
-_SQLITE_HEADER = b"SQLite format 3\x00"
-
 # Owners (``host:pid:token``) of the TaskLogs open in this process, to tell an orphaned
 # task (its engine is gone) from one another live engine is still following.
 _LIVE_OWNERS: set[str] = set()
 _OTHER_HOST_STALE = timedelta(minutes=15)
+#: how often an open log tells the others it is alive, and when they stop believing it
+HEARTBEAT_S = 30.0
+_HEARTBEAT_STALE = timedelta(seconds=4 * HEARTBEAT_S)
 
 _UPDATABLE = frozenset(
     {
@@ -69,8 +71,15 @@ _URL_FIELDS = frozenset({"image_url", "preview_url", "base_url"})
 _PATH_FIELDS = frozenset({"image_path", "mask_path"})
 
 
-def owner_alive(owner: str | None, updated_at: datetime | int | None) -> bool:
-    """Whether the engine that owns a task (or a sweep) may still be following it."""
+def owner_alive(
+    owner: str | None, updated_at: datetime | int | None, seen_at: int | None = None
+) -> bool:
+    """Whether the engine that owns a task (or a sweep) may still be following it.
+
+    On this host: its process exists. On another host (a shared PostgreSQL log, or a
+    file on a network share): its heartbeat (``seen_at``, from ``owners``) is recent,
+    or, for owners that never sent one (older mjnb), its rows changed recently.
+    """
     if not owner:
         return False
     if owner in _LIVE_OWNERS:
@@ -78,6 +87,8 @@ def owner_alive(owner: str | None, updated_at: datetime | int | None) -> bool:
     host, _, rest = owner.partition(":")
     pid_text = rest.partition(":")[0]
     if host != codec.HOSTNAME:
+        if seen_at is not None:
+            return now_us() - seen_at < _HEARTBEAT_STALE // US
         if updated_at is None:
             return False
         updated = updated_at if isinstance(updated_at, int) else to_us(updated_at)
@@ -94,24 +105,6 @@ def owner_alive(owner: str | None, updated_at: datetime | int | None) -> bool:
     except OSError:
         return False
     return True
-
-
-def _enable_wal(conn: sqlite3.Connection) -> None:
-    """Switch to WAL (persistent in the file), waiting out a concurrent opener.
-
-    Changing the journal mode does not go through the busy handler when another
-    process holds the file (e.g. two kernels creating it at once), so retry here.
-    """
-    deadline = time.monotonic() + BUSY_TIMEOUT_S
-    while True:
-        try:
-            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                conn.execute("PRAGMA journal_mode = WAL")
-            return
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise
-            time.sleep(0.01)
 
 
 def _field(name: str, value: Any) -> tuple[str, Any]:
@@ -144,44 +137,60 @@ def _field(name: str, value: Any) -> tuple[str, Any]:
 
 
 class TaskLog(SweepRecords):
-    """The SQLite task log at ``path`` (normally ``$MJNB_HOME/history.sqlite``).
+    """The task log at ``target``: a path or ``sqlite:///path`` (one person's file,
+    normally ``$MJNB_HOME/history.sqlite``) or ``postgresql://...`` (a shared log).
 
     Create it once per process and share it: the engine's thread writes, any thread
     reads. ``owner`` identifies this log object in the ``owner`` column of the tasks and
     sweeps it adds, so that :meth:`pending` can tell orphaned tasks from live ones,
     :meth:`claim` can hand an orphan to exactly one new engine, and
-    :meth:`unsent_cells` lists only the cells of sweeps whose kernel is gone.
+    :meth:`unsent_cells` lists only the cells of sweeps whose kernel is gone. Opening
+    connects, checks and migrates: a bad URL, refused credentials or an unreachable
+    server is one LogError (ConfigError for a malformed URL) before anything is sent.
+    ``home`` resolves the default location (``target`` None); ``journal`` is where
+    updates wait while a PostgreSQL server is unreachable (default
+    ``$MJNB_HOME/log-journal.sqlite``).
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path).expanduser().absolute()
+    def __init__(
+        self,
+        target: str | os.PathLike[str] | LogURL | None = None,
+        *,
+        home: str | os.PathLike[str] | None = None,
+        journal: str | os.PathLike[str] | None = None,
+    ) -> None:
+        base = Path(home or os.environ.get("MJNB_HOME") or "~/.mjnb").expanduser()
+        self.url: LogURL = parse_log_url(target, base)
         self.owner = f"{codec.HOSTNAME}:{os.getpid()}:{os.urandom(4).hex()}"
         self.user = codec.user_name()
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
+        self.kernel = codec.kernel_id()
         self._closed = False
+        self._stop = threading.Event()
+        self.db: Database = open_database(self.url)
+        #: the SQLite file (None for PostgreSQL); :attr:`where` names either safely
+        self.path: Path | None = self.url.path
+        self.where: str = self.db.where
+        self._journal_path = Path(journal) if journal else base / "log-journal.sqlite"
+        _LIVE_OWNERS.add(self.owner)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise LogError(
-                f"Cannot create the folder for the task log at {self.path} ({exc}). Make "
-                "it writable, or set MJNB_HOME to a folder you can write to."
-            ) from exc
-        self._check_header()
-        try:
-            conn = self._conn()
-            migrate(conn, self.path)
-        except LogError:
+            self._register()
+        except BaseException:
             self.close()
             raise
-        except (sqlite3.Error, OSError) as exc:
-            self.close()
-            raise log_error(exc, self.path, "opening it") from exc
-        _LIVE_OWNERS.add(self.owner)
+        self._heartbeat = threading.Thread(
+            target=self._beat, name=f"mjnb-log-heartbeat-{self.owner}", daemon=True
+        )
+        self._heartbeat.start()
+
+    @property
+    def backend(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self.db.kind
 
     def __repr__(self) -> str:
-        return f"TaskLog({str(self.path)!r})"
+        if self.path is not None:
+            return f"TaskLog({str(self.path)!r})"
+        return f"TaskLog({self.url.safe!r})"
 
     def __enter__(self) -> TaskLog:
         return self
@@ -189,88 +198,64 @@ class TaskLog(SweepRecords):
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    # ---------------------------------------------------------------- connections
+    # ---------------------------------------------------------------- the engine
 
-    def _check_header(self) -> None:
-        try:
-            with open(self.path, "rb") as f:
-                head = f.read(len(_SQLITE_HEADER))
-        except FileNotFoundError:
-            return
-        except OSError as exc:
-            raise LogError(
-                f"Cannot read the task log at {self.path} ({exc}). Check its permissions, "
-                "or set MJNB_HOME to another folder."
-            ) from exc
-        if head and head != _SQLITE_HEADER:
-            raise damaged_error(self.path, "it is not an SQLite file")
+    def write(self, doing: str, work: Callable[[Tx], None]) -> None:
+        """Run ``work(tx)`` in one transaction, committed before returning (public for
+        the modules that keep their own tables in the log: slots, budgets, gallery)."""
+        self._check_open()
+        self.db.write(doing, work)
 
-    def _conn(self) -> sqlite3.Connection:
+    def read(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+        """Rows of one portable SELECT (see :mod:`mjnb.log.db` for the SQL rules)."""
+        self._check_open()
+        return self.db.read(sql, args)
+
+    _write = write
+    _read = read
+
+    def _check_open(self) -> None:
         if self._closed:
-            raise LogError(f"The task log at {self.path} is closed; open a new TaskLog.")
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is not None and getattr(self._local, "pid", None) == os.getpid():
-            return conn
-        conn = sqlite3.connect(
-            self.path,
-            timeout=BUSY_TIMEOUT_S,
-            isolation_level=None,
-            check_same_thread=False,
-        )
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-            _enable_wal(conn)
-            conn.execute("PRAGMA synchronous = NORMAL")
-        except BaseException:
-            conn.close()
-            raise
-        self._local.conn = conn
-        self._local.pid = os.getpid()
-        with self._lock:
-            self._connections.append(conn)
-        return conn
-
-    def _write(self, doing: str, work: Callable[[sqlite3.Connection], None]) -> None:
-        """Run ``work`` in one immediate transaction, committed before returning."""
-        try:
-            conn = self._conn()
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                work(conn)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-        except sqlite3.IntegrityError as exc:
-            raise InvalidArgument(f"Cannot {doing}: {exc}.") from exc
-        except (sqlite3.Error, OSError) as exc:
-            raise log_error(exc, self.path, doing) from exc
-
-    def _read(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
-        try:
-            return self._conn().execute(sql, args).fetchall()
-        except (sqlite3.Error, OSError) as exc:
-            raise log_error(exc, self.path, "reading it") from exc
+            raise LogError(f"The task log at {self.where} is closed; open a new TaskLog.")
 
     def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        try:
-            cursor = self._conn().execute(sql, args)
-            names = [d[0] for d in cursor.description]
-            raw = cursor.fetchall()
-        except (sqlite3.Error, OSError) as exc:
-            raise log_error(exc, self.path, "reading it") from exc
+        self._check_open()
+        names, raw = self.db.rows(sql, args)
         return [frame.decode_row(dict(zip(names, values, strict=True))) for values in raw]
+
+    def _register(self) -> None:
+        now = now_us()
+        row = (self.owner, self.user, codec.HOSTNAME, os.getpid(), self.kernel, now, now)
+        self.write(
+            "registering this kernel",
+            lambda tx: tx.execute(
+                'INSERT INTO owners ("owner", "user", "host", "pid", "kernel", "started_at",'
+                ' "seen_at") VALUES (?, ?, ?, ?, ?, ?, ?)',
+                row,
+            ),
+        )
+
+    def _beat(self) -> None:
+        """Every HEARTBEAT_S, tell kernels on other machines that this one is alive."""
+        while not self._stop.wait(HEARTBEAT_S):
+            try:
+                self.write(
+                    "sending a heartbeat",
+                    lambda tx: tx.execute(
+                        "UPDATE owners SET seen_at = ? WHERE owner = ?", (now_us(), self.owner)
+                    ),
+                )
+            except MJError:
+                continue  # the next beat retries; liveness falls back to row activity
 
     def close(self) -> None:
         """Close every connection this object opened (from any thread)."""
         self._closed = True
+        self._stop.set()
         _LIVE_OWNERS.discard(self.owner)
-        with self._lock:
-            connections, self._connections = self._connections, []
-        for conn in connections:
-            with contextlib.suppress(sqlite3.Error):
-                conn.close()
+        db = getattr(self, "db", None)
+        if db is not None:
+            db.close()
 
     # ---------------------------------------------------------------- writes
 
@@ -335,6 +320,7 @@ class TaskLog(SweepRecords):
             "mask_path": None if mask_path is None else os.fspath(mask_path),
             "user": self.user,
             "host": codec.HOSTNAME,
+            "kernel": self.kernel,
         }
         if status == "running":
             row["started_at"] = submitted
@@ -342,7 +328,7 @@ class TaskLog(SweepRecords):
             row["finished_at"] = submitted
         won: list[bool] = []
 
-        def work(conn: sqlite3.Connection) -> None:
+        def work(conn: Tx) -> None:
             if sweep_id is not None and (cell is not None or axes is not None):
                 claimed = self._claim_cell(conn, task_id, sweep_id, cell, axes, replaces)
                 if claimed is False:
@@ -401,13 +387,13 @@ class TaskLog(SweepRecords):
         sql = f"UPDATE tasks SET {', '.join(assignments)} WHERE task_id = ?"
         args.append(task_id)
 
-        def work(conn: sqlite3.Connection) -> None:
+        def work(conn: Tx) -> None:
             old = conn.execute(
                 "SELECT status, progress FROM tasks WHERE task_id = ?", (task_id,)
             ).fetchone()
             if old is None:
                 raise InvalidArgument(
-                    f"There is no task {task_id!r} in the task log at {self.path}."
+                    f"There is no task {task_id!r} in the task log at {self.where}."
                 )
             conn.execute(sql, args)
             if status is not None and status != old[0]:
@@ -426,17 +412,20 @@ class TaskLog(SweepRecords):
         """
         won: list[bool] = []
 
-        def work(conn: sqlite3.Connection) -> None:
+        def work(conn: Tx) -> None:
             row = conn.execute(
-                "SELECT owner, updated_at FROM tasks WHERE task_id = ?", (task_id,)
+                "SELECT t.owner, t.updated_at, (SELECT o.seen_at FROM owners o"
+                " WHERE o.owner = t.owner) FROM tasks t WHERE t.task_id = ?"
+                + self.db.dialect.for_update,
+                (task_id,),
             ).fetchone()
             if row is None:
                 raise InvalidArgument(
-                    f"There is no task {task_id!r} in the task log at {self.path}."
+                    f"There is no task {task_id!r} in the task log at {self.where}."
                 )
             if row[0] == self.owner:
                 won.append(True)
-            elif owner_alive(row[0], row[1]):
+            elif owner_alive(row[0], row[1], row[2]):
                 won.append(False)
             else:
                 conn.execute(
@@ -463,10 +452,13 @@ class TaskLog(SweepRecords):
         gone, and :meth:`claim` each before polling it.
         """
         rows = self._rows(
-            "SELECT * FROM tasks WHERE status IN ('queued', 'running') ORDER BY submitted_at, rowid"
+            "SELECT t.*, (SELECT o.seen_at FROM owners o WHERE o.owner = t.owner) AS owner_seen"
+            " FROM tasks t WHERE t.status IN ('queued', 'running')"
+            " ORDER BY t.submitted_at, t.rowid"
         )
         for row in rows:
-            row["owner_alive"] = owner_alive(row["owner"], row["updated_at"])
+            seen = row.pop("owner_seen")
+            row["owner_alive"] = owner_alive(row["owner"], row["updated_at"], seen)
         return rows
 
     def events(self, task_id: str) -> list[tuple[datetime, str, int]]:
@@ -510,12 +502,10 @@ class TaskLog(SweepRecords):
                 since = datetime.now(timezone.utc) - since
             where.append("submitted_at >= ?")
             args.append(to_us(since))
-        inner = "SELECT rowid, * FROM tasks"
+        inner = f"SELECT {self.db.dialect.star} FROM tasks"
         if where:
             inner += " WHERE " + " AND ".join(where)
         if limit is not None:
             inner += f" ORDER BY submitted_at DESC, rowid DESC LIMIT {int(limit)}"
-        try:
-            return frame.read_frame(self._conn(), inner, args)
-        except (sqlite3.Error, OSError) as exc:
-            raise log_error(exc, self.path, "reading it") from exc
+        self._check_open()
+        return frame.read_frame(self.db, inner, args)

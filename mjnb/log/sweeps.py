@@ -10,10 +10,8 @@ cell (``cancelled_at``) is never claimed again, so it is never sent, even by a r
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mjnb.errors import InvalidArgument, NotFound
@@ -25,16 +23,19 @@ from .schema import cell_key
 if TYPE_CHECKING:
     import pandas
 
+    from .db import Database, Tx
+
 __all__ = ["SweepRecords"]
 
 
 class SweepRecords:
     """Sweep methods of :class:`~mjnb.log.TaskLog` (kept apart: one concept each)."""
 
-    path: Path
+    where: str
     owner: str
+    db: Database
 
-    def _write(self, doing: str, work: Callable[[sqlite3.Connection], None]) -> None:
+    def _write(self, doing: str, work: Callable[[Tx], None]) -> None:
         raise NotImplementedError
 
     def _read(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
@@ -62,7 +63,7 @@ class SweepRecords:
             (sweep_id, i, cell_key(scrub(coords)), text) for i, (coords, text) in enumerate(cells)
         ]
 
-        def work(conn: sqlite3.Connection) -> None:
+        def work(conn: Tx) -> None:
             conn.execute(
                 "INSERT INTO sweeps (sweep_id, prompt, axes_json, provider, created_at, mode,"
                 " owner, base_url) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -78,7 +79,7 @@ class SweepRecords:
 
     def _claim_cell(
         self,
-        conn: sqlite3.Connection,
+        conn: Tx,
         task_id: str,
         sweep_id: str,
         cell: int | None,
@@ -100,7 +101,9 @@ class SweepRecords:
             cell = int(found[0])
         cursor = conn.execute(
             "UPDATE sweep_cells SET task_id = ?, claimed_by = ?, claimed_at = ?"
-            " WHERE sweep_id = ? AND cell = ? AND cancelled_at IS NULL AND task_id IS ?",
+            " WHERE sweep_id = ? AND cell = ? AND cancelled_at IS NULL AND task_id "
+            + self.db.dialect.same
+            + " ?",
             (task_id, self.owner, now_us(), sweep_id, cell, replaces),
         )
         if cursor.rowcount == 1:
@@ -109,7 +112,7 @@ class SweepRecords:
             "SELECT 1 FROM sweep_cells WHERE sweep_id = ? AND cell = ?", (sweep_id, cell)
         ).fetchone()
         if exists is None:
-            raise InvalidArgument(f"Sweep {sweep_id} has no cell {cell} in {self.path}.")
+            raise InvalidArgument(f"Sweep {sweep_id} has no cell {cell} in {self.where}.")
         return False
 
     def cancel_unsent(self, sweep_id: str) -> int:
@@ -120,7 +123,7 @@ class SweepRecords:
         """
         cancelled: list[int] = []
 
-        def work(conn: sqlite3.Connection) -> None:
+        def work(conn: Tx) -> None:
             if conn.execute("SELECT 1 FROM sweeps WHERE sweep_id = ?", (sweep_id,)).fetchone():
                 cursor = conn.execute(
                     "UPDATE sweep_cells SET cancelled_at = ? WHERE sweep_id = ?"
@@ -131,7 +134,7 @@ class SweepRecords:
 
         self._write(f"cancelling sweep {sweep_id}", work)
         if not cancelled:
-            raise NotFound(f"There is no sweep {sweep_id!r} in the task log at {self.path}.")
+            raise NotFound(f"There is no sweep {sweep_id!r} in the task log at {self.where}.")
         return cancelled[0]
 
     # ---------------------------------------------------------------- reads
@@ -200,21 +203,25 @@ class SweepRecords:
         """
         from .store import owner_alive
 
+        latest = self.db.dialect.greatest(
+            "s.created_at",
+            "coalesce((SELECT max(t.updated_at) FROM tasks t WHERE t.sweep_id = s.sweep_id), 0)",
+        )
         rows = self._read(
             "SELECT s.sweep_id, c.cell, c.coords_json, c.prompt, s.mode, s.created_at,"
-            " s.owner, max(s.created_at, coalesce((SELECT max(t.updated_at) FROM tasks t"
-            "   WHERE t.sweep_id = s.sweep_id), 0))"
+            f" s.owner, {latest}, (SELECT o.seen_at FROM owners o WHERE o.owner = s.owner)"
             " FROM sweep_cells c JOIN sweeps s ON s.sweep_id = c.sweep_id"
-            " WHERE s.provider = ? AND (s.base_url IS NULL OR ? IS NULL OR s.base_url = ?)"
+            " WHERE s.provider = ? AND (s.base_url IS NULL OR CAST(? AS TEXT) IS NULL"
+            " OR s.base_url = ?)"
             " AND c.task_id IS NULL AND c.cancelled_at IS NULL"
             " ORDER BY s.created_at, s.rowid, c.cell",
             (provider, base_url, codec.clean_url(base_url)),
         )
         alive: dict[str, bool] = {}
         cells = []
-        for sweep_id, cell, coords, text, mode, created, owner, active in rows:
+        for sweep_id, cell, coords, text, mode, created, owner, active, seen in rows:
             if sweep_id not in alive:
-                alive[sweep_id] = owner_alive(owner, active)
+                alive[sweep_id] = owner_alive(owner, active, seen)
             if not alive[sweep_id]:
                 cells.append(
                     {

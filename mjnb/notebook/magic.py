@@ -79,6 +79,7 @@ SETTINGS = (
     "sim_latency",
     "strict",
     "translate",
+    "log_url",
 )
 _DEFAULTS = config.Settings()
 
@@ -114,6 +115,12 @@ class MJMagic(Magics, Configurable):
         allow_none=True,
         help="Base URL of the provider's API, to use a reseller, your own server or a "
         "simulator (MJNB_BASE_URL). None: the provider's own address.",
+    ).tag(config=True)
+    log_url = Unicode(
+        None,
+        allow_none=True,
+        help="Where the task log lives (MJNB_LOG_URL): None for $MJNB_HOME/history.sqlite, "
+        "sqlite:///path, or postgresql://user:password@host/db for a log shared by a class.",
     ).tag(config=True)
     max_concurrency = _ranged(
         Int,
@@ -251,6 +258,7 @@ class MJMagic(Magics, Configurable):
             settings.sim_latency,
             settings.strict,
             settings.translate,
+            settings.log_url,
         )
         if key not in self._clients:
             self._clients[key] = Client()

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidArgument, NotFound, NotReady, PromptError, Rejected, StorageError
 from ..images import ImageStore, LazyTiles
-from ..log import TaskLog
+from ..log import LogURL, TaskLog
 from ..prompt import Prompt, PromptWarning, parse_prompt
 from ..providers.base import Adapter, Job, JobKind, check_prompt
 from ..task import Task
@@ -66,6 +66,7 @@ class Session:
         *,
         home: Path,
         run: RunSettings,
+        log_url: LogURL | str | None = None,
         engine: Engine | None = None,
         strict: bool = True,
         translate: bool = False,
@@ -76,7 +77,7 @@ class Session:
         self.provider: str = adapter.name
         self.base_url: str = adapter.base_url
         self.engine = engine or Engine.get()
-        self.log = TaskLog(home / "history.sqlite")
+        self.log = TaskLog(log_url, home=home, journal=home / "log-journal.sqlite")
         self.images = ImageStore(os.environ.get("MJNB_IMAGES") or home / "images")
         #: what this account's kernels share through the log: slots, budget, gallery
         self.share = account_share(self.log, adapter)
@@ -250,7 +251,7 @@ class Session:
             raise InvalidArgument(f"Task id {task_id!r} is ambiguous; give more characters.")
         row = self.log.get(task_id)
         if row is None:
-            raise NotFound(f"No task {task_id!r} in this session or in {self.log.path}.")
+            raise NotFound(f"No task {task_id!r} in this session or in {self.log.where}.")
         return self._view(
             state_from_row(row, self.provider, translate=self.translate), followed=False
         )
