@@ -56,6 +56,7 @@ COMMANDS = (
     "blend",
     "providers",
     "panel",
+    "gallery",
     "help",
 )
 
@@ -79,6 +80,7 @@ USAGE = """\
 %mj blend <url> <url> ... [--dimensions square|portrait|landscape]
 %mj providers                   providers, their variables and whether they are set
 %mj panel                       the prompt panel
+%mj gallery [text]              everyone's recent results in the shared log, live
 %mj help                        this text, the model versions and the prompt parameters
 %%mj                            one prompt per line, submitted together
 %config MJMagic                 settings (provider, strict, translate, thumbnail_size ...)

@@ -323,6 +323,7 @@ class MJMagic(Magics, Configurable):
             "blend": self._blend,
             "providers": self._providers,
             "panel": self._panel,
+            "gallery": self._gallery,
             "help": self._help,
         }
 
@@ -552,6 +553,13 @@ class MJMagic(Magics, Configurable):
         from .panel import Panel
 
         display(Panel(client=self.client, views=self.views))
+
+    def _gallery(self, rest: str) -> None:
+        from IPython.display import display
+
+        from .gallery import Gallery
+
+        display(Gallery(self.client, text=rest.strip()))
 
     def _help(self, rest: str) -> None:
         from ..prompt import PARAMETERS
