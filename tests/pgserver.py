@@ -54,44 +54,50 @@ def _as_owner(command: list[str], user: str | None) -> list[str]:
     return ["runuser", "-u", user, "--", *command] if user else command
 
 
-@contextlib.contextmanager
-def postgres_server() -> Iterator[str]:
-    """Start a server; yields its SQLAlchemy URL (``postgresql+psycopg://...``)."""
-    bin_dir = binaries()
-    if bin_dir is None:
-        missing(f"no initdb under {_BIN_ROOT}")
-    assert bin_dir is not None
-    user: str | None = None
-    if os.geteuid() == 0:
-        try:
-            pwd.getpwnam("postgres")
-        except KeyError:
-            missing("running as root and there is no 'postgres' user to own the cluster")
-        user = "postgres"
-    root = Path(tempfile.mkdtemp(prefix="mjnb-pg-"))
-    data = root / "data"
-    if user:
-        shutil.chown(root, user)
-    port = _free_port()
-    log = root / "server.log"
-    server: subprocess.Popen[bytes] | None = None
-    try:
+class PostgresServer:
+    """A throwaway cluster that can be stopped and started again on the same port and
+    data (to test a log whose server goes away and comes back)."""
+
+    def __init__(self) -> None:
+        bin_dir = binaries()
+        if bin_dir is None:
+            missing(f"no initdb under {_BIN_ROOT}")
+        assert bin_dir is not None
+        self.bin_dir = bin_dir
+        self.user: str | None = None
+        if os.geteuid() == 0:
+            try:
+                pwd.getpwnam("postgres")
+            except KeyError:
+                missing("running as root and there is no 'postgres' user to own the cluster")
+            self.user = "postgres"
+        self.root = Path(tempfile.mkdtemp(prefix="mjnb-pg-"))
+        self.data = self.root / "data"
+        if self.user:
+            shutil.chown(self.root, self.user)
+        self.port = _free_port()
+        self.log = self.root / "server.log"
+        self.server: subprocess.Popen[bytes] | None = None
+        #: the SQLAlchemy URL of the ``postgres`` database
+        self.url = f"postgresql+psycopg://mjnb@127.0.0.1:{self.port}/postgres"
         subprocess.run(
             _as_owner(
-                [str(bin_dir / "initdb"), "-D", str(data), "-U", "mjnb", "-A", "trust", "-E",
-                 "UTF8", "--no-sync"],
-                user,
+                [str(bin_dir / "initdb"), "-D", str(self.data), "-U", "mjnb", "-A", "trust",
+                 "-E", "UTF8", "--no-sync"],
+                self.user,
             ),
             check=True,
             capture_output=True,
         )  # fmt: skip
-        with open(log, "wb") as out:
-            server = subprocess.Popen(
+
+    def start(self) -> None:
+        with open(self.log, "ab") as out:
+            self.server = subprocess.Popen(
                 _as_owner(
-                    [str(bin_dir / "postgres"), "-D", str(data), "-p", str(port), "-k",
-                     str(root), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
-                     "-c", "max_connections=200"],
-                    user,
+                    [str(self.bin_dir / "postgres"), "-D", str(self.data), "-p",
+                     str(self.port), "-k", str(self.root), "-c", "listen_addresses=127.0.0.1",
+                     "-c", "fsync=off", "-c", "max_connections=200"],
+                    self.user,
                 ),
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -99,20 +105,70 @@ def postgres_server() -> Iterator[str]:
         deadline = time.monotonic() + 30
         while True:
             ready = subprocess.run(
-                [str(bin_dir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)],
+                [str(self.bin_dir / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)],
                 capture_output=True,
             )
             if ready.returncode == 0:
-                break
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"PostgreSQL did not start:\n{log.read_text()[-2000:]}")
+                return
+            if self.server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"PostgreSQL did not start:\n{self.log.read_text()[-2000:]}")
             time.sleep(0.1)
-        yield f"postgresql+psycopg://mjnb@127.0.0.1:{port}/postgres"
-    finally:
-        if server is not None:
-            server.terminate()
+
+    def stop(self) -> None:
+        """Stop the server now (fast shutdown: open connections are cut)."""
+        if self.server is not None:
+            self.server.terminate()
             try:
-                server.wait(15)
+                self.server.wait(15)
             except subprocess.TimeoutExpired:
-                server.kill()
-        shutil.rmtree(root, ignore_errors=True)
+                self.server.kill()
+                self.server.wait(5)
+            self.server = None
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def postgres_server() -> Iterator[str]:
+    """Start a server; yields its SQLAlchemy URL (``postgresql+psycopg://...``)."""
+    server = PostgresServer()
+    try:
+        server.start()
+        yield server.url
+    finally:
+        server.remove()
+
+
+# --- fixtures (import them into a test module: ``from pgserver import pg_server, pg_url``)
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """One PostgreSQL server per test session (per xdist worker); its admin URL."""
+    with postgres_server() as url:
+        yield url
+
+
+@contextlib.contextmanager
+def fresh_database(server_url: str) -> Iterator[str]:
+    """A new, empty database on ``server_url`` for one test; dropped afterwards."""
+    import psycopg
+
+    name = f"t_{os.urandom(6).hex()}"
+    admin = server_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield server_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_url(pg_server: str) -> Iterator[str]:
+    """The URL of a fresh database for this test (a clean schema every time)."""
+    with fresh_database(pg_server) as url:
+        yield url

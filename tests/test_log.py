@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 import pytest
 from conftest import CANARY
+from pgserver import pg_server, pg_url  # noqa: F401  (fixtures)
 
 from mjnb.errors import LogError, MJError
 from mjnb.images import ImageStore, encode
@@ -40,9 +41,18 @@ FRAME_TAIL = [
 ]
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def target(request: pytest.FixtureRequest, isolated_env: Path) -> str:
+    """Where a test's log lives: a fresh SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(isolated_env / "history.sqlite")
+    url: str = request.getfixturevalue("pg_url")
+    return url
+
+
 @pytest.fixture
-def log(isolated_env: Path) -> Any:
-    with TaskLog(isolated_env / "history.sqlite") as task_log:
+def log(target: str) -> Any:
+    with TaskLog(target) as task_log:
         yield task_log
 
 
@@ -233,8 +243,8 @@ def test_remote_state_round_trips_for_resume(log: TaskLog) -> None:
     assert all(t["owner_alive"] for t in pending)  # this log is open: its engine owns them
 
 
-def test_claim_takes_orphans_once(isolated_env: Path) -> None:
-    path = isolated_env / "history.sqlite"
+def test_claim_takes_orphans_once(target: str) -> None:
+    path = target
     first = TaskLog(path)
     add(first, "t1")
     second = TaskLog(path)
@@ -386,8 +396,8 @@ log.close()
 """
 
 
-def test_two_processes_share_one_log(isolated_env: Path) -> None:
-    path = isolated_env / "history.sqlite"
+def test_two_processes_share_one_log(isolated_env: Path, target: str) -> None:
+    path = target
     go = isolated_env / "go"
     procs = [
         subprocess.Popen(
@@ -409,6 +419,9 @@ def test_two_processes_share_one_log(isolated_env: Path) -> None:
         assert len(df) == 1000 and df.task_id.is_unique
         assert set(df.status) == {"succeeded"}
         assert len(task_log.events("a-499")) == 3
+        assert task_log.read("SELECT count(*) FROM task_events")[0][0] == 3000
+    if not target.endswith(".sqlite"):
+        return
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert conn.execute("SELECT count(*) FROM task_events").fetchone()[0] == 3000
@@ -663,8 +676,7 @@ def fake_png() -> bytes:
     return encode(Image.new("RGB", (8, 8), (200, 10, 10)), "PNG")
 
 
-def test_bad_filters_are_one_clear_error(tmp_path: Path) -> None:
-    log = TaskLog(tmp_path / "history.sqlite")
+def test_bad_filters_are_one_clear_error(log: TaskLog) -> None:
     with pytest.raises(MJError, match="ISO 8601"):
         log.dataframe(since="yesterday")
     with pytest.raises(MJError, match="status must be one of"):

@@ -13,8 +13,11 @@ same holds on PostgreSQL (see :mod:`mjnb.log.postgres`); the SQL is shared
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -26,7 +29,8 @@ from mjnb.vocab import TERMINAL
 
 from . import codec, frame
 from .codec import US, dumps, now_us, scrub, to_us
-from .db import Database, Tx, open_database
+from .db import Database, LogUnreachable, Tx, open_database
+from .journal import Journal
 from .sweeps import SweepRecords
 from .url import LogURL, parse_log_url
 
@@ -38,7 +42,9 @@ __all__ = ["TaskLog", "owner_alive"]
 # Owners (``host:pid:token``) of the TaskLogs open in this process, to tell an orphaned
 # task (its engine is gone) from one another live engine is still following.
 _LIVE_OWNERS: set[str] = set()
+logger = logging.getLogger("mjnb")
 _OTHER_HOST_STALE = timedelta(minutes=15)
+_RETRY_S = 2.0  # while the server is down, try it again at most this often
 #: how often an open log tells the others it is alive, and when they stop believing it
 HEARTBEAT_S = 30.0
 _HEARTBEAT_STALE = timedelta(seconds=4 * HEARTBEAT_S)
@@ -170,13 +176,22 @@ class TaskLog(SweepRecords):
         #: the SQLite file (None for PostgreSQL); :attr:`where` names either safely
         self.path: Path | None = self.url.path
         self.where: str = self.db.where
-        self._journal_path = Path(journal) if journal else base / "log-journal.sqlite"
+        self._journal = Journal(
+            Path(journal) if journal else base / "log-journal.sqlite", self.url.safe
+        )
+        self._in_flight: set[str] = set()
+        self._kept = 0 if self.backend == "sqlite" else self._journal.count()
+        self._retry_at = 0.0
+        self._outage = ""
         _LIVE_OWNERS.add(self.owner)
         try:
             self._register()
         except BaseException:
             self.close()
             raise
+        if self._kept:
+            with contextlib.suppress(LogUnreachable):
+                self._replay()  # a previous kernel here kept updates while the log was down
         self._heartbeat = threading.Thread(
             target=self._beat, name=f"mjnb-log-heartbeat-{self.owner}", daemon=True
         )
@@ -369,6 +384,10 @@ class TaskLog(SweepRecords):
             )
         when = now_us() if at is None else to_us(at)
         values = dict(_field(name, value) for name, value in fields.items())
+        self._update(task_id, when, values)
+
+    def _update_work(self, task_id: str, when: int, values: dict[str, Any]) -> Callable[[Tx], None]:
+        """The transaction of one update (encoded ``values``), also used by the replay."""
         status = values.get("status")
         assignments = [f'"{name}" = ?' for name in values]
         args: list[Any] = list(values.values())
@@ -402,7 +421,71 @@ class TaskLog(SweepRecords):
                     (task_id, when, status, values.get("progress", old[1])),
                 )
 
-        self._write(f"updating task {task_id}", work)
+        return work
+
+    # ---------------------------------------------------------------- the journal
+
+    def _update(self, task_id: str, when: int, values: dict[str, Any]) -> None:
+        """Write one update; while the server is unreachable, keep updates of jobs
+        already sent in the local journal (and say so). Any other write raises."""
+        self._check_open()
+        sent = task_id in self._in_flight
+        sent = sent or values.get("remote_id") is not None
+        sent = sent or values.get("status") not in (None, "queued")
+        if sent:
+            self._in_flight.add(task_id)
+        try:
+            if self._kept:
+                if time.monotonic() < self._retry_at:
+                    raise LogUnreachable(self._outage or f"The task log at {self.where} is down.")
+                self._replay()
+            self._write(f"updating task {task_id}", self._update_work(task_id, when, values))
+        except LogUnreachable as exc:
+            if not sent:
+                raise
+            self._keep(task_id, when, values, exc)
+
+    def _keep(self, task_id: str, when: int, values: dict[str, Any], exc: LogError) -> None:
+        self._journal.append(task_id, when, values)
+        self._kept += 1
+        self._retry_at = time.monotonic() + _RETRY_S
+        if not self._outage:
+            self._outage = str(exc)
+            logger.warning(
+                "mjnb: %s Jobs already sent keep running; their updates are kept in %s and "
+                "written when the log is back. No new job is sent until then.",
+                exc,
+                self._journal.path,
+            )
+
+    def _replay(self) -> None:
+        """Write the journal's updates to the log, oldest first (LogUnreachable: later)."""
+
+        def apply(task_id: str, at: int, values: dict[str, Any]) -> None:
+            try:
+                self._write(f"replaying task {task_id}", self._update_work(task_id, at, values))
+            except InvalidArgument:
+                logger.warning("mjnb: dropped a kept update of unknown task %s", task_id)
+
+        try:
+            done = self._journal.replay(apply)
+        except LogUnreachable:
+            self._retry_at = time.monotonic() + _RETRY_S
+            raise
+        self._kept = 0
+        if self._outage or done:
+            logger.warning(
+                "mjnb: the task log at %s is back; wrote the %d update(s) kept in %s.",
+                self.where,
+                done,
+                self._journal.path,
+            )
+        self._outage = ""
+
+    @property
+    def kept(self) -> int:
+        """How many task updates wait in the local journal for the log to come back."""
+        return self._kept
 
     def claim(self, task_id: str) -> bool:
         """Take over an orphaned task for this log's engine; False if someone has it.
