@@ -6,9 +6,11 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pgserver import pg_server, pg_url  # noqa: F401
 
 import mjnb
 from mjnb.budget import ANY_ACCOUNT, Budget
@@ -23,6 +25,20 @@ ROOT = Path(__file__).resolve().parent.parent
 def _db(home: Path) -> SharedDB:
     TaskLog(home / "history.sqlite").close()
     return SharedDB(home / "history.sqlite")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def shared_db(request: pytest.FixtureRequest, isolated_env: Path) -> Iterator[SharedDB]:
+    """The shared tables on both backends (PostgreSQL: a fresh database, via TaskLog)."""
+    isolated_env.mkdir(parents=True, exist_ok=True)
+    if request.param == "sqlite":
+        yield _db(isolated_env)
+        return
+    url = request.getfixturevalue("pg_url")
+    with TaskLog(url, home=isolated_env) as log:
+        db = SharedDB.for_log(log)
+        yield db
+        db.close()
 
 
 def test_caps_from_the_log_and_the_environment_the_stricter_wins(
@@ -50,8 +66,8 @@ def test_caps_from_the_log_and_the_environment_the_stricter_wins(
         alice.state()
 
 
-def test_spend_stops_at_the_cap_and_spends_nothing_when_refused(isolated_env: Path) -> None:
-    db = _db(isolated_env)
+def test_spend_stops_at_the_cap_and_spends_nothing_when_refused(shared_db: SharedDB) -> None:
+    db = shared_db
     alice, bob = Budget(db, "acct", "alice"), Budget(db, "acct", "bob")
     alice.set(user_day=2, account_day=3)
     assert alice.spend().user_left == 1
@@ -85,8 +101,10 @@ for i in range(rounds):
 """
 
 
-def test_two_processes_race_for_the_last_unit_exactly_one_wins(isolated_env: Path) -> None:
-    db = _db(isolated_env)
+def test_two_processes_race_for_the_last_unit_exactly_one_wins(
+    isolated_env: Path, shared_db: SharedDB
+) -> None:
+    db = shared_db
     rounds = 30
     for i in range(rounds):
         Budget(db, f"acct{i}", "teacher").set(account_day=1)  # one unit left on each
@@ -94,7 +112,7 @@ def test_two_processes_race_for_the_last_unit_exactly_one_wins(isolated_env: Pat
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", RACER, str(db.path), user, str(go), str(rounds)],
+            [sys.executable, "-c", RACER, db.url, user, str(go), str(rounds)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

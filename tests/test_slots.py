@@ -12,9 +12,11 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pgserver import pg_server, pg_url  # noqa: F401
 
 from mjnb.log import TaskLog
 from mjnb.log.shared import SharedDB
@@ -55,8 +57,20 @@ def test_turns_count_since_the_oldest_waiter() -> None:
     assert [r.slot_id for r in order_tickets(rows)] == ["b0", "a1"]
 
 
-def test_two_kernels_share_the_limit_and_a_single_job_is_not_starved(tmp_path: Path) -> None:
-    db = _db(tmp_path)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def shared_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SharedDB]:
+    """The shared tables on both backends (PostgreSQL: a fresh database, via TaskLog)."""
+    if request.param == "sqlite":
+        yield _db(tmp_path)
+        return
+    with TaskLog(request.getfixturevalue("pg_url"), home=tmp_path) as log:
+        db = SharedDB.for_log(log)
+        yield db
+        db.close()
+
+
+def test_two_kernels_share_the_limit_and_a_single_job_is_not_starved(shared_db: SharedDB) -> None:
+    db = shared_db
     account = "acedata https://example.invalid"
     sweep_kernel = SharedSlots(db, account, user="alice", owner="k1", poll_min=0.01)
     other_kernel = SharedSlots(db, account, user="bob", owner="k2", poll_min=0.01)

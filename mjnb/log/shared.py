@@ -122,7 +122,7 @@ class SharedDB:
                 pool_pre_ping=True,
                 hide_parameters=True,
             )
-            with self.transaction() as tx:
+            with self.transaction(lock="mjnb shared tables") as tx:  # one creator at once
                 for statement in shared_ddl(self.dialect):
                     tx.execute(statement)
         else:
@@ -206,6 +206,16 @@ class SharedDB:
             str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
             [password] if password else [],
         )
+
+    def close(self) -> None:
+        """Close this thread's SQLite connection, or every pooled PostgreSQL one."""
+        if self.dialect == "postgresql":
+            self._engine.dispose()
+            return
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
         """A read in its own short transaction."""
