@@ -36,6 +36,7 @@ _COUNT_JS = """
 """
 
 
+@pytest.mark.timeout(600)  # 120 real jobs, then a JupyterLab start, on a shared machine
 def test_the_gallery_in_a_browser_shows_every_result(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -44,6 +45,7 @@ def test_the_gallery_in_a_browser_shows_every_result(
     (tmp_path / "shared").mkdir()
     url = f"sqlite:///{tmp_path / 'shared' / 'history.sqlite'}"
     monkeypatch.setenv("MJNB_LOG_URL", url)
+    monkeypatch.setenv("MJNB_SIM_LATENCY", "0.2")
     started = time.monotonic()
     tasks = []
     for student in range(STUDENTS):
