@@ -231,10 +231,14 @@ class Gallery(widgets.VBox):
             f"<b>{html.escape(str(row.get('user') or '?'))}</b> · "
             f"{html.escape(str(row['status']))}<br>{html.escape(short)}</div>"
         )
-        load = widgets.Button(description="Load", tooltip="load into my panel", icon="upload")
+        load = widgets.Button(
+            description="Load", tooltip="load into my panel", layout={"width": "auto"}
+        )
         load.on_click(lambda _b, i=index: self.load(i))
         action = widgets.Dropdown(options=GRID_ACTIONS, value="U1", layout={"width": "80px"})
-        act = widgets.Button(description="Act", tooltip="act on it (my client, my budget)")
+        act = widgets.Button(
+            description="Act", tooltip="act on it (my client, my budget)", layout={"width": "auto"}
+        )
         act.on_click(lambda _b, i=index, a=action: self.act(i, a.value))
         if row["status"] != "succeeded":
             act.disabled = True
