@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable
 from html.parser import HTMLParser
 from pathlib import Path
@@ -294,10 +295,16 @@ def test_a_cancelled_sweep_never_sends_its_unsent_cells(
     first = client(sim)
     plan = plan_sweep("a red fox", axes={"seed": [1, 2, 3], "chaos": [0, 50]}, provider="acedata")
     sweep = Sweep.record(first.session, plan)
-    for cell in plan.cells[:2]:  # two cells were sent before the user pressed Stop
+    started = [  # two cells were sent before the user pressed Stop
         first.session.start(
             cell.prompt, mode=None, sweep_id=sweep.id, axes=cell.coords, cell=cell.index
         )
+        for cell in plan.cells[:2]
+    ]
+    deadline = time.monotonic() + WAIT  # sent: past the account's shared slot
+    while any(t is not None and t.status == "queued" for t in started):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
     sweep = Sweep.from_log(first.session, sweep.id)
     assert sweep.summary.endswith(", 4 not sent") and len(sweep.missing) == 4
     message = sweep.cancel()

@@ -115,12 +115,15 @@ class SharedDB:
         if text.startswith(("postgresql:", "postgresql+", "postgres:")):
             self.dialect = "postgresql"
             from sqlalchemy import create_engine
+            from sqlalchemy.pool import NullPool
 
             driver = text.split(":", 1)[1]
+            # no pool: nothing stays connected when a client goes (its polls are short)
             self._engine = create_engine(
                 "postgresql+psycopg:" + driver if "+" not in text.split(":", 1)[0] else text,
-                pool_pre_ping=True,
+                poolclass=NullPool,
                 hide_parameters=True,
+                connect_args={"connect_timeout": 5},
             )
             with self.transaction(lock="mjnb shared tables") as tx:  # one creator at once
                 for statement in shared_ddl(self.dialect):
@@ -190,6 +193,10 @@ class SharedDB:
             raise LogError(f"The shared tables of {self!r} failed: {exc}.") from exc
         except Exception as exc:
             if type(exc).__module__.startswith(("sqlalchemy", "psycopg")):
+                if "OperationalError" in type(exc).__name__:  # connection refused, lost
+                    raise LogError(
+                        f"The shared log at {self!r} cannot be reached ({self._clean(exc)})."
+                    ) from exc
                 raise LogError(
                     f"The shared tables of {self!r} failed: {self._clean(exc)}."
                 ) from exc

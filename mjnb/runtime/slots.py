@@ -34,6 +34,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..errors import LogError, MJError
 from ..log.codec import now_us
 from ..log.shared import SharedDB, Tx
 
@@ -100,6 +101,13 @@ def order_tickets(rows: list[Row]) -> list[Row]:
     return sorted(waiting, key=lambda r: (user_round[r.slot_id], r.requested_at, r.slot_id))
 
 
+def _unusable(exc: BaseException) -> BaseException:
+    """What a job waiting for a slot fails with when the log cannot be used."""
+    if isinstance(exc, MJError):
+        return exc
+    return LogError(f"The shared log cannot be used ({exc}); the job was not sent.")
+
+
 class SharedSlots:
     """The slots of one account as one kernel (one TaskLog ``owner``) takes them.
 
@@ -156,7 +164,10 @@ class SharedSlots:
             yield
         finally:
             self._held.discard(ticket.slot_id)
-            await asyncio.shield(asyncio.to_thread(self._release, ticket.slot_id))
+            try:
+                await asyncio.shield(asyncio.to_thread(self._release, ticket.slot_id))
+            except Exception as exc:  # never fail a job that ran: the lease lapses instead
+                logger.warning("mjnb: could not release a slot of %s: %s", self.account, exc)
             self._kick()
 
     # -- the poller (one per kernel and account, on the engine loop) ----------------------
@@ -178,9 +189,22 @@ class SharedSlots:
                 granted = await asyncio.to_thread(
                     self._poll_once, waiting, list(self._held), cancelled
                 )
-            except Exception as exc:  # the database hiccupped: try again, slower
+            except Exception as exc:
+                # the log cannot be used: a job that cannot get (and record) its slot is
+                # never sent; it fails with the reason. Held slots run on (their leases
+                # lapse on their own if the log stays away).
                 logger.warning("mjnb: shared slots of %s: %s", self.account, exc)
-                granted, delay = set(), self.poll_max
+                self._cancelled |= cancelled
+                for ticket in waiting:
+                    self._waiting.pop(ticket.slot_id, None)
+                    if ticket.inserted:
+                        self._cancelled.add(ticket.slot_id)
+                    if not ticket.granted.done():
+                        ticket.granted.set_exception(_unusable(exc))
+                delay = self.poll_max
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), delay)
+                continue
             for ticket in waiting:
                 ticket.inserted = True
                 if ticket.slot_id not in self._waiting:  # cancelled during the poll
