@@ -1,13 +1,66 @@
-"""The ``mjnb`` command: ``serve`` the simulator, ``imagine`` a prompt, show the ``log``."""
+"""The ``mjnb`` command: ``serve`` the simulator, ``imagine`` a prompt, show the ``log``.
+
+Prompts and providers' text reach the terminal and exported files, and both may be
+hostile: everything printed goes through :func:`printable` (control characters shown
+as escapes, so no ANSI sequence clears the screen, retitles the window or writes the
+clipboard with OSC 52), and CSV cells that a spreadsheet would run as a formula are
+prefixed with ``'`` (:func:`csv_safe`, after OWASP's advice on CSV injection).
+"""
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from .errors import MJError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: C0 but newline, DEL, C1, and the Unicode bidi controls that reorder what is shown
+_CONTROL = r"\x00-\x09\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_CONTROLS = re.compile(f"[{_CONTROL}]")
+_CONTROLS_AND_NEWLINES = re.compile(f"[{_CONTROL}\\n]")
+#: a spreadsheet runs a cell starting with one of these as a formula
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def printable(text: object, *, newlines: bool = False) -> str:
+    """``text`` safe for a terminal: each control character as a visible escape.
+
+    ``"\\x1b]52;c;..."`` prints as ``\\x1b]52;c;...``; tabs and (unless ``newlines``)
+    line breaks are escaped too, so one value cannot forge extra lines of output.
+    """
+    pattern = _CONTROLS if newlines else _CONTROLS_AND_NEWLINES
+    return pattern.sub(_escape, str(text))
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def csv_safe(value: Any) -> Any:
+    """A CSV cell that a spreadsheet shows as text: formula starts get a leading ``'``."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _cells(frame: pd.DataFrame, clean: Any) -> pd.DataFrame:
+    """``frame`` with ``clean`` applied to every text cell (numbers and times kept)."""
+    from pandas.api.types import is_datetime64_any_dtype, is_numeric_dtype
+
+    frame = frame.copy()
+    for column in frame.columns:
+        kind = frame[column].dtype
+        if not (is_numeric_dtype(kind) or is_datetime64_any_dtype(kind)):
+            frame[column] = frame[column].map(lambda v: clean(v) if isinstance(v, str) else v)
+    return frame
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -44,6 +97,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     imagine.add_argument("--provider", default=None)
     imagine.add_argument("--base-url", default=None)
 
+    animate = commands.add_parser("animate", help="animate a logged image; prints the MP4 paths")
+    animate.add_argument("task_id", help="the image's task id (or a unique prefix)")
+    animate.add_argument("--motion", choices=("low", "high"), default="low")
+    animate.add_argument("--index", type=int, default=None, help="the tile of a grid (1-4)")
+    animate.add_argument("--batch", type=int, default=1, help="clips: 1, 2 or 4 (1)")
+    animate.add_argument("--loop", action="store_true", help="end on the first frame")
+    animate.add_argument("--prompt", default=None, help="what should move (a video prompt)")
+    animate.add_argument("--provider", default=None)
+    animate.add_argument("--base-url", default=None)
+
     log = commands.add_parser("log", help="recent tasks as a table")
     log.add_argument("-n", "--limit", type=int, default=20)
     log.add_argument("--csv", metavar="PATH", help="export every row to CSV")
@@ -75,6 +138,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(args)
         if args.command == "imagine":
             return _imagine(args)
+        if args.command == "animate":
+            return _animate(args)
         if args.command == "prune":
             return _prune(args)
         if args.command == "budget":
@@ -83,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return budget_command(args)
         return _log(args)
     except MJError as exc:
-        print(f"mjnb: {exc}", file=sys.stderr)
+        print(f"mjnb: {printable(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
@@ -127,10 +192,46 @@ def _imagine(args: argparse.Namespace) -> int:
         time.sleep(0.2)
     print(f"\r{_bar(task.id, task.progress, task.status)}", file=sys.stderr)
     if task.status != "succeeded":
-        print(f"mjnb: task {task.id} {task.status}: {task.error}", file=sys.stderr)
+        print(f"mjnb: task {task.id} {task.status}: {printable(task.error)}", file=sys.stderr)
         return 1
-    print(task.image_path)
+    print(printable(task.image_path))
     return 0
+
+
+def _animate(args: argparse.Namespace) -> int:
+    import warnings
+
+    from .client import Client
+
+    parent = Client(args.provider, base_url=args.base_url).task(args.task_id)
+    with warnings.catch_warnings(record=True) as notes:
+        warnings.simplefilter("always")
+        task = parent.animate(
+            args.motion, index=args.index, prompt=args.prompt, loop=args.loop, batch=args.batch
+        )
+    for note in notes:  # the extra upscale a grid tile needs, named before it ran
+        print(f"mjnb: {_printable(note.message)}", file=sys.stderr)
+    live = sys.stderr.isatty()
+    while not task.done:
+        if live:
+            print(f"\r{_bar(task.id, task.progress, task.status)}", end="", file=sys.stderr)
+        time.sleep(0.2)
+    print(f"\r{_bar(task.id, task.progress, task.status)}", file=sys.stderr)
+    if task.status != "succeeded":
+        print(f"mjnb: task {task.id} {task.status}: {_printable(task.error)}", file=sys.stderr)
+        return 1
+    for path in task.videos:
+        print(_printable(path))
+    return 0
+
+
+def _printable(text: object) -> str:
+    """``text`` with control characters escaped (the ``printable()`` of the hardened CLI,
+    where present)."""
+    shown = globals().get("printable")
+    if callable(shown):
+        return str(shown(text))
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
 
 
 def _bar(task_id: str, progress: int, status: str, width: int = 30) -> str:
@@ -146,8 +247,8 @@ def _log(args: argparse.Namespace) -> int:
     with TaskLog(current.log_url, home=current.home) as task_log:
         frame = task_log.dataframe()
     if args.csv:
-        frame.to_csv(args.csv, index=False)
-        print(f"{len(frame)} rows written to {args.csv}")
+        _cells(frame, csv_safe).to_csv(args.csv, index=False)
+        print(f"{len(frame)} rows written to {printable(args.csv)}")
     if args.parquet:
         try:
             frame.to_parquet(args.parquet, index=False)
@@ -155,10 +256,11 @@ def _log(args: argparse.Namespace) -> int:
             raise MJError(
                 "Writing Parquet needs pyarrow: pip install 'mjnb[parquet]' (or use --csv)."
             ) from None
-        print(f"{len(frame)} rows written to {args.parquet}")
+        print(f"{len(frame)} rows written to {printable(args.parquet)}")
     if not (args.csv or args.parquet):
         columns = ["task_id", "provider", "action", "status", "progress", "submitted_at", "text"]
-        print(frame[columns].tail(args.limit).to_string(index=False))
+        shown = _cells(frame[columns].tail(args.limit), printable)
+        print(shown.to_string(index=False))
     return 0
 
 

@@ -145,24 +145,57 @@ class Client:
         mode: str | None = None,
         sweep_id: str | None = None,
         axes: Mapping[str, Any] | None = None,
+        images: Sequence[Any] | None = None,
     ) -> Task:
         """Submit a prompt; returns the Task at once. Bad prompts raise before sending.
 
-        ``sweep_id`` and ``axes`` (this cell's value on each axis) are set by sweeps.
+        ``images``: image prompts (URLs, paths, bytes or PIL images). ``sweep_id`` and
+        ``axes`` (this cell's value on each axis) are set by sweeps.
         """
-        return self.session.imagine(prompt, mode=mode, sweep_id=sweep_id, axes=axes)
+        return self.session.imagine(prompt, mode=mode, sweep_id=sweep_id, axes=axes, images=images)
 
-    def act(self, task: Task | str, label: str) -> Task:
-        """Start an action (``"U2"``, ``"V3"``, ``"zoom 2x"`` ...) on a finished task."""
-        return self.session.act(task, label)
+    def act(
+        self, task: Task | str, label: str, *, prompt: str | None = None, index: int | None = None
+    ) -> Task:
+        """Start an action (``"U2"``, ``"V3"``, ``"zoom 2x"`` ...) on a finished task;
+        with ``prompt``, a remix."""
+        return self.session.act(task, label, prompt=prompt, index=index)
 
-    def describe(self, image_url: str) -> Task:
-        """Four prompt suggestions for an image; see ``task.descriptions``."""
-        return self.session.describe(image_url)
+    def describe(self, image: Any) -> Task:
+        """Four prompt suggestions for an image (URL, path, bytes or PIL image)."""
+        return self.session.describe(image)
 
-    def blend(self, image_urls: Sequence[str], *, dimensions: str = "square") -> Task:
+    def blend(self, images: Sequence[Any], *, dimensions: str = "square") -> Task:
         """Blend 2-5 images into a grid; ``dimensions`` is square, portrait or landscape."""
-        return self.session.blend(image_urls, dimensions=dimensions)
+        return self.session.blend(images, dimensions=dimensions)
+
+    def animate(
+        self,
+        image: Any,
+        prompt: str = "",
+        *,
+        motion: str = "low",
+        loop: bool = False,
+        end: Any = None,
+        batch: int = 1,
+        raw: bool = False,
+    ) -> Task:
+        """Animate any image (URL, path, bytes, PIL): a video task of ``batch`` clips.
+
+        ``motion`` is "low" or "high", ``loop`` ends on the first frame, ``end`` is an
+        end frame. ``task.videos`` are the local .mp4 paths once it has succeeded.
+        """
+        return self.session.animate_image(
+            image, prompt=prompt, motion=motion, loop=loop, end=end, batch=batch, raw=raw
+        )
+
+    def edit(self, image: Any, prompt: str, mask: Any = None) -> Task:
+        """Edit an image of your own with ``prompt`` (optionally only inside ``mask``)."""
+        return self.session.edit(image, prompt, mask=mask)
+
+    def retexture(self, image: Any, prompt: str) -> Task:
+        """Retexture an image of your own: same composition, the style of ``prompt``."""
+        return self.session.edit(image, prompt, kind="retexture")
 
     def sweep(
         self,
@@ -290,8 +323,8 @@ class Client:
         return self.session.share.budget.spend_frame(days=days, every_account=every_account)
 
     # -- control: interrupted work ------------------------------------------------------
-    def _interrupted(self) -> tuple[list[dict[str, Any]], list[Task], list[Sweep]]:
-        """What a dead kernel left: rows to show, tasks to send, sweeps with cells to send."""
+    def _interrupted(self) -> tuple[list[dict[str, Any]], list[Task], list[Task], list[Sweep]]:
+        """What was left: rows to show, tasks to send, results to fetch, sweeps to finish."""
 
         rows: list[dict[str, Any]] = []
         cells: dict[str, int] = {}
@@ -308,7 +341,9 @@ class Client:
             for cell, task in sweep.items():
                 if task is not None:
                     cells[task.id] = cell.index
-        for action, tasks in (("poll", [t for t in self.resumed if not t.done]), ("send", unsent)):
+        followed = [t for t in self.resumed if not t.done]
+        unfetched = self.session.unfetched()
+        for action, tasks in (("poll", followed), ("fetch", unfetched), ("send", unsent)):
             for task in tasks:
                 rows.append(
                     {
@@ -332,36 +367,39 @@ class Client:
                         "submitted_at": None,
                     }
                 )
-        return rows, unsent, [s for s in sweeps if s.missing]
+        return rows, unsent, unfetched, [s for s in sweeps if s.missing]
 
     def pending(self) -> pd.DataFrame:
         """Interrupted work, one row per job, and what :meth:`resume` would do with it.
 
         ``action`` is ``"poll"`` for jobs a dead kernel had sent (this client already
-        polls them, for free) and ``"send"`` for jobs never sent: tasks that were still
-        waiting for a slot and sweep cells never submitted. Nothing is sent here.
+        polls them, for free), ``"fetch"`` for jobs sent and paid whose result is not
+        here (a task_timeout, a full disk: resuming polls and downloads them, for free)
+        and ``"send"`` for jobs never sent: tasks that were still waiting for a slot and
+        sweep cells never submitted. Nothing is sent here.
         """
         import pandas as pd
 
-        rows, _, _ = self._interrupted()
+        rows, *_ = self._interrupted()
         frame = pd.DataFrame(rows, columns=list(PENDING_COLUMNS))
         frame["cell"] = frame["cell"].astype("Int64")
         return frame
 
     def resume(self, *, confirm: bool = False, max_jobs: int | None = None) -> list[Task]:
-        """Send what dead kernels never sent (the ``"send"`` rows of :meth:`pending`).
+        """Send what dead kernels never sent (the ``"send"`` rows of :meth:`pending`), and
+        fetch the paid results that are not here (the ``"fetch"`` rows; free).
 
         More than ``max_jobs`` (default: the ``max_jobs`` setting, 40) jobs needs
         ``confirm=True``; nothing is sent otherwise. Jobs already sent are never sent
         again (they are polled since ``Client()``). Returns the tasks sent now; raises
         :class:`mjnb.NotFound` when nothing is pending.
         """
-        _, unsent, sweeps = self._interrupted()
+        _, unsent, unfetched, sweeps = self._interrupted()
         count = len(unsent) + sum(len(sweep.missing) for sweep in sweeps)
-        if count == 0:
+        if count == 0 and not unfetched:
             raise NotFound(
-                f"Nothing to resume: no unsent task or sweep cell of {self.provider} "
-                f"in {self.session.log.where}."
+                f"Nothing to resume: no unsent task, sweep cell or unfetched result of "
+                f"{self.provider} in {self.session.log.where}."
             )
         limit = self.settings.max_jobs if max_jobs is None else max_jobs
         if count > limit and not confirm:
@@ -369,7 +407,8 @@ class Client:
                 f"Resuming would send {count} jobs, more than max_jobs={limit}; nothing was "
                 "sent. Pass confirm=True to send them (see mj.pending() for the list)."
             )
-        started = [task for task in unsent if self.session.resume_unsent(task)]
+        started = [self.session.refetch(task) for task in unfetched]
+        started += [task for task in unsent if self.session.resume_unsent(task)]
         for sweep in sweeps:
             started.extend(sweep.resume())
         return started
@@ -389,14 +428,23 @@ class AsyncClient:
     async def imagine(self, prompt: str | Prompt, **options: Any) -> Task:
         return self._client.imagine(prompt, **options)
 
-    async def act(self, task: Task | str, label: str) -> Task:
-        return self._client.act(task, label)
+    async def act(self, task: Task | str, label: str, **options: Any) -> Task:
+        return self._client.act(task, label, **options)
 
-    async def describe(self, image_url: str) -> Task:
-        return self._client.describe(image_url)
+    async def describe(self, image: Any) -> Task:
+        return self._client.describe(image)
 
-    async def blend(self, image_urls: Sequence[str], **options: Any) -> Task:
-        return self._client.blend(image_urls, **options)
+    async def blend(self, images: Sequence[Any], **options: Any) -> Task:
+        return self._client.blend(images, **options)
+
+    async def animate(self, image: Any, prompt: str = "", **options: Any) -> Task:
+        return self._client.animate(image, prompt, **options)
+
+    async def edit(self, image: Any, prompt: str, mask: Any = None) -> Task:
+        return self._client.edit(image, prompt, mask)
+
+    async def retexture(self, image: Any, prompt: str) -> Task:
+        return self._client.retexture(image, prompt)
 
     async def sweep(self, prompt: str, **options: Any) -> Sweep:
         return self._client.sweep(prompt, **options)

@@ -41,6 +41,8 @@ __all__ = [
     "MAX_PIXELS",
     "ImageStore",
     "LazyTiles",
+    "check_image",
+    "compose_files",
     "compose_grid",
     "encode",
     "fit_thumbnail",
@@ -69,17 +71,19 @@ class ImageStore:
         """Where the image with SHA-256 ``digest`` and extension ``ext`` lives."""
         return self.root / digest[:2] / f"{digest}.{ext}"
 
-    def save(self, data: bytes, *, content_type: str | None = None) -> Path:
+    def save(self, data: bytes, *, content_type: str | None = None, composed: bool = False) -> Path:
         """Check ``data`` is a whole image, store it once, and return its path.
 
         Raises :class:`~mjnb.errors.ProviderError` for anything that is not a complete
         PNG, JPEG, WebP or GIF, for more than ``MAX_IMAGE_BYTES`` bytes and for more than
         ``MAX_PIXELS`` pixels (a decompression bomb). Saving the same bytes again
         returns the same path and refreshes its modification time (for :meth:`prune`).
-        PNG and JPEG are checked without decoding their pixels.
+        PNG and JPEG are checked without decoding their pixels. ``composed`` marks a grid
+        mjnb made itself from four checked images (:func:`compose_files`): its byte limit
+        is four images' worth.
         """
         kind = f" ({content_type})" if content_type else ""
-        if len(data) > MAX_IMAGE_BYTES:
+        if len(data) > MAX_IMAGE_BYTES * (4 if composed else 1):
             raise ProviderError(
                 f"The provider sent {len(data):,} bytes{kind}, more than the "
                 f"{MAX_IMAGE_BYTES:,}-byte limit for one image; it was not saved."
@@ -96,7 +100,28 @@ class ImageStore:
             raise StorageError(
                 f"Could not write the image to the cache folder {path.parent} "
                 f"({exc.strerror or exc}); free some space or make it writable "
-                "(or set MJNB_HOME elsewhere), then resume to download it again."
+                "(or set MJNB_HOME elsewhere), then task.refetch() downloads it again."
+            ) from exc
+        return path
+
+    def save_video(self, data: bytes) -> Path:
+        """Store clip bytes already checked by :func:`mjnb.video.probe` as ``<sha>.mp4``.
+
+        Clips live beside the images (same content addressing, same :meth:`prune`), so a
+        clip downloaded twice is kept once.
+        """
+        digest = hashlib.sha256(data).hexdigest()
+        path = self.path_for(digest, "mp4")
+        try:
+            if path.exists() and path.stat().st_size == len(data):
+                os.utime(path)
+            else:
+                _write_atomic(path, data)
+        except OSError as exc:
+            raise StorageError(
+                f"Could not write the video to the cache folder {path.parent} "
+                f"({exc.strerror or exc}); free some space or make it writable "
+                "(or set MJNB_HOME elsewhere)."
             ) from exc
         return path
 
@@ -185,6 +210,19 @@ class ImageStore:
                 if digest in gone and digest not in kept_digests:
                     thumb.unlink(missing_ok=True)
         return removed
+
+
+def check_image(data: bytes, content_type: str | None = None) -> str:
+    """The format of ``data`` if it is a whole image within ``MAX_IMAGE_BYTES`` and
+    ``MAX_PIXELS`` (the header's dimensions, read before anything is decoded); else
+    :class:`~mjnb.errors.ProviderError`. The check a download gets, for previews too."""
+    kind = f" ({content_type})" if content_type else ""
+    if len(data) > MAX_IMAGE_BYTES:
+        raise ProviderError(
+            f"The provider sent {len(data):,} bytes{kind}, more than the "
+            f"{MAX_IMAGE_BYTES:,}-byte limit for one image."
+        )
+    return _check_image(data, kind)
 
 
 def _check_image(data: bytes, kind: str) -> str:
@@ -299,7 +337,7 @@ def open_image(path: str | os.PathLike[str] | bytes) -> Image.Image:
     ) as exc:
         raise StorageError(
             f"The image {where} is damaged and cannot be read ({exc}); delete it and "
-            "download it again (resume the task while its URL is valid), or run the task "
+            "download it again with task.refetch() while its URL is valid, or run the task "
             "again."
         ) from exc
 
@@ -393,6 +431,38 @@ def compose_grid(images: Sequence[Image.Image]) -> Image.Image:
     for index, tile in enumerate(images):
         cell = tile if tile.size == (w, h) else tile.resize((w, h), Image.Resampling.LANCZOS)
         grid.paste(cell.convert("RGB"), ((index % 2) * w, (index // 2) * h))
+    return grid
+
+
+def compose_files(paths: Sequence[str | os.PathLike[str]]) -> Image.Image:
+    """The 2x2 grid of up to 4 image files, at a size within ``MAX_PIXELS``.
+
+    Cells take the first image's size, halved (repeatedly) while the grid would be
+    over the pixel limit: four honest 8000² images make an 8000² grid. Each file is
+    decoded, shrunk and pasted in turn, so only one full-size image is in memory.
+    """
+    from PIL import Image
+
+    if not 1 <= len(paths) <= 4:
+        raise InvalidArgument(f"compose_files() takes 1 to 4 images, got {len(paths)}.")
+    grid: Image.Image | None = None
+    w = h = 0
+    for index, path in enumerate(paths):
+        tile = open_image(path)
+        if grid is None:
+            w, h = tile.size
+            while 4 * w * h > MAX_PIXELS and w > 1 and h > 1:
+                w, h = w // 2, h // 2
+            grid = Image.new("RGB", (2 * w, 2 * h), _PLACEHOLDER)
+        if tile.size != (w, h):
+            factor = min(tile.size[0] // w, tile.size[1] // h)
+            if factor > 1:  # a fast integer reduction first, then an exact resize
+                tile = tile.reduce(factor)
+            if tile.size != (w, h):
+                tile = tile.resize((w, h), Image.Resampling.LANCZOS)
+        grid.paste(tile, ((index % 2) * w, (index // 2) * h))
+        del tile
+    assert grid is not None
     return grid
 
 

@@ -34,8 +34,52 @@ class TaskHost(Protocol):
     def check_blocking(self, what: str) -> None:
         """Raise if blocking here would stall the engine (called from a listener)."""
 
-    def act(self, task: Task, label: str) -> Task:
-        """Start an action on a succeeded task."""
+    def act(
+        self, task: Task, label: str, *, prompt: str | None = None, index: int | None = None
+    ) -> Task:
+        """Start an action on a succeeded task (with a new prompt: a remix)."""
+
+    def animate(
+        self,
+        task: Task,
+        motion: str = "low",
+        *,
+        index: int | None = None,
+        prompt: str | None = None,
+        loop: bool = False,
+        end: Any = None,
+        batch: int = 1,
+        raw: bool = False,
+    ) -> Task:
+        """Animate a finished image (a grid's tile with ``index=``)."""
+
+    def extend(
+        self,
+        task: Task,
+        motion: str = "low",
+        *,
+        index: int | None = None,
+        prompt: str | None = None,
+    ) -> Task:
+        """Extend a finished clip."""
+
+    def vary_region(self, task: Task, mask: Any, *, prompt: str | None = None) -> Task:
+        """Repaint the masked part of a finished image."""
+
+    def zoom_out(self, task: Task, factor: float, *, prompt: str | None = None) -> Task:
+        """Zoom out by ``factor`` (1.0-2.0)."""
+
+    def job_seed(self, state: TaskState) -> int:
+        """The seed the provider says the job used (asked once, then logged)."""
+
+    def videos(self, state: TaskState) -> list[Path]:
+        """The local .mp4 paths of a video task."""
+
+    def poster(self, state: TaskState) -> Image:
+        """The first frame of the first clip."""
+
+    def frames(self, state: TaskState, n: int) -> list[Image]:
+        """``n`` evenly spaced frames of the first clip."""
 
     def cancel(self, task: Task) -> str:
         """Cancel the task; a one-line message of what happened."""
@@ -48,6 +92,9 @@ class TaskHost(Protocol):
 
     def thumbnail(self, state: TaskState, size: int, quality: int) -> bytes:
         """A JPEG of the result at most ``size`` px, made once and kept in the cache."""
+
+    def refetch(self, task: Task) -> Task:
+        """Follow an ended task's job again and download its result."""
 
 
 class Task:
@@ -148,6 +195,50 @@ class Task:
         """Action labels valid now (empty until the task has succeeded)."""
         return self.snapshot.actions if self.status == "succeeded" else []
 
+    # -- media ---------------------------------------------------------------------------
+    @property
+    def kind(self) -> str:
+        """``"image"`` (grids and single images), ``"video"`` or ``"describe"``."""
+        return self._state.kind
+
+    @property
+    def videos(self) -> list[Path]:
+        """The clips of a video task as local ``.mp4`` paths (downloaded and checked)."""
+        return self._host.videos(self._state)
+
+    @property
+    def poster(self) -> Image:
+        """The first frame of a clip, as a PIL image."""
+        return self._host.poster(self._state)
+
+    def frames(self, n: int = 4) -> list[Image]:
+        """``n`` evenly spaced frames of the (first) clip, the first and last included."""
+        return self._host.frames(self._state, n)
+
+    @property
+    def job_seed(self) -> int:
+        """The seed the job used, asked of the provider (once; then kept in the log).
+
+        Raises :class:`mjnb.InvalidArgument` where the provider cannot tell, and
+        :class:`mjnb.NotReady` before the task has succeeded.
+        """
+        return self._host.job_seed(self._state)
+
+    @property
+    def mask_path(self) -> Path | None:
+        """The mask sent with a vary region or edit (a grayscale PNG in the cache)."""
+        return self._state.mask_path
+
+    @property
+    def cost(self) -> float | None:
+        """What the provider charged, in its own unit, where it says."""
+        return self._state.cost
+
+    @property
+    def notice(self) -> str | None:
+        """A note about this task (e.g. the extra upscale an animate needed)."""
+        return self._state.notice
+
     @property
     def descriptions(self) -> list[str]:
         """The four prompt suggestions of a ``describe`` task."""
@@ -194,6 +285,17 @@ class Task:
         saved. Raises :class:`mjnb.NotReady` if the task has already ended.
         """
         return self._host.cancel(self)
+
+    def refetch(self) -> Task:
+        """Fetch the result of a task that ended without it, again; returns the task.
+
+        For a job that was sent (it has a remote id) but whose result mjnb does not
+        have: ``task_timeout`` stopped following it, the disk was full, the cache file
+        was damaged or pruned. mjnb polls the job again (free: nothing is submitted)
+        and downloads its image while the provider's URL is valid; ``wait()`` as usual.
+        Raises :class:`mjnb.NotReady` for a running task or one never named remotely.
+        """
+        return self._host.refetch(self)
 
     # -- waiting -----------------------------------------------------------------------
     def wait(self, timeout: float | None = None) -> Task:
@@ -260,9 +362,44 @@ class Task:
         return tuple(self._state.listeners)
 
     # -- actions -----------------------------------------------------------------------
-    def act(self, label: str) -> Task:
-        """Start an action on this task (``"U2"``, ``"V3"``, ``"zoom 2x"`` ...)."""
-        return self._host.act(self, label)
+    def act(self, label: str, *, prompt: str | None = None, index: int | None = None) -> Task:
+        """Start an action on this task (``"U2"``, ``"V3"``, ``"zoom 2x"`` ...).
+
+        ``prompt`` sends it as a remix with that new prompt (V, pan, reroll, zoom and
+        vary labels, where the provider has remix); ``index`` picks the clip of a batch
+        for ``"upscale video"``.
+        """
+        return self._host.act(self, label, prompt=prompt, index=index)
+
+    def animate(
+        self,
+        motion: str = "low",
+        index: int | None = None,
+        prompt: str | None = None,
+        loop: bool = False,
+        end: Any = None,
+        batch: int = 1,
+        raw: bool = False,
+    ) -> Task:
+        """Animate this image (``motion`` "low" or "high"); on a grid, tile ``index``.
+
+        Where the protocol animates single images only, mjnb first upscales the tile
+        (a second job, announced with a warning before it is sent).
+        """
+        return self._host.animate(
+            self, motion, index=index, prompt=prompt, loop=loop, end=end, batch=batch, raw=raw
+        )
+
+    def extend(
+        self, motion: str = "low", index: int | None = None, prompt: str | None = None
+    ) -> Task:
+        """Extend this clip (up to the provider's number of extensions)."""
+        return self._host.extend(self, motion, index=index, prompt=prompt)
+
+    def vary_region(self, mask: Any, prompt: str | None = None) -> Task:
+        """Repaint the white part of ``mask`` (PIL image, numpy array or an
+        ``(x0, y0, x1, y1)`` box in image pixels), optionally with a new prompt."""
+        return self._host.vary_region(self, mask, prompt=prompt)
 
     def upscale(self, index: int) -> Task:
         return self.act(f"U{index}")
@@ -276,8 +413,10 @@ class Task:
     def vary(self, strength: str = "subtle") -> Task:
         return self.act(f"vary {strength}")
 
-    def zoom_out(self, factor: float = 2) -> Task:
-        return self.act(f"zoom {factor:g}x")
+    def zoom_out(self, factor: float = 2, prompt: str | None = None) -> Task:
+        """Zoom out 1.0-2.0 (``"zoom custom"``; 1.5 and 2 without a prompt are the
+        plain ``"zoom 1.5x"`` / ``"zoom 2x"`` buttons)."""
+        return self._host.zoom_out(self, factor, prompt=prompt)
 
     def square(self) -> Task:
         return self.act("square")

@@ -172,8 +172,8 @@ def test_poll_fetches_the_task() -> None:
         (f"MJ::JOB::upsample_v7_2x_creative::1::{HASH}::SOLO", "upscale creative"),
         (f"MJ::JOB::upsample_v5_2x::1::{HASH}::SOLO", "upscale 2x"),
         (f"MJ::JOB::upsample_v5_4x::1::{HASH}::SOLO", "upscale 4x"),
-        (f"MJ::Inpaint::1::{HASH}::SOLO", None),
-        (f"MJ::CustomZoom::{HASH}", None),
+        (f"MJ::Inpaint::1::{HASH}::SOLO", "vary region"),
+        (f"MJ::CustomZoom::{HASH}", "zoom custom"),
         (f"MJ::JOB::upsample::9::{HASH}", None),
         (f"MJ::JOB::pan_sideways::1::{HASH}::SOLO", None),
         ("MJ::BOOKMARK::x", None),
@@ -194,6 +194,7 @@ def test_buttons_become_the_wire_keeping_the_custom_ids() -> None:
         "vary strong",
         "zoom 2x",
         "zoom 1.5x",
+        "zoom custom",
         "square",
         "pan left",
         "pan right",
@@ -201,6 +202,7 @@ def test_buttons_become_the_wire_keeping_the_custom_ids() -> None:
         "pan down",
         "upscale subtle",
         "upscale creative",
+        "vary region",
     ]
     assert upscaled.wire["square"] == f"MJ::Outpaint::100::1::{HASH}::SOLO"
     odd = [button("MJ::Fork::zoomy", "Zoom Out 2x"), "junk", {"customId": 5}]

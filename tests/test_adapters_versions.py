@@ -196,7 +196,10 @@ def test_youchuan_sends_v81_as_written_and_offers_only_vary() -> None:
     yc = YouchuanAdapter(app_id="app", token="secret")
     imagine = job("a fox --v 8.1 --hd --q 4 --turbo")
     assert body(yc.submit(imagine)) == {"text": "a fox --quality 4 --version 8.1 --hd --turbo"}
-    assert set(image_wire(2, "6", version="8.1")) == {"vary subtle", "vary strong"}
+    # V8.1 on Youchuan: vary and all three video endpoints; no pan, zoom, upscale, inpaint
+    assert set(image_wire(2, "6", version="8.1")) == {
+        "vary subtle", "vary strong", "animate low", "animate high",
+    }  # fmt: skip
     assert image_wire(2, "6", version="8.1")["vary strong"] == "variation 2 1"
     v7 = image_wire(0, "6", version="7")
     assert {"pan left", "zoom 2x", "upscale subtle", "upscale creative"} <= set(v7)
@@ -215,6 +218,10 @@ def test_youchuan_v81_image_chosen_locally_offers_no_pan_zoom_or_upscale() -> No
         snap,
         httpx.Response(200, json={"id": "y1", "status": 2, "urls": urls}, request=yc.poll(snap)),
     )
-    assert done.actions == ["U1", "U2", "U3", "U4", "V1", "V2", "V3", "V4", "reroll"]
+    assert done.actions == [
+        *("U1", "U2", "U3", "U4", "V1", "V2", "V3", "V4", "reroll"),
+        *("animate low", "animate high"),
+    ]
     chosen = yc.local(Job("action", prompt=imagine.prompt, label="U3", parent=done))
-    assert chosen is not None and chosen.actions == ["vary subtle", "vary strong"]
+    assert chosen is not None
+    assert chosen.actions == ["vary subtle", "vary strong", "animate low", "animate high"]

@@ -235,7 +235,19 @@ def test_a_finished_job_is_four_separate_images() -> None:
     assert done.status == "succeeded" and done.progress == 100
     assert done.image_url is None  # no grid to fetch: it is composed locally
     assert done.image_urls == tuple(URLS)
-    assert done.actions == ["U1", "U2", "U3", "U4", "V1", "V2", "V3", "V4", "reroll"]
+    assert done.actions == [
+        "U1",
+        "U2",
+        "U3",
+        "U4",
+        "V1",
+        "V2",
+        "V3",
+        "V4",
+        "reroll",
+        "animate low",
+        "animate high",
+    ]
     assert done.extra["jobId"] == JOB and done.extra["image_nos"] == [0, 1, 2, 3]
 
 
@@ -251,7 +263,17 @@ def test_failed_and_cancelled_jobs() -> None:
 def test_images_withheld_by_moderation_are_left_out() -> None:
     done = grid(audits=["", "porn", "", ""])
     assert done.image_urls == (URLS[0], URLS[2], URLS[3])
-    assert done.actions == ["U1", "U2", "U3", "V1", "V2", "V3", "reroll"]
+    assert done.actions == [
+        "U1",
+        "U2",
+        "U3",
+        "V1",
+        "V2",
+        "V3",
+        "reroll",
+        "animate low",
+        "animate high",
+    ]
     chosen = select(done, "U2")  # the second image shown is Youchuan's imageNo 2
     assert chosen.image_url == URLS[2] and chosen.extra["imageNo"] == 2
     request = adapter().submit(act(done, "V3"))
@@ -274,12 +296,16 @@ def test_u_selects_an_image_locally(n: int) -> None:
         "vary strong",
         "zoom 2x",
         "zoom 1.5x",
+        "zoom custom",
         "pan left",
         "pan right",
         "pan up",
         "pan down",
         "upscale subtle",
         "upscale creative",
+        "vary region",
+        "animate low",
+        "animate high",
     ]
     assert resolve_locally(adapter(), Job("imagine", prompt="a fox")) is None
     assert resolve_locally(adapter(), act(grid(), f"V{n}")) is None

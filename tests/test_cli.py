@@ -12,6 +12,8 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import CANARY
+from tests.hostile.cases import mj_task, mjproxy
+from tests.hostile.server import HostileServer, Reply, Request
 
 MJNB = [sys.executable, "-m", "mjnb.cli"]
 
@@ -96,3 +98,55 @@ def test_prune_keeps_the_log(tmp_path: Path) -> None:
     assert pruned.returncode == 0, pruned.stderr
     assert pruned.stdout.startswith("1 images deleted"), (pruned.stdout, files)
     assert "a fox" in run("log").stdout
+
+
+# -------------------------------------------------------------------- output safety
+
+#: a prompt and a fail reason a hostile user or provider might send: an OSC 52 clipboard
+#: write, a window title, clear-screen, a C1 CSI and a spreadsheet formula
+EVIL_PROMPT = '=HYPERLINK("http://evil.example/x","click") a fox \x1b]52;c;ZXZpbA==\x07 \x1b[2J'
+EVIL_REASON = '=HYPERLINK("http://evil.example/y","why") \x1b]0;pwned\x07\x1b[2J\x9b31m bad'
+RAW_CONTROLS = ("\x1b", "\x07", "\x9b")
+
+
+def failing_mjproxy() -> HostileServer:
+    """A midjourney-proxy whose job fails with ``EVIL_REASON``."""
+
+    def fetch(request: Request) -> Reply:
+        return Reply.json(mj_task("FAILURE", failReason=EVIL_REASON, progress="0%"))
+
+    return HostileServer(mjproxy(fetch=fetch))
+
+
+def test_control_characters_are_escaped_in_everything_printed(tmp_path: Path) -> None:
+    with failing_mjproxy() as server:
+        env = {"MJNB_MJPROXY_SECRET": "s3cret-value", "MJNB_POLL_INTERVAL": "0.1"}
+        done = run("imagine", EVIL_PROMPT, "--provider", "mjproxy", "--base-url", server.url, **env)
+    assert done.returncode == 1, done.stderr
+    assert server.count("POST", "/mj/submit/imagine") == 1
+    assert "\\x1b]0;pwned\\x07" in done.stderr  # shown, not obeyed
+    table = run("log")
+    assert table.returncode == 0, table.stderr
+    assert "\\x1b]52;c;ZXZpbA==\\x07" in table.stdout
+    refused = run("imagine", "a fox \x1b]52;c;ZXZpbA==\x07 --s 5000")  # a one-line MJError
+    assert refused.returncode == 2
+    for out in (done, table, refused):
+        for char in RAW_CONTROLS:
+            assert char not in out.stdout + out.stderr, (char, out.stdout, out.stderr)
+
+
+def test_csv_export_neutralises_formula_cells(tmp_path: Path) -> None:
+    with failing_mjproxy() as server:
+        env = {"MJNB_MJPROXY_SECRET": "s3cret-value", "MJNB_POLL_INTERVAL": "0.1"}
+        run("imagine", EVIL_PROMPT, "--provider", "mjproxy", "--base-url", server.url, **env)
+    out = tmp_path / "log.csv"
+    exported = run("log", "--csv", str(out))
+    assert exported.returncode == 0, exported.stderr
+    with out.open(newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert len(rows) == 1
+    assert rows[0]["prompt"] == "'" + EVIL_PROMPT  # kept whole, shown as text
+    assert rows[0]["error"].startswith("'=HYPERLINK(")
+    for row in rows:
+        for name, cell in row.items():
+            assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), (name, cell)

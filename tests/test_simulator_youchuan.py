@@ -212,7 +212,8 @@ def test_unknown_jobs_and_endpoints(client: httpx.Client) -> None:
     response = client.get("/v1/tob/job/nope")
     assert response.status_code == 400 and response.json()["reason"] == "Invalid_Argument"
     refused(client, "variation", {"jobId": "nope", "imageNo": 0}, 400, "Invalid_Argument")
-    refused(client, "inpaint", {"jobId": "nope", "imageNo": 0}, 405, "Not_Support")
+    refused(client, "inpaint", {"jobId": "nope", "imageNo": 0}, 400, "Invalid_Argument")
+    refused(client, "remove-background", {"imgUrl": "http://x/a.png"}, 405, "Not_Support")
     bad = client.post("/v1/tob/diffusion", content=b"{not json")
     assert bad.status_code == 400 and bad.json()["reason"] == "Invalid_Argument"
 

@@ -165,7 +165,8 @@ def test_youchuan_sends_v81_as_its_guide_describes(
     record = jobs(sim, "youchuan")[-1]
     assert (str(record.params["version"]), record.params.get("hd")) == ("8.1", True)
     chosen = run(yc, http, Job("action", prompt=imagine.prompt, label="U2", parent=grid))
-    assert chosen.actions == ["vary subtle", "vary strong"]  # no pan, zoom or upscale on V8.1
+    # no pan, zoom, upscale or vary region on V8.1; video is there (Youchuan's v8.1 guide)
+    assert chosen.actions == ["vary subtle", "vary strong", "animate low", "animate high"]
     varied = run(yc, http, Job("action", prompt=imagine.prompt, label="vary strong", parent=chosen))
     assert varied.status == "succeeded", varied.error
     assert jobs(sim, "youchuan")[-1].action == "vary strong"

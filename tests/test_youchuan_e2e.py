@@ -39,7 +39,10 @@ def test_imagine_u2_upscale_subtle(make_sim: Callable[..., RunningSimulator]) ->
     mj = youchuan(sim)
     grid = mj.imagine("a red fox in snow --ar 3:2 --seed 7").wait(timeout=30)
     assert grid.status == "succeeded", grid.error
-    assert grid.actions == ["U1", "U2", "U3", "U4", "V1", "V2", "V3", "V4", "reroll"]
+    assert grid.actions == [
+        *("U1", "U2", "U3", "U4", "V1", "V2", "V3", "V4", "reroll"),
+        *("animate low", "animate high"),  # Youchuan animates a grid's image by imageNo
+    ]
     tiles = grid.tiles
     assert len(tiles) == 4 and len(grid.image_paths) == 4
     width, height = tiles[0].size

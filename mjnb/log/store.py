@@ -544,6 +544,18 @@ class TaskLog(SweepRecords):
             row["owner_alive"] = owner_alive(row["owner"], row["updated_at"], seen)
         return rows
 
+    def unfetched(self, provider: str, base_url: str | None) -> list[dict[str, Any]]:
+        """Ended tasks of one endpoint whose paid result is not here yet (a task_timeout
+        or a full disk): their job has a remote id, so it can be polled and fetched."""
+        rows = self._rows(
+            "SELECT * FROM tasks WHERE provider = ? AND COALESCE(base_url, '') = ? "
+            "AND remote_id IS NOT NULL AND remote_state_json LIKE ? ORDER BY submitted_at, rowid",
+            (provider, base_url or "", '%"unfetched":true%'),
+        )
+        for row in rows:
+            row["owner_alive"] = owner_alive(row["owner"], row["updated_at"])
+        return [row for row in rows if not row["owner_alive"] or row["status"] in TERMINAL]
+
     def events(self, task_id: str) -> list[tuple[datetime, str, int]]:
         """The status history of one task: ``(at, status, progress)``, oldest first."""
         rows = self._read(

@@ -227,6 +227,7 @@ class TaskCard(LiveView):
         self._thumb: bytes | None = None  # the final JPEG thumbnail, once made
         self._image_kind = ""  # "", "placeholder", "preview", "final", "none"
         self._preview: bytes | None = None  # the task's preview last shown
+        self._image_error = ""  # why the final image cannot be shown (a damaged cache file)
         self._action_error: str | None = None
         self._shown_actions: tuple[str, ...] = ()
         self._throttle = Throttle(self._render, 1.0 / updates_per_second)
@@ -305,8 +306,9 @@ class TaskCard(LiveView):
             if self._thumb is None:
                 try:
                     self._thumb = task.thumbnail(self.thumbnail_size, self.quality)
-                except MJError:
-                    self._set_image("none", b"")  # the message shows task.error
+                except MJError as exc:  # a damaged or pruned cache file: say why, and how
+                    self._image_error = str(exc)
+                    self._set_image("none", b"")
                     return
             self._set_image("final", self._thumb)
             return
@@ -350,6 +352,8 @@ class TaskCard(LiveView):
         parts: list[str] = []
         if task.error and task.status in ("failed", "cancelled", "succeeded"):
             parts.append(f"<span style='color:#c62828'>{html.escape(task.error)}</span>")
+        if self._image_error:
+            parts.append(f"<span style='color:#c62828'>{html.escape(self._image_error)}</span>")
         if task.status == "succeeded" and task.descriptions:
             items = "".join(f"<li>{html.escape(d)}</li>" for d in task.descriptions)
             parts.append(f"<ol style='margin:2px 0;padding-left:20px'>{items}</ol>")

@@ -225,9 +225,7 @@ def form_from_prompt(prompt: str) -> Form:
 
     ``build_prompt(form_from_prompt(p)) == str(parse_prompt(p))`` for any valid ``p``.
     """
-    with warnings.catch_warnings():  # they were shown when the prompt was first sent
-        warnings.simplefilter("ignore", PromptWarning)
-        parsed = parse_prompt(prompt)
+    parsed = parse_prompt(prompt, warn=False)  # warned about when it was first sent
     params = dict(parsed.params)
     fields: dict[str, Any] = {}
     if not parsed.is_permutation:

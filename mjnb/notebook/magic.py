@@ -515,11 +515,14 @@ class MJMagic(Magics, Configurable):
                 f"Resuming would send {count} jobs: more than max_jobs={max_jobs}, so nothing "
                 "was sent. Run %mj resume --confirm to send them."
             )
+        fetching = int((frame["action"] == "fetch").sum()) if len(frame) else 0
         if count:
             sweeps = sending["sweep_id"].nunique()
             print(f"Resuming {sweeps} interrupted sweep(s): sending {count} cell(s) never sent.")
+        if fetching:
+            print(f"Fetching {fetching} paid result(s) that never arrived (free).")
         tasks = client.resume(confirm=args.confirm, max_jobs=max_jobs)
-        print(f"Sent {len(tasks)} job(s); %mj wait waits for them.")
+        print(f"Resumed {len(tasks)} job(s); %mj wait waits for them.")
 
     # -- log and the rest -----------------------------------------------------------------
     def _log(self, rest: str) -> pd.DataFrame:

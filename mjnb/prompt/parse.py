@@ -31,7 +31,9 @@ _WEIGHT = re.compile(r"::(-?(?:\d+(?:\.\d*)?|\.\d+))?", re.ASCII)
 ColumnOf = Callable[[int], int]
 
 
-def parse_prompt(source: str, *, strict: bool = True, purpose: Purpose = "image") -> Prompt:
+def parse_prompt(
+    source: str, *, strict: bool = True, purpose: Purpose = "image", warn: bool = True
+) -> Prompt:
     """Parse and validate a Midjourney prompt; raise PromptError if Midjourney would refuse it.
 
     ``strict=False`` keeps an unknown ``--parameter`` (in ``params`` and ``str()``) with
@@ -41,6 +43,10 @@ def parse_prompt(source: str, *, strict: bool = True, purpose: Purpose = "image"
     parameters, text may be empty, and image parameters only warn. A permutation
     prompt (``{a, b}``) is validated in every expansion; the Prompt returned keeps the
     braces (see the package docstring for what its fields hold).
+
+    Doubts (disputed parameters, newer versions) are PromptWarnings and are kept in
+    ``Prompt.warnings``; ``warn=False`` only keeps them there (the simulator reads its
+    clients' prompts without warning the user of a kernel it shares a process with).
     """
     if not isinstance(source, str):
         raise TypeError(f"parse_prompt() takes a str, not {type(source).__name__}.")
@@ -66,7 +72,7 @@ def parse_prompt(source: str, *, strict: bool = True, purpose: Purpose = "image"
         object.__setattr__(prompt, "_cached_expansion", (axes, prompts))
     if notes:
         unique = tuple(dict.fromkeys(notes))
-        for note in unique:
+        for note in unique if warn else ():
             warnings.warn(note, PromptWarning, stacklevel=2)
         prompt = replace(prompt, warnings=unique)
         if prompt.template is not None:

@@ -246,6 +246,9 @@ class AdapterBase:
     local_images: ClassVar[LocalImages] = "refuse"
     #: how many times one clip can be extended (0: no extend)
     max_extensions: ClassVar[int] = 0
+    #: True when the protocol animates a grid's tile directly (``Job.index`` on a grid,
+    #: Youchuan's ``imageNo``); False: mjnb first sends ``U<index>`` and animates that
+    animates_grids: ClassVar[bool] = False
 
     base_url: str = ""
     _token: str | None = None

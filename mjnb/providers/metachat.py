@@ -28,14 +28,14 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
 from ..errors import AuthError, ProviderError, RateLimited, Rejected
 from ..prompt import Prompt, PromptWarning, parse_prompt
 from ..vocab import UPSCALE_KINDS
-from .base import AdapterBase, Job, Snapshot, Status
+from .base import AdapterBase, Feature, Job, LocalImages, Snapshot, Status
 from .common import (
     METACHAT_STATUSES,
     allowed_actions,
@@ -127,6 +127,31 @@ def offered(kind: str | None, model: str | None, version: str | None = None) -> 
     return allowed_actions(wire, version)
 
 
+_NO_VIDEO = (
+    "MetaChat's API documents no Midjourney video (a third-party client's "
+    "/midjourney/video is unverified, so mjnb does not send it); use acedata, mjproxy "
+    "(trueai) or youchuan for video"
+)
+_NO_EDITOR = (
+    "MetaChat's API documents no inpaint, remix, custom zoom, edit or retexture; use "
+    "acedata, mjproxy (trueai) or youchuan for the editor"
+)
+#: why MetaChat refuses each feature (the client's one-line error before sending)
+REFUSALS: Mapping[str, str] = {
+    "video": _NO_VIDEO,
+    "extend": _NO_VIDEO,
+    "upscale video": _NO_VIDEO,
+    "vary region": _NO_EDITOR,
+    "remix": _NO_EDITOR,
+    "zoom custom": _NO_EDITOR,
+    "edit": _NO_EDITOR,
+    "retexture": _NO_EDITOR,
+    "seed": "MetaChat does not report the seed a job used; give --seed to know it",
+    "cancel": "MetaChat's API has no cancel",
+    "upload": "MetaChat takes image URLs only and has no upload endpoint",
+}
+
+
 class MetaChatAdapter(AdapterBase):
     """Maps jobs onto MetaChat's Midjourney API (``X-App-ID`` + bearer API key)."""
 
@@ -135,6 +160,10 @@ class MetaChatAdapter(AdapterBase):
     default_base_url = "https://api.mmchat.xyz/open/v1"
     poll_interval = 5.0
     min_poll_interval = 5.0
+    #: no video and no editor: MetaChat's doc has neither (see REFUSALS)
+    features: ClassVar[frozenset[Feature]] = frozenset()
+    local_images: ClassVar[LocalImages] = "refuse"
+    refusals: ClassVar[Mapping[str, str]] = REFUSALS
 
     def __init__(
         self, base_url: str | None = None, app_id: str | None = None, token: str | None = None

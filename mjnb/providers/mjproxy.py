@@ -12,7 +12,19 @@ Mapping choices:
 - describe sends ``base64`` for a ``data:`` URL and a fork's ``link`` otherwise. blend
   sends ``base64Array`` when every image is a ``data:`` URL; links are blended as an
   image-only imagine prompt (``"url1 url2 --ar 2:3"``), which Midjourney reads as a blend.
-- A MODAL task (waiting for a form mjnb never fills) reads as running.
+- trueai's media (``SubmitController``/``TaskService``): video through
+  ``/mj/submit/video`` (``image``, ``endImage``, ``motion``, ``loop``, ``batchSize``,
+  ``videoType``; extend with ``action: "extend"``, ``taskId`` and a 0-based ``index``);
+  ``upscale video`` is the ``video_virtual_upscale::<n>`` button (picks clip n, 1-based).
+  Vary region, custom zoom and remix press the button (``enableRemix: true`` for a remix)
+  and get code 21 "Waiting for window confirm" with a MODAL task: ``parse_submit`` marks
+  it ``extra["confirm"]``, and :meth:`MJProxyAdapter.confirm` answers it once with
+  ``/mj/submit/modal`` (``prompt``; ``maskBase64`` for vary region; the factor as
+  ``--zoom`` in the prompt for a custom zoom, as Discord's form has it). Edits and
+  retexture are ``/mj/submit/edits`` / ``/retexture``; the seed is
+  ``GET /mj/task/{id}/image-seed``. Local images go inline (data URLs in ``base64Array``,
+  ``image``, ``base64``). novicezk has none of these routes: its 404 says so in one line.
+- A MODAL task read by a poll reads as running (its confirm is on its way).
 - Cancel is trueai's ``POST /mj/task/{id}/cancel`` (``TaskController.Cancel``): no
   body; 200 with an empty body, also for an unknown or finished id; 400
   ``演示模式，禁止操作`` for any secret that is not an admin's. The task then reads
@@ -24,12 +36,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
 from ..errors import AuthError, ConfigError, ProviderError, RateLimited, Rejected
-from .base import AdapterBase, Job, Snapshot, Status
+from .base import AdapterBase, Feature, Job, Snapshot, Status
 from .common import (
     MJPROXY_STATUSES,
     blend_prompt,
@@ -44,6 +56,15 @@ from .common import (
     read_json,
     retry_after,
     with_mode,
+)
+from .mjproxy_media import (
+    MODAL_TEXT,
+    TRUEAI_ONLY,
+    build_media,
+    confirm_body,
+    media_fields,
+    missing_route,
+    seed_of,
 )
 
 GRID_TASKS = frozenset({"IMAGINE", "VARIATION", "REROLL", "BLEND"})
@@ -64,13 +85,28 @@ BUTTON_LABELS: Mapping[str, str] = {
     "Upscale (Creative)": "upscale creative",
     "Upscale (2x)": "upscale 2x",
     "Upscale (4x)": "upscale 4x",
+    "Vary (Region)": "vary region",
+    "Custom Zoom": "zoom custom",
+    "Animate (High motion)": "animate high",
+    "Animate (Low motion)": "animate low",
+    "Extend (High motion)": "extend high",
+    "Extend (Low motion)": "extend low",
 }
 _JOB_OPS = {"reroll": "reroll", "low_variation": "vary subtle", "high_variation": "vary strong"}
 _OUTPAINT = {"50": "zoom 2x", "75": "zoom 1.5x", "100": "square"}
+_VIDEO_OPS = {
+    "animate_high": "animate high",
+    "animate_low": "animate low",
+    "animate_high_extend": "extend high",
+    "animate_low_extend": "extend low",
+    "video_virtual_upscale": "upscale video",
+}
 #: trueai's ``failReason`` for a task its cancel endpoint ended
 CANCEL_REASON = "取消任务"
 #: trueai's answer to a cancel by a secret that is not an admin's ("demo mode, forbidden")
 CANCEL_REFUSED = "演示模式"
+#: the wire of "extend low|high" on a video task without extend buttons
+VIDEO_EXTEND = "/mj/submit/video action=extend"
 _UPSAMPLE = re.compile(r"^upsample_v\w*?_(?:2x_(subtle|creative)|(2x|4x))$")
 
 
@@ -81,9 +117,13 @@ def button_label(custom_id: str) -> str | None:
         return None
     if parts[1] == "Outpaint":
         return _OUTPAINT.get(parts[2])
+    if parts[1] in ("Inpaint", "CustomZoom"):  # trueai's window-confirm buttons
+        return "vary region" if parts[1] == "Inpaint" else "zoom custom"
     if parts[1] != "JOB":
-        return None  # Inpaint (vary region), CustomZoom, ... need a form
+        return None
     op, index = parts[2], parts[3] if len(parts) > 3 else ""
+    if op in _VIDEO_OPS:
+        return _VIDEO_OPS[op]
     if op in ("upsample", "variation") and index in ("1", "2", "3", "4"):
         return f"{'U' if op == 'upsample' else 'V'}{index}"
     if op.startswith("pan_") and op[4:] in ("left", "right", "up", "down"):
@@ -114,6 +154,13 @@ class MJProxyAdapter(AdapterBase):
     title = "midjourney-proxy"
     poll_interval = 3.0
     min_poll_interval = 1.0
+    #: trueai-org's fork (novicezk's original answers these routes 404: said in one line)
+    features: ClassVar[frozenset[Feature]] = frozenset(
+        {"video", "extend", "upscale video", "vary region", "remix", "zoom custom",
+         "edit", "retexture", "seed", "cancel"}
+    )  # fmt: skip
+    local_images = "inline"  # data URLs in base64Array / image / base64
+    max_extensions = 4  # Midjourney's own limit (about 21 s)
 
     def __init__(self, base_url: str | None = None, token: str | None = None) -> None:
         if not base_url:
@@ -139,9 +186,15 @@ class MJProxyAdapter(AdapterBase):
         return self._request("POST", path, body)
 
     def _build(self, job: Job) -> tuple[str, dict[str, Any]]:
+        media = build_media(job, self.title)
+        if media is not None:
+            return media
         if job.kind == "imagine":
             prompt = with_mode(job.prompt, job)
-            return "/mj/submit/imagine", {"prompt": prompt, "base64Array": []}
+            inline = [url for url in job.images if is_data_url(url)]
+            links = [url for url in job.images if not is_data_url(url) and url not in prompt]
+            prompt = " ".join([*links, prompt]) if links else prompt
+            return "/mj/submit/imagine", {"prompt": prompt, "base64Array": inline}
         if job.kind == "describe":
             if len(job.images) != 1:
                 raise Rejected(f"Describe takes exactly one image, got {len(job.images)}.")
@@ -163,7 +216,15 @@ class MJProxyAdapter(AdapterBase):
                 f"the actions offered are: {choices}."
             )
         if wire.startswith("MJ::"):
-            return "/mj/submit/action", {"taskId": parent.remote_id, "customId": wire}
+            press: dict[str, Any] = {"taskId": parent.remote_id, "customId": wire}
+            if job.remix:
+                press["enableRemix"] = True  # answered with the window confirm (code 21)
+            return "/mj/submit/action", press
+        if job.remix:
+            raise Rejected(
+                "This midjourney-proxy server lists no buttons on the task, so it cannot "
+                "remix (trueai's enableRemix needs a button customId)."
+            )
         action, _, index = wire.partition(" ")
         change: dict[str, Any] = {"taskId": parent.remote_id, "action": action}
         if index:
@@ -171,6 +232,15 @@ class MJProxyAdapter(AdapterBase):
         return "/mj/submit/change", change
 
     def parse_submit(self, job: Job, response: httpx.Response) -> Snapshot:
+        try:
+            path = response.request.url.path
+        except RuntimeError:  # a response built without its request (tests)
+            path = ""
+        route = next((r for r in TRUEAI_ONLY if path.endswith(r)), None)
+        if route and response.status_code in (404, 405):
+            said = missing_route(response, route)
+            if said:
+                raise Rejected(said, status=response.status_code)
         body = self._body(response, None)
         if not isinstance(body, dict):
             raise ProviderError(
@@ -185,6 +255,12 @@ class MJProxyAdapter(AdapterBase):
             properties = {}
         said = self.scrub(_said(body.get("description")))
         task_id = optional_id(result, "a task id (result)", self.title)
+        window = code == 21 and (
+            properties.get("remix") is True or said.strip().lower() == MODAL_TEXT.lower()
+        )
+        if window and task_id:  # the MODAL task waits for /mj/submit/modal (confirm)
+            final = _said(properties.get("finalPrompt"))
+            return Snapshot("queued", remote_id=task_id, extra={"confirm": True, "prompt": final})
         if code in (1, 21, 22) and task_id:
             return Snapshot("queued", remote_id=task_id)
         if code == 23:
@@ -203,9 +279,12 @@ class MJProxyAdapter(AdapterBase):
                 code="24",
             )
         if code == 4:
-            raise Rejected(f"midjourney-proxy rejected the request: {said}", code="4")
+            why = _explained(said)
+            raise Rejected(f"midjourney-proxy rejected the request: {why}", code="4")
         if code == 3:
-            raise Rejected(f"midjourney-proxy did not find the task to act on: {said}", code="3")
+            raise Rejected(
+                f"midjourney-proxy did not find the task or an account: {said}", code="3"
+            )
         raise ProviderError(
             f"midjourney-proxy could not submit the job (code {code}): {said or 'no reason'}. "
             "Try again later.",
@@ -242,21 +321,37 @@ class MJProxyAdapter(AdapterBase):
                 )
             error = reason or f"midjourney-proxy reported the task {status}."
             return Snapshot(status, progress, snapshot.remote_id, error=error, extra=extra)
+        prompt = _said(task.get("promptEn")) or _said(task.get("prompt"))
+        if prompt:
+            extra["prompt"] = prompt
         if status == "succeeded":
             descriptions, notice = capped_descriptions(_descriptions(task))
             if notice:
                 extra["notice"] = notice
+            videos, poster = media_fields(task, self.title)
+            if videos:
+                url = poster
+            seed = seed_of(task.get("seed"))
+            if seed is not None:
+                extra["seed"] = seed
+            wire = self._offered(task)
+            if videos:  # /mj/submit/video extends any clip of a video task (0-based index)
+                for label in ("extend low", "extend high"):
+                    wire.setdefault(label, VIDEO_EXTEND)
             return Snapshot(
                 "succeeded",
                 100,
                 snapshot.remote_id,
                 image_url=url,
-                wire=self._offered(task),
+                video_urls=videos,
+                wire=wire,
                 descriptions=descriptions,
                 extra=extra,
             )
         waiting: Status = status or ("running" if progress else "queued")
-        return Snapshot(waiting, progress, snapshot.remote_id, preview_url=url)
+        if url and url.lower().split("?")[0].endswith(".mp4"):
+            url = None  # a video task's imageUrl is its clip: no preview to show
+        return Snapshot(waiting, progress, snapshot.remote_id, preview_url=url, extra=extra)
 
     @staticmethod
     def _offered(task: Mapping[str, Any]) -> dict[str, str]:
@@ -264,6 +359,46 @@ class MJProxyAdapter(AdapterBase):
             return wire_from_buttons(task["buttons"])
         action = task.get("action")
         return dict(CHANGE_WIRE) if isinstance(action, str) and action in GRID_TASKS else {}
+
+    def confirm(self, job: Job, snapshot: Snapshot) -> httpx.Request | None:
+        """trueai's ``POST /mj/submit/modal`` for a task waiting in MODAL (code 21)."""
+        if not snapshot.extra.get("confirm") or not snapshot.remote_id:
+            return None
+        return self._request("POST", "/mj/submit/modal", confirm_body(job, snapshot))
+
+    def seed(self, snapshot: Snapshot) -> httpx.Request | None:
+        """trueai's ``GET /mj/task/{id}/image-seed``."""
+        return self._request("GET", f"/mj/task/{self.path_id(snapshot.remote_id)}/image-seed")
+
+    def parse_seed(self, snapshot: Snapshot, response: httpx.Response) -> int | None:
+        """The seed; None when the server could not find one (code 3 ``未找到 seed``)."""
+        code = response.status_code
+        if code in (404, 405) and "code" not in response.text:
+            raise Rejected(
+                "This midjourney-proxy server has no image-seed endpoint (novicezk fork?).",
+                status=code,
+            )
+        if code == 400:
+            said = self.scrub(response.text[:200]).strip()
+            raise Rejected(
+                "midjourney-proxy cannot tell this task's seed yet: it has no Midjourney "
+                f"message to ask about ({said or 'HTTP 400'}).",
+                status=code,
+            )
+        body = self._body(response, snapshot.remote_id)
+        if not isinstance(body, dict):
+            raise ProviderError("midjourney-proxy answered the seed request without JSON.")
+        if body.get("code") == 1:
+            seed = seed_of(body.get("result"))
+            if seed is None:
+                raise ProviderError(
+                    f"midjourney-proxy sent the seed as {body.get('result')!r}, not a number."
+                )
+            return seed
+        if body.get("code") == 3:
+            return None
+        said = self.scrub(_said(body.get("description")))
+        raise ProviderError(f"midjourney-proxy could not get the seed: {said or 'no reason'}.")
 
     def cancel(self, snapshot: Snapshot) -> httpx.Request | None:
         """trueai's ``POST /mj/task/{id}/cancel`` (no body; see the module notes)."""
@@ -340,6 +475,24 @@ def _descriptions(task: Mapping[str, Any]) -> str | None:
     if not text and not description.startswith("/describe"):
         text = description
     return text or None
+
+
+#: trueai's refusals that need a sentence on what to change
+_REASONS = {
+    "视频功能未启用": "video is turned off on this server (its EnableVideo setting)",
+    "禁止上传": "this server does not accept local images (EnableUserCustomUploadBase64 is "
+    "off); pass a public http(s) URL instead",
+    "base64格式错误": "an image is not valid base64",
+    "关联任务状态错误": "the task acted on is not finished (or has no Midjourney message)",
+    "任务类型错误": "only action 'extend' takes a taskId",
+}
+
+
+def _explained(said: str) -> str:
+    for key, why in _REASONS.items():
+        if key in said:
+            return f"{why} ({said})"
+    return said or "no reason"
 
 
 def _said(value: Any) -> str:

@@ -42,13 +42,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
 from ..errors import AuthError, PromptError, ProviderError, RateLimited, Rejected
 from ..prompt import Prompt, parse_prompt
-from .base import AdapterBase, Job, Snapshot, Status
+from . import youchuan_media as media
+from .base import AdapterBase, Feature, Job, LocalImages, Snapshot, Status
 from .common import (
     allowed_actions,
     blend_prompt,
@@ -60,167 +61,14 @@ from .common import (
     version_name,
     with_mode,
 )
-
-CREDENTIALS = "MJNB_YOUCHUAN_APP and MJNB_YOUCHUAN_SECRET"
-MAX_TEXT = 8192
-
-#: the integer ``status`` of a job (0 is "queued" in some clients; 4 is moderation)
-STATUSES: Mapping[int, Status] = {
-    0: "queued",
-    1: "running",
-    2: "succeeded",
-    3: "failed",
-    4: "failed",
-}
-
-_NOT_CHARGED = " Youchuan does not charge for it."
-#: ``comment`` code -> (status, what a failure means and what to do next)
-COMMENTS: Mapping[str, tuple[Status, str | None]] = {
-    "JobStatusCreated": ("queued", None),
-    "JobStatusQueued": ("queued", None),
-    "JobStatusRunning": ("running", None),
-    "JobStatusSuccess": ("succeeded", None),
-    "JobStatusCanceled": ("cancelled", "The job was cancelled on Youchuan."),
-    "JobStatusFail": ("failed", "Midjourney could not finish the job; submit it again."),
-    "JobStatusError": ("failed", "Youchuan hit an error running the job; submit it again."),
-    "JobStatusReject": (
-        "failed",
-        "Youchuan's image moderation rejected the result; change the prompt and submit again.",
-    ),
-    "JobStatusTextReject": (
-        "failed",
-        "Youchuan's moderation rejected the prompt text; reword it and submit again."
-        + _NOT_CHARGED,
-    ),
-    "JobStatusBadPrompt": (
-        "failed",
-        "Midjourney could not read the prompt; check its wording and parameters." + _NOT_CHARGED,
-    ),
-    "JobStatusInvalidParameter": (
-        "failed",
-        "A parameter in the prompt is invalid for this model; fix it and submit again."
-        + _NOT_CHARGED,
-    ),
-    "JobStatusTimeout": ("failed", "The job timed out on Midjourney; submit it again."),
-    "JobStatusRequestTimeout": (
-        "failed",
-        "Youchuan timed out waiting for Midjourney; submit the job again.",
-    ),
-    "JobStatusInvalidImagePromptLink": (
-        "failed",
-        "An image link in the prompt could not be fetched; use a public http(s) link to a "
-        "PNG, JPEG or WebP image.",
-    ),
-    "JobStatusMaxConcurrentLimited": (
-        "failed",
-        "Your Youchuan plan's concurrency limit was reached; submit the job again when one "
-        "finishes (or lower max_concurrency).",
-    ),
-    "JobStatusCreditNotEnough": (
-        "failed",
-        "Your Youchuan account has too little credit for this job; top up your Youchuan "
-        "account and submit again.",
-    ),
-    "JobStatusImagePromptDenied": (
-        "failed",
-        "An image in the prompt failed Youchuan's moderation; use another image.",
-    ),
-    "JobStatusDuplicateImage": (
-        "failed",
-        "Youchuan refused a duplicate image in the prompt; use each image once.",
-    ),
-}
-#: comments seen in Chinese (matched anywhere in the text)
-CHINESE_COMMENTS: tuple[tuple[str, Status, str | None], ...] = (
-    ("失败", "failed", "Youchuan reported the job failed (失败); submit it again."),
-    ("取消", "cancelled", "The job was cancelled on Youchuan (取消)."),
-    ("成功", "succeeded", None),
-    ("排队", "queued", None),
-    ("进行", "running", None),
-    ("生成中", "running", None),
+from .youchuan_codes import (
+    CHINESE_COMMENTS,
+    COMMENTS,
+    CREDENTIALS,
+    MAX_TEXT,
+    REASONS,
+    STATUSES,
 )
-
-_TOP_UP = "top up your Youchuan account and submit again"
-#: error ``reason`` -> (exception class, message); ``{said}`` is Youchuan's own message
-REASONS: Mapping[str, tuple[type[ProviderError], str]] = {
-    "Invalid_Argument": (
-        Rejected,
-        "Youchuan refused the request as invalid ({said}); check the prompt and the action.",
-    ),
-    "Invalid_Prompt_Parameter": (
-        Rejected,
-        "Youchuan refused a parameter in the prompt ({said}); fix or remove it and submit "
-        "again (Youchuan does not take --repeat, --stealth or --public).",
-    ),
-    "Job_ReUpscale_Not_Support": (
-        Rejected,
-        "This image is already upscaled and Youchuan cannot upscale it again; upscale one of "
-        "the grid's images instead.",
-    ),
-    "Invalid_App_Identifier": (
-        AuthError,
-        f"Youchuan refused the app id or secret (Invalid_App_Identifier); check {CREDENTIALS} "
-        "against the Youchuan open-platform console.",
-    ),
-    "No_More_Relax_Credit": (
-        Rejected,
-        "Your Youchuan plan has no relax credit left; use fast mode (--fast or mode='fast') "
-        "or wait until relax credit renews.",
-    ),
-    "Account_Fee_Not_Enough": (
-        Rejected,
-        f"Your Youchuan account balance is too low for this job; {_TOP_UP}.",
-    ),
-    "Permission_Denied": (
-        AuthError,
-        "Youchuan says this app may not use that API (Permission_Denied); enable it for your "
-        "app in the Youchuan open-platform console.",
-    ),
-    "Relax_Not_Allow": (
-        Rejected,
-        "Your Youchuan plan does not allow relax mode; remove --relax (or mode='relax') and "
-        "submit again, or change plans.",
-    ),
-    "Msg_Sensitive": (
-        Rejected,
-        "Youchuan's moderation refused the prompt (Msg_Sensitive); reword it without "
-        "sensitive content and submit again.",
-    ),
-    "Upscale_Not_Support": (
-        Rejected,
-        "Youchuan cannot run this upscale for this image's model ({said}); use upscale "
-        "subtle or creative on V6 and later, upscale 2x or 4x on V5.",
-    ),
-    "No_Avaliable_Plan": (
-        Rejected,
-        "Your Youchuan account has no active plan for this API; subscribe to one in the "
-        "Youchuan console and submit again.",
-    ),
-    "Not_Support": (
-        Rejected,
-        "Youchuan does not support this operation here ({said}); choose another action.",
-    ),
-    "Max_Concurrent_Limited": (
-        RateLimited,
-        "Your Youchuan plan's concurrency limit is reached (Max_Concurrent_Limited); the job "
-        "was not created and mjnb submits it again when a slot frees. Set max_concurrency "
-        "to your plan's limit to avoid the wait.",
-    ),
-    "Server_Busy": (
-        RateLimited,
-        "Youchuan is busy (Server_Busy); the job was not created and mjnb submits it again "
-        "in a moment.",
-    ),
-    "Request_Timout": (
-        ProviderError,
-        "Youchuan timed out on the request (Request_Timout); the job may have been created, "
-        "so mjnb did not send it again. Check your Youchuan job list before retrying.",
-    ),
-    "Internal_Server_Error": (
-        ProviderError,
-        "Youchuan had an internal error ({said}); try again later.",
-    ),
-}
 
 #: label -> wire for a grid; ``{n}`` is filled with the image's 0-based ``imageNo``
 GRID_WIRE: Mapping[str, str] = {"reroll": "reroll"}
@@ -237,6 +85,10 @@ IMAGE_WIRE: Mapping[str, str] = {
 UPSCALE_WIRE: Mapping[str, Mapping[str, str]] = {
     "6": {"upscale subtle": "upscale {n} 0", "upscale creative": "upscale {n} 1"},
     "5": {"upscale 2x": "upscale {n} 2", "upscale 4x": "upscale {n} 3"},
+}
+EDITOR_WIRE: Mapping[str, str] = {
+    "vary region": "inpaint {n}",
+    "zoom custom": "outpaint {n} custom",
 }
 PAN_SCALE = 1.5
 UNSUPPORTED = ("repeat", "stealth", "public")
@@ -264,7 +116,8 @@ def grid_wire(image_nos: list[int]) -> dict[str, str]:
     U<k> and V<k> number the images shown; U picks the k-th locally."""
     wire = {f"U{k}": f"select {k - 1}" for k in range(1, len(image_nos) + 1)}
     wire.update({f"V{k}": f"variation {no} 1" for k, no in enumerate(image_nos, 1)})
-    return wire | dict(GRID_WIRE)
+    animate = {label: value.format(n=-1) for label, value in media.ANIMATE_WIRE.items()}
+    return wire | dict(GRID_WIRE) | animate
 
 
 def image_wire(
@@ -274,6 +127,7 @@ def image_wire(
     ``version`` (a version-table name) keeps only what its rules allow: V8.1 has no pan,
     zoom (outpaint) or upscale on Youchuan (its HD is ``--hd`` in the prompt)."""
     table = dict(IMAGE_WIRE) if upscaled else {**IMAGE_WIRE, **UPSCALE_WIRE[model]}
+    table |= {**EDITOR_WIRE, **media.ANIMATE_WIRE}
     table = allowed_actions(table, version)
     return {label: wire.format(n=image_no) for label, wire in table.items()}
 
@@ -356,6 +210,16 @@ class YouchuanAdapter(AdapterBase):
     default_base_url = "https://ali.youchuan.cn"
     poll_interval = 3.0
     min_poll_interval = 1.0
+    features: ClassVar[frozenset[Feature]] = frozenset(
+        {"video", "extend", "upscale video", "vary region", "remix", "zoom custom", "edit",
+         "retexture"}
+    )  # fmt: skip
+    #: Youchuan documents no upload endpoint: every image goes as a public URL
+    local_images: ClassVar[LocalImages] = "refuse"
+    max_extensions = media.MAX_EXTENSIONS
+    #: video-diffusion takes a grid's jobId + imageNo: no upscale job first
+    animates_grids: ClassVar[bool] = True
+    refusals: ClassVar[Mapping[str, str]] = media.REFUSALS
 
     def __init__(
         self, base_url: str | None = None, app_id: str | None = None, token: str | None = None
@@ -412,12 +276,17 @@ class YouchuanAdapter(AdapterBase):
         job_id = str(parent.extra.get("jobId") or parent.remote_id)
         image_no, model = int(image_nos[shown]), str(parent.extra.get("model", "6"))
         version = parent.extra.get("version")
+        wire_of_selected = image_wire(image_no, model, version=version)
+        if parent.extra.get("only_upscale"):  # an edit/retexture job: upscale alone
+            wire_of_selected = {
+                k: v for k, v in wire_of_selected.items() if k.startswith("upscale")
+            }
         return Snapshot(
             "succeeded",
             100,
             remote_id=job_id,
             image_url=parent.image_urls[shown],
-            wire=image_wire(image_no, model, version=version),
+            wire=wire_of_selected,
             extra={**parent.extra, "kind": "selected", "imageNo": image_no, "image_nos": []},
         )
 
@@ -437,8 +306,15 @@ class YouchuanAdapter(AdapterBase):
             }
         if job.kind == "describe":
             raise Rejected("Youchuan's API offers no describe; use another provider for it.")
+        if job.kind == "video":
+            return media.animate_from_image(job)
+        if job.kind in ("edit", "retexture"):
+            return media.editor_job(job)
         parent = job.parent
         wire = parent.wire.get(job.label or "") if parent else None
+        done = int(parent.extra.get("extensions", 0)) if parent else 0
+        if (job.label or "").startswith("extend") and done >= media.MAX_EXTENSIONS:
+            raise Rejected(media.extend_limit(done))
         if parent is None or wire is None or wire.startswith("select "):
             choices = ", ".join(parent.actions) if parent and parent.actions else "none"
             raise Rejected(
@@ -448,6 +324,9 @@ class YouchuanAdapter(AdapterBase):
         job_id = str(parent.extra.get("jobId") or parent.remote_id or "")
         if not job_id:
             raise Rejected("The task acted on has no Youchuan job id; run it again.")
+        built = media.act(job, parent, wire, job_id)
+        if built is not None:
+            return built
         endpoint, *args = wire.split()
         body: dict[str, Any] = {"jobId": job_id}
         if endpoint == "reroll":
@@ -461,6 +340,10 @@ class YouchuanAdapter(AdapterBase):
             body["type"] = int(args[1])
         elif endpoint == "pan":
             body |= {"direction": int(args[1]), "scale": PAN_SCALE}
+        elif endpoint == "outpaint" and args[1] == "custom":
+            if job.zoom is None or not 1.0 <= job.zoom <= 2.0:
+                raise Rejected(f"Custom zoom takes a factor of 1.0-2.0, got {job.zoom}.")
+            body["scale"] = max(1.1, float(job.zoom))  # Youchuan's outpaint: 1.1-2.0
         elif endpoint == "outpaint":
             body["scale"] = float(args[1])
         if remix and endpoint in ("pan", "outpaint"):
@@ -468,7 +351,17 @@ class YouchuanAdapter(AdapterBase):
         return f"/v1/tob/{endpoint}", body
 
     def parse_submit(self, job: Job, response: httpx.Response) -> Snapshot:
-        data = self._job(response)
+        try:
+            data = self._job(response)
+        except Rejected as exc:
+            if exc.status == 405 and (job.label or "").startswith("extend"):
+                done = int(job.parent.extra.get("extensions", 0)) if job.parent else 0
+                raise Rejected(
+                    media.extend_limit(max(done, media.MAX_EXTENSIONS)),
+                    code=exc.code,
+                    status=405,
+                ) from None
+            raise
         job_id = optional_id(data.get("id"), "a job id", self.title)
         if not job_id:
             raise ProviderError(
@@ -482,7 +375,21 @@ class YouchuanAdapter(AdapterBase):
             version = job.parent.extra.get("version")
         else:
             kind, model, version = "grid", family(job.parsed), version_name(job.parsed)
-        extra = {"jobId": job_id, "kind": kind, "model": model, "prompt": job.prompt}
+        extra: dict[str, Any] = {
+            "jobId": job_id,
+            "kind": kind,
+            "model": model,
+            "prompt": job.prompt,
+        }
+        endpoint = job.parent.wire.get(job.label or "", "").split(" ")[0] if job.parent else ""
+        if job.kind == "video" or endpoint in ("video-diffusion", "extend-video", "video-upscale"):
+            before = int(job.parent.extra.get("extensions", 0)) if job.parent else 0
+            extra |= {"kind": "video", "extensions": before + (endpoint == "extend-video")}
+            extra["upscaled"] = endpoint == "video-upscale"
+            if endpoint == "extend-video" and job.parent is not None and not job.prompt.strip():
+                extra["prompt"] = job.parent.extra.get("prompt", "")
+        elif job.kind in ("edit", "retexture"):
+            extra["only_upscale"] = True  # Youchuan: such jobs allow upscale alone
         if version:
             extra["version"] = version
         first = Snapshot("queued", remote_id=job_id, extra=extra)
@@ -505,6 +412,8 @@ class YouchuanAdapter(AdapterBase):
         if status in ("failed", "cancelled"):
             error = self.scrub(why or "Youchuan reported the job failed.")
             return Snapshot(status, progress, remote, error=error, extra=extra)
+        if extra.get("kind") == "video":
+            return self._clips(snapshot, data, status, progress)
         urls = list(url_list(data.get("urls"), "result urls", self.title))
         sent_audits = data.get("audits")
         audits = sent_audits if isinstance(sent_audits, list) else []
@@ -530,14 +439,34 @@ class YouchuanAdapter(AdapterBase):
             wire = image_wire(0, model, upscaled=upscaled, version=extra.get("version"))
             return Snapshot("succeeded", 100, remote, image_url=shown[0][1], wire=wire, extra=extra)
         extra["image_nos"] = [n for n, _ in shown]
+        grid = grid_wire(extra["image_nos"])
+        if extra.get("only_upscale"):
+            grid = {label: value for label, value in grid.items() if label[0] == "U"}
         return Snapshot(
             "succeeded",
             100,
             remote,
             image_urls=tuple(url for _, url in shown),
-            wire=grid_wire(extra["image_nos"]),
+            wire=grid,
             extra=extra,
         )
+
+    def _clips(
+        self, snapshot: Snapshot, data: Mapping[str, Any], status: Status, progress: int
+    ) -> Snapshot:
+        """A video job: its ``urls`` are the clips (1, 2 or 4 MP4s)."""
+        extra, remote = dict(snapshot.extra), snapshot.remote_id
+        urls = url_list(media.video_urls(data), "video urls", self.title, limit=4)
+        if status != "succeeded" or not urls:
+            waiting: Status = "running" if status == "succeeded" else status
+            progress = max(progress, 95 if status == "succeeded" else 0, snapshot.progress)
+            return Snapshot(waiting, progress, remote, extra=extra)
+        wire = dict(media.VIDEO_WIRE)
+        if extra.get("upscaled"):
+            wire.pop("upscale video")  # 1080p already: 403 高清任务不支持此操作
+        if int(extra.get("extensions", 0)) >= media.MAX_EXTENSIONS:
+            wire.pop("extend low"), wire.pop("extend high")
+        return Snapshot("succeeded", 100, remote, video_urls=urls, wire=wire, extra=extra)
 
     def _job(self, response: httpx.Response) -> dict[str, Any]:
         """The job object of a good answer; raises for every error answer."""
@@ -569,4 +498,6 @@ def _remix(job: Job, parent: Snapshot) -> str | None:
     """The new prompt of an action acted on with a changed prompt (a remix), else None."""
     before = str(parent.extra.get("prompt") or "")
     prompt = job.prompt.strip()
+    if job.remix and prompt:
+        return prompt
     return prompt if prompt and before and prompt != before.strip() else None

@@ -12,8 +12,16 @@ Policy lives here once, for every provider:
   for ``stall_timeout`` seconds is failed with a reason;
 - results are downloaded as soon as a job succeeds (provider URLs expire), checked,
   and stored without decoding;
+- every submit, poll, download and preview has one wall-clock deadline around the
+  whole exchange (body included: trickled bytes cannot extend it) and a byte cap
+  (:mod:`.wire`); a stream follows the poll's no-progress rule, and when it stalls or
+  sends a line over the cap mjnb polls instead (the same rule then ends the task);
 - a task not yet sent can be cancelled at once; a sent one is cancelled at the
-  provider where its protocol allows.
+  provider where its protocol allows;
+- ``task_timeout`` ends a task with a reason but keeps its remote id, and a full disk
+  or unwritable cache ends it with a :class:`~mjnb.errors.StorageError` naming the
+  folder; either way :meth:`reopen` + :meth:`run` (``task.refetch()``) polls the job
+  again, never submitting it, and downloads the result while its URL is valid.
 
 The runner is the only writer of :class:`~mjnb.runtime.state.TaskState`; every task
 ends through :meth:`Runner.finish`.
@@ -33,11 +41,22 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from ..errors import AuthError, MJError, NotReady, ProviderError, RateLimited, Timeout
+from ..errors import (
+    AuthError,
+    MJError,
+    NotReady,
+    ProviderError,
+    RateLimited,
+    StorageError,
+    Timeout,
+)
 from ..providers.base import Adapter, Job, Snapshot, resolve_locally
-from ..vocab import MAX_IMAGE_BYTES
+from ..secrets import scrub
+from ..vocab import MAX_ANSWER_BYTES, MAX_IMAGE_BYTES, MAX_RESULT_URLS
+from . import media
 from .engine import Engine, with_timeout
 from .state import TaskState, snapshot_state
+from .wire import TooLarge, read_capped, read_lines, send_capped
 
 if TYPE_CHECKING:
     from ..images import ImageStore
@@ -101,6 +120,9 @@ class Runner:
         self.stream_timeout = httpx.Timeout(
             request_timeout, connect=connect, read=min(120.0, stall_timeout)
         )
+        #: the wall-clock deadline of one whole exchange (answers), and of one download
+        self.deadline = request_timeout
+        self.download_deadline = 4 * request_timeout
         self._background: set[asyncio.Future[None]] = set()
         #: when each task last changed (monotonic), so a stall counts from there
         self._changed_at: dict[str, float] = {}
@@ -127,20 +149,24 @@ class Runner:
                 raise  # the loop is closing; finish() still ends the task
             state.fail(CANCELLED_UNSENT, status="cancelled")
         except MJError as exc:
-            state.fail(str(exc))
+            state.fail(self.say(str(exc)))
         except asyncio.TimeoutError:  # the task_timeout (mjnb.Timeout is an MJError)
+            state.unfetched = bool(state.snapshot.remote_id)
             state.fail(
                 f"Task {state.id} did not finish within task_timeout={self.task_timeout:.0f} s; "
                 "mjnb stopped following it"
                 + (
-                    " (the job's id is kept: mj.resume() can still fetch a paid result)."
+                    f" (the job's id is kept: mj.task({state.id!r}).refetch() polls it "
+                    "again and fetches a paid result)."
                     if state.snapshot.remote_id
                     else "."
                 )
             )
         except Exception as exc:  # never leave a task hanging, whatever broke
             logger.exception("mjnb: task %s broke", state.id)
-            state.fail(f"mjnb internal error ({type(exc).__name__}: {exc}); please report it.")
+            state.fail(
+                self.say(f"mjnb internal error ({type(exc).__name__}: {exc}); please report it.")
+            )
         finally:
             self._changed_at.pop(state.id, None)
             self._driving.pop(state.id, None)
@@ -148,17 +174,23 @@ class Runner:
 
     async def _drive(self, state: TaskState, *, resume: bool) -> None:
         key = (self.adapter.name, self.adapter.base_url)
+        await media.wait_for_start(self, state)  # the U<n> an animate starts from
         async with self.engine.limit(key, self.max_concurrency), self._shared(state, resume):
             if state.cancelled:
                 raise asyncio.CancelledError  # cancelled while it waited for its slot
             if not resume:
+                await media.upload_local(self, state)
                 await self._submit(state)
+            await media.confirm(self, state)  # trueai's MODAL step, at most once
             if not state.snapshot.done:
                 await self._follow(state)
         if state.snapshot.status == "succeeded":
-            await self._fetch(state)
-            if self.share is not None:
-                await self.share.share_result(state.id, state.image_path, self.images)
+            if state.snapshot.video_urls:
+                await media.fetch_videos(self, state)
+            else:
+                await self._fetch(state)
+                if self.share is not None:
+                    await self.share.share_result(state.id, state.image_path, self.images)
 
     def _shared(self, state: TaskState, resume: bool) -> AbstractAsyncContextManager[None]:
         """The account's shared slot (and budget unit), behind the local limit."""
@@ -166,14 +198,51 @@ class Runner:
             return contextlib.nullcontext()
         return self.share.turn(self.max_concurrency, state.id, spend=not resume)
 
+    def say(self, text: str) -> str:
+        """``text`` fit for an error, a widget or the log: none of this adapter's
+        credentials in any spelling (a transport error may quote a ``?token=`` URL)."""
+        try:
+            return scrub(text, self.adapter.secrets)
+        except Exception:  # a reason must never be what breaks the end of a task
+            return "mjnb could not show the provider's message (it was not text)"
+
     def finish(self, state: TaskState) -> None:
         """End ``state`` through the one end-of-task sequence (it cannot raise)."""
+        if state.error:
+            state.error = self.say(str(state.error))
         state.finish(lambda s: self._record(s, final=True, strict=True), self._record_minimal)
 
     def end(self, state: TaskState, reason: str, *, status: str = "failed") -> None:
         """End a task that is not running here (found unfinished in the log)."""
         state.fail(reason, status=status)
         self.finish(state)
+
+    async def reopen(self, state: TaskState) -> None:
+        """Make an ended task followable again, for :meth:`run` with ``resume=True``:
+        its job is polled (one the task_timeout gave up on) and its image downloaded
+        again (a full disk, a damaged or pruned cache file). Needs the job's remote id;
+        a job the provider failed is polled and reads failed again."""
+        snapshot = state.snapshot
+        if not snapshot.remote_id:
+            raise NotReady(
+                f"Task {state.id} has no job id from {self.adapter.name} (it was never "
+                "named), so there is nothing to fetch; run the prompt again."
+            )
+        if snapshot.status in ("cancelled",):
+            raise NotReady(f"Task {state.id} was cancelled; there is nothing to fetch.")
+        from dataclasses import replace
+
+        from .state import Pixels
+
+        # a failed job the provider itself failed stays failed: polling shows it again
+        state.snapshot = replace(
+            snapshot, status="succeeded" if snapshot.status == "succeeded" else "running"
+        )
+        state.error, state.finished_at, state.unfetched = None, None, False
+        state.image_path, state.image_paths = None, ()
+        state.pixels = Pixels()
+        state.done.clear()
+        self._record(state)
 
     # -- cancel -------------------------------------------------------------------------
     async def cancel(self, state: TaskState) -> str:
@@ -201,7 +270,7 @@ class Runner:
                 f"{name} cannot cancel this job; mjnb keeps following task {state.id} so "
                 "the paid result is still saved."
             )
-        response = await self.http.send(with_timeout(request, self.timeout))
+        response = await self._exchange(request)
         self.adapter.parse_cancel(state.snapshot, response)
         return (
             f"Asked {name} to cancel task {state.id}; mjnb keeps polling until the "
@@ -227,7 +296,7 @@ class Runner:
                 if streaming:
                     await self._stream(state, with_timeout(request, self.stream_timeout))
                 else:
-                    response = await self.http.send(with_timeout(request, self.timeout))
+                    response = await self._exchange(request)
                     self._update(state, self._parse_submit(job, response))
                 return
             except RateLimited as exc:
@@ -282,31 +351,86 @@ class Runner:
                 status=exc.status,
             ) from None
 
+    async def _exchange(
+        self, request: httpx.Request, *, what: str = "the answer", limit: int = MAX_ANSWER_BYTES
+    ) -> httpx.Response:
+        """Send ``request`` and read its answer whole, within one deadline and a cap."""
+        return await send_capped(
+            self.http,
+            with_timeout(request, self.timeout),
+            deadline=self.deadline,
+            limit=limit,
+            what=f"{self.adapter.name}'s {what.removeprefix('the ')}",
+        )
+
     async def _stream(self, state: TaskState, request: httpx.Request) -> None:
-        response = await self.http.send(request, stream=True)
+        """Follow a job through its NDJSON stream, under the poll's no-progress rule.
+
+        The answer's headers must come within the request deadline; from then on the
+        stream must show progress every ``stall_timeout`` seconds (a stream repeating
+        50% forever, or trickling bytes, does not count). When it stalls, breaks or
+        sends a line over the cap after naming the job, mjnb polls instead, and the
+        same rule (counted from the last progress) ends a job that is stuck.
+        """
+        problem = ""
+        try:
+            response = await asyncio.wait_for(self.http.send(request, stream=True), self.deadline)
+        except asyncio.TimeoutError:
+            raise httpx.ReadTimeout("no answer in time", request=request) from None
         try:
             content_type = response.headers.get("content-type", "")
             if response.status_code != 200 or "ndjson" not in content_type:
-                await response.aread()  # an error, or a server that answered in one piece
-                self._update(state, self._parse_submit(state.job, response))
+                # an error, or a server that answered in one piece
+                body = await asyncio.wait_for(
+                    read_capped(response, MAX_ANSWER_BYTES, "the answer"), self.deadline
+                )
+                buffered = httpx.Response(
+                    response.status_code,
+                    headers={"content-type": content_type},
+                    content=body,
+                    request=request,
+                )
+                self._update(state, self._parse_submit(state.job, buffered))
                 return
-            async for line in response.aiter_lines():
+            lines = read_lines(response, MAX_ANSWER_BYTES).__aiter__()
+            moved = time.monotonic()  # the last progress the stream showed
+            while True:
+                left = moved + self.stall_timeout - time.monotonic()
                 try:
-                    snapshot = self.adapter.parse_line(state.job, line.encode())
-                except PARSE_ERRORS as exc:  # a garbled line: the next one may be whole
+                    line = await asyncio.wait_for(lines.__anext__(), max(left, 0.0))
+                except StopAsyncIteration:
+                    break
+                try:
+                    snapshot = self.adapter.parse_line(state.job, line)
+                except PARSE_ERRORS as exc:  # a garbled line: the next may be whole
                     logger.info("mjnb: unreadable stream line for %s (%s)", state.id, exc)
                     continue
-                if snapshot is not None:
-                    self._update(state, snapshot)
-                    if snapshot.done:
-                        return
+                if snapshot is None:
+                    continue
+                seen = (state.status, state.snapshot.progress)
+                self._update(state, snapshot)
+                if snapshot.done:
+                    return
+                if (state.status, state.snapshot.progress) != seen:
+                    moved = time.monotonic()
+        except asyncio.TimeoutError:
+            problem = f"showed no progress for {self.stall_timeout:.0f} s"
+        except TooLarge as exc:
+            if not state.snapshot.remote_id:
+                raise
+            problem = str(exc)
         finally:
             await response.aclose()
-        if not state.snapshot.remote_id:
-            raise ProviderError(
-                f"{self.adapter.name}'s stream ended before it named the job; it may have "
-                "been created, so mjnb did not send it again."
-            )
+        if state.snapshot.remote_id:
+            if problem:
+                logger.info("mjnb: the stream of %s %s; polling instead", state.id, problem)
+            return  # _follow polls it, counting the stall from the last progress
+        raise ProviderError(
+            f"{self.adapter.name}'s stream "
+            + (problem or "ended")
+            + " before it named the job; it may have been created, so mjnb did not send "
+            "it again."
+        )
 
     async def _follow(self, state: TaskState) -> None:
         """Poll until the job ends. Fails the task once it has shown no progress, or
@@ -317,8 +441,7 @@ class Runner:
         while not state.snapshot.done:
             await asyncio.sleep(self.poll_interval * min(2**failures, 16))
             try:
-                request = with_timeout(self.adapter.poll(state.snapshot), self.timeout)
-                response = await self.http.send(request)
+                response = await self._exchange(self.adapter.poll(state.snapshot))
                 snapshot = self.adapter.parse_poll(state.snapshot, response)
             except AuthError:
                 raise
@@ -356,49 +479,64 @@ class Runner:
         urls = [snapshot.image_url] if snapshot.image_url else list(snapshot.image_urls)
         if not urls or state.job.kind == "describe":
             return  # text only (a describe's image_url is the user's own picture)
+        if not all(isinstance(url, str) and url for url in urls) or len(urls) > MAX_RESULT_URLS:
+            state.error = (
+                f"{self.adapter.name} named {len(urls)} result images; mjnb takes 1 to "
+                f"{MAX_RESULT_URLS} image URLs and downloaded none."
+            )
+            return
         try:
             stored = [await self.download(url) for url in urls]
             if len(stored) == 1:
                 state.image_path = stored[0]
             else:  # separate images (Youchuan): the grid is composed here, once
                 state.image_paths = tuple(stored)
-                state.image_path = await asyncio.to_thread(self._compose, state, stored)
+                state.image_path = await asyncio.to_thread(self._compose, stored)
+        except StorageError as exc:  # the disk, not the provider: say what to do
+            state.unfetched = True
+            state.error = (
+                f"the image was generated but could not be saved: {exc} The job's id and "
+                f"image URL are kept: mj.task({state.id!r}).refetch() downloads it again."
+            )
         except MJError as exc:
             state.error = f"the image could not be downloaded: {exc}"
 
-    def _compose(self, state: TaskState, paths: list[Path]) -> Path:
-        from ..images import compose_grid, encode, open_image
+    def _compose(self, paths: list[Path]) -> Path:
+        """The grid of separate images, composed locally and cached.
 
-        grid = compose_grid([open_image(path) for path in paths])
-        state.pixels.put("image", grid)  # decoded anyway: keep it for the views
-        return self.images.save(encode(grid, "PNG"))
+        It is composed at a size that fits ``MAX_PIXELS`` (four honest 8000² images make
+        an 8000² grid, not a 16000² one mjnb would refuse); the full-size images stay in
+        ``image_paths`` and are what ``tiles`` returns. One image is decoded at a time.
+        """
+        from ..images import compose_files, encode
+
+        return self.images.save(encode(compose_files(paths), "PNG"), composed=True)
+
+    async def _get_image(self, url: str, what: str) -> httpx.Response:
+        """GET an image within the download deadline and ``MAX_IMAGE_BYTES``."""
+        return await send_capped(
+            self.http,
+            with_timeout(self.adapter.download(url), self.timeout),
+            deadline=self.download_deadline,
+            limit=MAX_IMAGE_BYTES,
+            what=what,
+        )
 
     async def download(self, url: str) -> Path:
         """GET ``url`` (retrying transient failures) and store it; returns its path."""
         last: Exception | None = None
         for attempt in range(4):
             try:
-                request = with_timeout(self.adapter.download(url), self.timeout)
-                response = await self.http.send(request, stream=True)
-                try:
-                    if response.status_code != 200:
-                        raise ProviderError(
-                            f"GET of the image answered HTTP {response.status_code}"
-                            + (" (the URL has expired)" if response.status_code == 403 else ""),
-                            status=response.status_code,
-                        )
-                    body = bytearray()
-                    async for chunk in response.aiter_bytes():
-                        body += chunk
-                        if len(body) > MAX_IMAGE_BYTES:
-                            raise ProviderError(
-                                f"the image is larger than {MAX_IMAGE_BYTES // 2**20} MB; refused."
-                            )
-                finally:
-                    await response.aclose()
+                response = await self._get_image(url, "the image")
+                if response.status_code != 200:
+                    raise ProviderError(
+                        f"GET of the image answered HTTP {response.status_code}"
+                        + (" (the URL has expired)" if response.status_code == 403 else ""),
+                        status=response.status_code,
+                    )
                 content_type = response.headers.get("content-type")
                 return await asyncio.to_thread(
-                    self.images.save, bytes(body), content_type=content_type
+                    self.images.save, response.content, content_type=content_type
                 )
             except httpx.TransportError as exc:
                 last = exc
@@ -408,7 +546,7 @@ class Runner:
                     raise
                 last = exc
                 await asyncio.sleep(0.5 * 2**attempt)
-        raise ProviderError(f"downloading {_short(url)} failed: {last}")
+        raise ProviderError(f"downloading {_short(url)} failed: {_reason(last or Exception())}")
 
     # -- state changes ------------------------------------------------------------------
     def _update(self, state: TaskState, snapshot: Snapshot) -> None:
@@ -425,13 +563,18 @@ class Runner:
 
     async def _fetch_preview(self, state: TaskState, url: str) -> None:
         """Fetch a running job's low-resolution preview for the views watching it."""
+        from ..images import check_image
+
         try:
-            request = with_timeout(self.adapter.download(url), self.timeout)
-            response = await self.http.send(request)
-        except httpx.TransportError:
+            response = await self._get_image(url, "the preview")
+            if response.status_code != 200:
+                return
+            # the same checks as a result: a whole image, its header's pixels in bounds
+            await asyncio.to_thread(check_image, response.content)
+        except (httpx.TransportError, MJError) as exc:
+            logger.info("mjnb: preview of %s refused (%s)", state.id, _reason(exc))
             return  # a preview is a nicety; the next one may arrive
-        fresh = not state.done.is_set() and state.snapshot.preview_url == url
-        if fresh and response.status_code == 200 and len(response.content) <= MAX_IMAGE_BYTES:
+        if not state.done.is_set() and state.snapshot.preview_url == url:
             state.preview = response.content
             state.notify()
 
@@ -446,12 +589,15 @@ class Runner:
                 progress=snapshot.progress,
                 error=state.reason,
                 remote_id=snapshot.remote_id,
-                remote_state=snapshot_state(snapshot, sending=state.sending),
+                remote_state=snapshot_state(
+                    snapshot, sending=state.sending, unfetched=state.unfetched
+                ),
                 started_at=state.started_at,
                 finished_at=state.finished_at,
                 # separate images (Youchuan) have no grid URL: keep all four, space-separated
                 image_url=snapshot.image_url or " ".join(snapshot.image_urls) or None,
                 image_path=str(state.image_path) if state.image_path else None,
+                **media.row_fields(state),
             )
         except MJError:
             if strict:
@@ -471,6 +617,7 @@ class Runner:
                 "status": str(snapshot.status),
                 "remote_id": remote_id,
                 "sending": state.sending,
+                "unfetched": state.unfetched,
             },
             finished_at=datetime.now(timezone.utc),
         )

@@ -5,14 +5,14 @@ a Task view asks for: waiting rules, actions, cancel, pixels) and the SweepHost 
 ``CONTRACTS.md`` (``provider``, ``log``, ``check_prompt``, ``start``, ``task``). It
 never sends a job by itself: building one opens the log and nothing more.
 :meth:`resume_tasks` (re-poll jobs already sent: free) and :meth:`resume_unsent`
-(send what a dead kernel never sent: costs money) are explicit calls.
+(send what a dead kernel never sent: costs money) are explicit calls, and so is
+:meth:`refetch` (poll and download again a sent task that ended without its result).
 """
 
 from __future__ import annotations
 
 import os
 import uuid
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -22,14 +22,17 @@ from typing import TYPE_CHECKING, Any
 from ..errors import InvalidArgument, NotFound, NotReady, PromptError, Rejected, StorageError
 from ..images import ImageStore, LazyTiles
 from ..log import LogURL, TaskLog
-from ..prompt import Prompt, PromptWarning, parse_prompt
+from ..prompt import Prompt, parse_prompt
 from ..providers.base import Adapter, Job, JobKind, check_prompt
 from ..task import Task
 from ..vocab import ACTION_LABELS, BLEND_DIMENSIONS, MODES
+from . import build
 from .engine import Engine
+from .media import kind_of
 from .runner import Runner
 from .slots import account_share
 from .state import TaskState, snapshot_from_state
+from .studio import MediaMethods
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -52,7 +55,7 @@ class RunSettings:
     task_timeout: float | None = None
 
 
-class Session:
+class Session(MediaMethods):
     """One provider endpoint's tasks in one process: a TaskHost and a SweepHost.
 
     ``strict`` is how prompts given as text are parsed (False: unknown parameters are
@@ -112,8 +115,18 @@ class Session:
         mode: str | None = None,
         sweep_id: str | None = None,
         axes: Mapping[str, Any] | None = None,
+        images: Sequence[Any] | None = None,
     ) -> Task:
-        """Check, log and queue one prompt; returns its Task at once."""
+        """Check, log and queue one prompt; returns its Task at once.
+
+        ``images`` (URLs, paths, bytes, PIL) are image prompts: a URL goes in front of
+        the prompt's text, a local image goes as a data: URL in ``Job.images`` (the
+        adapter inlines it, or the runner uploads it first).
+        """
+        if images:
+            prompt, local = self._image_prompts(prompt, images)
+        else:
+            local = ()
         parsed = prompt if isinstance(prompt, Prompt) else parse_prompt(prompt, strict=self.strict)
         variants = parsed.expand()
         if len(variants) > 1:
@@ -122,8 +135,19 @@ class Session:
                 "run them with mj.sweep(...) (or %mj in a notebook)."
             )
         self.check_prompt(parsed)
-        job = self.job("imagine", prompt=str(parsed), mode=check_mode(mode), parsed=parsed)
+        job = self.job(
+            "imagine", prompt=str(parsed), mode=check_mode(mode), parsed=parsed, images=local
+        )
         return self.send(job, prompt=parsed, sweep_id=sweep_id, axes=axes)
+
+    def _image_prompts(
+        self, prompt: str | Prompt, images: Sequence[Any]
+    ) -> tuple[str, tuple[str, ...]]:
+        given = [build.image(self.adapter, v, "image prompt") for v in build.listed(images)]
+        remote = [g.url for g in given if g.url is not None]
+        local = tuple(g.data_url for g in given if g.url is None)
+        text = " ".join([*remote, str(prompt)])
+        return text, local
 
     def start(
         self,
@@ -144,10 +168,35 @@ class Session:
             job, prompt=prompt, sweep_id=sweep_id, axes=axes, cell=cell, replaces=replaces
         )
 
-    def act(self, task: Task | str, label: str) -> Task:
-        """Start an action (``"U2"``, ``"V3"``, ``"zoom 2x"`` ...) on a succeeded task."""
+    def act(
+        self,
+        task: Task | str,
+        label: str,
+        *,
+        prompt: str | None = None,
+        index: int | None = None,
+    ) -> Task:
+        """Start an action (``"U2"``, ``"V3"``, ``"zoom 2x"`` ...) on a succeeded task.
+
+        ``prompt`` makes it a remix (V, pan, reroll, zoom and vary labels); ``index``
+        picks the clip of a batch (``"upscale video"``). The video labels go through
+        :meth:`animate` / :meth:`extend`; ``"zoom custom"`` needs :meth:`zoom_out` and
+        ``"vary region"`` a mask (:meth:`vary_region`).
+        """
         parent = self.task(task) if isinstance(task, str) else task
         label = normalize_label(label)
+        if label.startswith("animate "):
+            return self.animate(parent, label.split()[1], index=index, prompt=prompt)
+        if label.startswith("extend "):
+            return self.extend(parent, label.split()[1], index=index, prompt=prompt)
+        if label == "zoom custom":
+            raise InvalidArgument("Custom zoom takes a factor: use task.zoom_out(1.3, prompt=...).")
+        if label == "vary region":
+            return self.vary_region(parent, None, prompt=prompt)
+        if prompt is not None:
+            return self.remix(parent, label, prompt, index=index)
+        if label == "upscale video":
+            build.need(self.adapter, "upscale video")
         if parent.status != "succeeded":
             raise NotReady(
                 f"Task {parent.id} is {parent.status}; actions need a succeeded task"
@@ -156,26 +205,36 @@ class Session:
         if label not in parent.actions:
             offered = ", ".join(parent.actions) or "none"
             raise Rejected(f"Task {parent.id} does not offer {label!r}; it offers: {offered}.")
+        if label == "upscale video":
+            clips = len(parent.videos) or parent.job.batch
+            index = build.index(1 if index is None else index, max(clips, 1), "the clip")
         job = self.job(
             "action",
             prompt=parent.job.prompt,
             label=label,
             parent=parent.snapshot,
             parsed=parent.prompt,
+            index=index,
         )
-        return self.send(job, prompt=parent.prompt, parent_id=parent.id)
+        return self.send(job, prompt=parent.prompt, parent_id=parent.id, kind=kind_of(job))
 
-    def describe(self, image_url: str) -> Task:
-        check_urls("describe", [image_url], 1, 1)
-        return self.send(self.job("describe", images=(image_url,)))
+    def describe(self, image: Any) -> Task:
+        """Four prompts for an image: a URL, a path, bytes or a PIL image."""
+        urls = build.image_urls(self.adapter, image, "image to describe")
+        check_urls("describe", urls, 1, 1)
+        return self.send(self.job("describe", images=urls))
 
-    def blend(self, image_urls: Sequence[str], *, dimensions: str = "square") -> Task:
-        check_urls("blend", image_urls, 2, 5)
+    def blend(self, images: Sequence[Any], *, dimensions: str = "square") -> Task:
+        """Blend 2-5 images (URLs, paths, bytes, PIL images)."""
         if dimensions not in BLEND_DIMENSIONS:
             raise InvalidArgument(
                 f"dimensions must be one of {', '.join(BLEND_DIMENSIONS)}, got {dimensions!r}."
             )
-        return self.send(self.job("blend", images=tuple(image_urls), dimensions=dimensions))
+        listed = build.listed(images)
+        check_count("blend", listed, 2, 5)
+        urls = build.image_urls(self.adapter, listed, "images to blend")
+        check_urls("blend", urls, 2, 5)
+        return self.send(self.job("blend", images=urls, dimensions=dimensions))
 
     def job(self, kind: JobKind, **fields: Any) -> Job:
         """A Job with this session's settings (``translate``) on it."""
@@ -189,9 +248,16 @@ class Session:
         parent_id: str | None = None,
         sweep_id: str | None = None,
         axes: Mapping[str, Any] | None = None,
+        **media: Any,
     ) -> Task:
-        """Log a new task and hand it to the runner (which sends it when a slot frees)."""
-        task = self._send(job, prompt=prompt, parent_id=parent_id, sweep_id=sweep_id, axes=axes)
+        """Log a new task and hand it to the runner (which sends it when a slot frees).
+
+        ``media``: the log's kind/motion/loop/batch/mask_path columns, and ``waits_for``
+        (the TaskState this one starts from) and ``notice`` for the task's state.
+        """
+        task = self._send(
+            job, prompt=prompt, parent_id=parent_id, sweep_id=sweep_id, axes=axes, **media
+        )
         if task is None:
             raise NotReady(
                 f"That cell of sweep {sweep_id} already has a task (or was cancelled); "
@@ -209,6 +275,9 @@ class Session:
         axes: Mapping[str, Any] | None = None,
         cell: int | None = None,
         replaces: str | None = None,
+        waits_for: TaskState | None = None,
+        notice: str | None = None,
+        **columns: Any,
     ) -> Task | None:
         """:meth:`send`, or None when the log's claim of the sweep cell is lost."""
         state = TaskState(
@@ -218,6 +287,10 @@ class Session:
             prompt=prompt,
             parent_id=parent_id,
             sweep_id=sweep_id,
+            kind=columns.setdefault("kind", kind_of(job)),
+            mask_path=columns.get("mask_path"),
+            waits_for=waits_for,
+            notice=notice,
         )
         claimed = self.log.add_task(
             state.id,
@@ -233,6 +306,7 @@ class Session:
             base_url=self.base_url,
             cell=cell,
             replaces=replaces,
+            **columns,
         )
         if not claimed:
             return None
@@ -311,6 +385,12 @@ class Session:
             tasks.append(self.task(row["task_id"]))
         return tasks
 
+    def unfetched(self) -> list[Task]:
+        """Views of ended tasks whose paid result is not here (what resume fetches)."""
+        return [
+            self.task(row["task_id"]) for row in self.log.unfetched(self.provider, self.base_url)
+        ]
+
     def resume_unsent(self, task: Task) -> bool:
         """Send one task a dead kernel never sent; False if another kernel claimed it."""
         state = self._states[task.id]
@@ -333,6 +413,18 @@ class Session:
         self._view(state, followed=True)
         message: str = self.engine.call(self.runner.cancel(state), timeout=60)
         return message
+
+    def refetch(self, task: Task) -> Task:
+        """TaskHost: poll and download an ended task's result again (see Task.refetch)."""
+        state = self._states[task.id]
+        if not state.done.is_set():
+            raise NotReady(f"Task {task.id} is still {task.status}; mjnb is following it.")
+        if task.id not in self._tasks:
+            self.log.claim(task.id)  # a final row is followed by nobody; take it if free
+        self._view(state, followed=True)
+        self.engine.call(self.runner.reopen(state), timeout=30)  # raises NotReady
+        self.engine.spawn(self.runner.run(state, resume=True))
+        return task
 
     def image(self, state: TaskState) -> Image:
         from ..images import compose_grid, open_image
@@ -407,6 +499,14 @@ def check_urls(what: str, urls: Sequence[str] | str, least: int, most: int) -> N
             raise InvalidArgument(f"{url!r} is not an image URL (http://, https:// or data:).")
 
 
+def check_count(what: str, images: Sequence[Any], least: int, most: int) -> None:
+    if not least <= len(images) <= most:
+        raise InvalidArgument(
+            f"{what} takes {least} to {most} image URLs (or paths, bytes, PIL images), "
+            f"got {len(images)}."
+        )
+
+
 def no_image_reason(state: TaskState) -> str:
     name = f"Task {state.id}"
     if state.status == "succeeded" and state.reason:
@@ -422,7 +522,8 @@ def _check_cached(state: TaskState) -> None:
     if state.image_path is not None and not state.image_path.exists():
         raise StorageError(
             f"Task {state.id}'s image {state.image_path} is no longer in the cache "
-            "(pruned?); run the prompt again to get a new one."
+            f"(pruned?); mj.task({state.id!r}).refetch() downloads it again while the "
+            "provider's URL is valid, else run the prompt again."
         )
 
 
@@ -437,19 +538,24 @@ def state_from_row(row: Mapping[str, Any], provider: str, *, translate: bool = F
     snapshot = snapshot_from_state(remote)
     prompt_text = row.get("prompt") or ""
     try:
-        with warnings.catch_warnings():  # shown when it was sent; sent as logged
-            warnings.simplefilter("ignore", PromptWarning)
-            prompt: Prompt | None = parse_prompt(prompt_text, strict=False) if prompt_text else None
+        # warned about when it was sent; read as it was sent
+        prompt: Prompt | None = (
+            parse_prompt(prompt_text, strict=False, warn=False) if prompt_text else None
+        )
     except PromptError:
         prompt = None
     action = row.get("action") or "imagine"
-    kind = action if action in ("imagine", "describe", "blend") else "action"
+    own = ("imagine", "describe", "blend", "video", "edit", "retexture")
+    kind = action if action in own else "action"
+    batch = row.get("batch")
     job = Job(
         kind,  # type: ignore[arg-type]
         prompt=prompt_text,
         label=None if kind != "action" else action,
         translate=translate,
         parsed=prompt,
+        motion=row.get("motion") if isinstance(row.get("motion"), str) else None,
+        batch=int(batch) if isinstance(batch, (int, float)) and batch == batch else 1,
     )
     state = TaskState(
         row["task_id"],
@@ -465,6 +571,11 @@ def state_from_row(row: Mapping[str, Any], provider: str, *, translate: bool = F
         snapshot=snapshot,
         error=row.get("error"),
         sending=bool(remote.get("sending")),
+        kind=row.get("kind") or kind_of(job),
+        video_paths=tuple(Path(p) for p in _listed(row.get("video_paths"))),
+        mask_path=Path(row["mask_path"]) if row.get("mask_path") else None,
+        job_seed=_int_or_none(row.get("job_seed")),
+        cost=_float_or_none(row.get("cost")),
     )
     if snapshot.done:
         state.done.set()
@@ -477,3 +588,26 @@ def _as_datetime(value: Any, default: Any = ...) -> Any:
     if isinstance(value, datetime):
         return value
     return datetime.fromisoformat(str(value))
+
+
+def _listed(value: Any) -> list[str]:
+    if isinstance(value, str):
+        import json
+
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return []
+    return [str(v) for v in value] if isinstance(value, (list, tuple)) else []
+
+
+def _int_or_none(value: Any) -> int | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value:
+        return int(value)
+    return None
+
+
+def _float_or_none(value: Any) -> float | None:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value == value:
+        return float(value)
+    return None

@@ -36,7 +36,7 @@ logger = logging.getLogger("mjnb")
 T = TypeVar("T")
 Listener = Callable[[Any], None]
 #: the snapshot fields whose change is worth a log write and a view update
-SEEN = ("status", "progress", "image_url", "preview_url", "remote_id", "error")
+SEEN = ("status", "progress", "image_url", "preview_url", "remote_id", "error", "video_urls")
 
 
 class Pixels:
@@ -85,11 +85,30 @@ class TaskState:
     sending: bool = False
     #: the user cancelled it before it was sent
     cancelled: bool = False
+    #: the job was sent (it has a remote id) but its result is not here: the
+    #: task_timeout gave up on it, or the disk could not take the download;
+    #: ``mj.resume()`` (or ``task.refetch()``) polls it and downloads it again
+    unfetched: bool = False
     done: threading.Event = field(default_factory=threading.Event)
     listeners: list[Listener] = field(default_factory=list)
     #: what listeners receive (the Task view); set once by whoever builds the view
     view: Any = None
     pixels: Pixels = field(default_factory=Pixels)
+    # -- media (video and the editor) ---------------------------------------------------
+    #: "image", "video" or "describe" (the log's ``kind``)
+    kind: str = "image"
+    #: the clips of a video job, downloaded and probed (``<sha>.mp4`` in the cache)
+    video_paths: tuple[Path, ...] = ()
+    #: the vary-region / edit mask as sent (a grayscale PNG in the cache)
+    mask_path: Path | None = None
+    #: the seed the provider says the job used (asked on demand)
+    job_seed: int | None = None
+    #: what the provider charged, in its own unit, where it says
+    cost: float | None = None
+    #: a task this one starts from once it has succeeded (the U<n> before an animate)
+    waits_for: TaskState | None = None
+    #: a notice for the user about this task (the extra upscale it needs ...)
+    notice: str | None = None
 
     # -- what users see -----------------------------------------------------------------
     @property
@@ -209,7 +228,9 @@ class TaskState:
 # -------------------------------------------------------------- what the log keeps
 
 
-def snapshot_state(snapshot: Snapshot, *, sending: bool = False) -> dict[str, Any]:
+def snapshot_state(
+    snapshot: Snapshot, *, sending: bool = False, unfetched: bool = False
+) -> dict[str, Any]:
     """What the log keeps of a snapshot to resume polling after a restart.
 
     ``sending`` is kept with it: the mark that a request may have left the machine
@@ -220,6 +241,8 @@ def snapshot_state(snapshot: Snapshot, *, sending: bool = False) -> dict[str, An
     state["extra"] = dict(snapshot.extra)
     if sending:
         state["sending"] = True
+    if unfetched:
+        state["unfetched"] = True
     return state
 
 
@@ -231,6 +254,7 @@ def snapshot_from_state(state: Mapping[str, Any]) -> Snapshot:
         image_url=state.get("image_url"),
         preview_url=state.get("preview_url"),
         image_urls=tuple(state.get("image_urls") or ()),
+        video_urls=tuple(state.get("video_urls") or ()),
         wire=dict(state.get("wire") or {}),
         error=state.get("error"),
         descriptions=tuple(state.get("descriptions") or ()),

@@ -12,6 +12,12 @@ string ("45%"), millisecond
 times and Discord-style ``buttons``. ``notifyHook`` receives the full task on every
 change. A wrong or missing ``mj-api-secret`` gets 401 with an empty body; an unknown
 task id fetches as an empty 200.
+
+trueai's media (``/mj/submit/video``, the video buttons, the window confirm: code 21,
+status MODAL, ``/mj/submit/modal``; ``/mj/submit/edits``, ``/retexture``,
+``/upload-discord-images``) are in :mod:`mjnb.simulator.mjproxy_media_api`, their
+pictures and clips in :mod:`mjnb.simulator.mjproxy_media`. ``image-seed`` answers as
+TaskController does: 404 for an unknown id, 400 code 4 before the task has finished.
 """
 
 from __future__ import annotations
@@ -19,20 +25,23 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import anyio
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Mount
+from starlette.routing import Mount, Route
 
 from mjnb.prompt import PromptError
+from mjnb.simulator import mjproxy_media as media
 from mjnb.simulator import wire
 from mjnb.simulator.images import decode_data_url
+from mjnb.simulator.mjproxy_media_api import MediaEndpoints, reply
 from mjnb.simulator.model import Job, QueueFull, State
 from mjnb.simulator.state import Simulator
 from mjnb.simulator.versions import rules_for, version_key
-from mjnb.simulator.wire import BadRequest, Endpoints, Fields, SimError, Unauthorized
+from mjnb.simulator.wire import BadRequest, Fields, SimError, Unauthorized
 
 __all__ = ["PREFIX", "PROTOCOL", "MJProxy", "mount", "too_many_requests"]
 
@@ -95,10 +104,25 @@ def button_specs(job: Job) -> list[tuple[str, str, str, str]]:
     for n in range(1, 5):
         specs[f"U{n}"] = (f"MJ::JOB::upsample::{n}::{h}", "", f"U{n}")
         specs[f"V{n}"] = (f"MJ::JOB::variation::{n}::{h}", "", f"V{n}")
+    if "video" in job.meta:
+        return media.video_buttons(job)
     offered = job.offered()
     if job.kind == "grid":
         offered = [*offered[:4], "reroll", *offered[4:8]]
-    return [(label, *specs[label]) for label in offered]
+    out = [(label, *specs[label]) for label in offered]
+    if job.kind == "single":  # trueai's CreateVaryButtons / CreateZoomButtons / animate
+        found = re.search(r"\d+(?:\.\d+)?", version_key(job.params))
+        extra = []
+        if found is None or float(found[0]) >= 5:  # Vary (Region) is a v5+ button
+            extra.append(("vary region", f"MJ::Inpaint::1::{h}::SOLO", "🖌️", "Vary (Region)"))
+        if "zoom 2x" in offered:
+            extra.append(("zoom custom", f"MJ::CustomZoom::{h}", "🔍", "Custom Zoom"))
+        extra += [
+            ("animate high", f"MJ::JOB::animate_high::1::{h}::SOLO", "🎞️", "Animate (High motion)"),
+            ("animate low", f"MJ::JOB::animate_low::1::{h}::SOLO", "🎞️", "Animate (Low motion)"),
+        ]
+        out += extra
+    return out
 
 
 def buttons(job: Job) -> list[dict[str, Any]]:
@@ -120,22 +144,6 @@ def description(job: Job) -> str:
     return f"/up {parent.id if parent else ''} {short}"
 
 
-def reply(
-    code: int,
-    description: str,
-    result: Any = None,
-    properties: dict[str, Any] | None = None,
-    status: int = 200,
-) -> JSONResponse:
-    body = {
-        "code": code,
-        "description": description,
-        "result": result,
-        "properties": properties or {},
-    }
-    return JSONResponse(body, status_code=status)
-
-
 def too_many_requests(sim: Simulator) -> Response:
     """The fork's rate-limiter answer."""
     wait = sim.retry_after()
@@ -149,8 +157,15 @@ def too_many_requests(sim: Simulator) -> Response:
     return response
 
 
-class MJProxy(Endpoints):
+class MJProxy(MediaEndpoints):
     """The ``/mj`` endpoints over one :class:`Simulator`."""
+
+    def __init__(self, sim: Simulator) -> None:
+        super().__init__(sim)
+        self.modals = {}
+
+    def action_name(self, job: Job) -> str:
+        return task_action(job)
 
     def authorize(self, request: Request) -> None:
         token = self.sim.config.token
@@ -163,10 +178,6 @@ class MJProxy(Endpoints):
         if given != token:
             raise Unauthorized("Missing or wrong mj-api-secret.")
 
-    @staticmethod
-    def base(request: Request) -> str:
-        return str(request.base_url)
-
     def task(self, job: Job, base: str, state: State | None = None) -> dict[str, Any]:
         """The task object, as ``/mj/task/{id}/fetch`` returns it."""
         sim = self.sim
@@ -175,19 +186,31 @@ class MJProxy(Endpoints):
         image_url = None
         prompt = job.meta.get("prompt", job.prompt)
         final_prompt = job.prompt
-        if state.status == "succeeded":
+        spec = job.meta.get("video")
+        extra: dict[str, Any] = {}
+        if state.status == "succeeded" and spec is not None:
+            urls = [self.video_url(base, job, n) for n in range(media.clip_count(spec))]
+            thumb = spec.start_url or None
+            image_url = urls[0]
+            extra = {
+                "videoUrl": urls[0],
+                "videoUrls": [{"url": url, "thumbnail": thumb} for url in urls],
+                "imageUrls": [{"url": url, "thumbnail": thumb} for url in urls],
+                "contentType": "video/mp4",
+            }
+        elif state.status == "succeeded":
             image_url = job.meta.get("image_url") or sim.image_url(base, job, "image")
             if job.kind == "text":
                 prompt = final_prompt = "\n\n".join(job.meta.get("descriptions", []))
-        elif state.status == "running":
+        elif state.status == "running" and spec is None:
             image_url = sim.preview_url(base, job, state)
         return {
             "id": job.id,
-            "action": task_action(job),
+            "action": job.meta.get("task_action") or task_action(job),
             "status": status,
             "prompt": prompt,
             "promptEn": job.prompt if job.kind != "text" else prompt,
-            "description": description(job),
+            "description": job.meta.get("description") or description(job),
             "state": job.meta.get("state"),
             "submitTime": int(job.submitted_at * 1000),
             "startTime": int(job.started_at * 1000)
@@ -199,6 +222,9 @@ class MJProxy(Endpoints):
             "failReason": job.fail_reason if state.status == "failed" else None,
             "properties": {"finalPrompt": final_prompt, "notifyHook": job.meta.get("notifyHook")},
             "buttons": buttons(job) if state.status == "succeeded" else [],
+            "parentId": job.parent.id if job.parent is not None else None,
+            "seed": str(job.seed) if job.meta.get("seed_asked") else None,
+            **extra,
         }
 
     async def ready(self, job: Job) -> None:
@@ -243,6 +269,9 @@ class MJProxy(Endpoints):
         for item in items:
             if not isinstance(item, str):
                 raise BadRequest("base64Array must hold data URL strings.")
+            if item.strip().lower().startswith(("http://", "https://")):
+                urls.append(item.strip())  # trueai takes links too (DataUrl.Parse)
+                continue
             urls.append(self.sim.upload(decode_data_url(item), self.base(request)))
         return urls
 
@@ -293,7 +322,14 @@ class MJProxy(Endpoints):
             ),
         )
 
-    def act(self, request: Request, f: Fields, task_id: Any, label: str | None) -> Response:
+    def act(
+        self,
+        request: Request,
+        f: Fields,
+        task_id: Any,
+        label: str | None,
+        custom_id: str | None = None,
+    ) -> Response:
         sim = self.sim
         parent = sim.table.get(task_id, PROTOCOL) if isinstance(task_id, str) else None
         if parent is None:
@@ -302,10 +338,17 @@ class MJProxy(Endpoints):
         if state.status != "succeeded":
             status = STATUSES.get(state.status, "IN_PROGRESS")
             return reply(4, f"The target task is {status}; act on it once it is SUCCESS.")
-        if label is None or label not in parent.offered():
+        if label is None or label not in {spec[0] for spec in button_specs(parent)}:
             return reply(
                 4, "That action is not offered by the target task; use one of its buttons."
             )
+        remixable = label[0] == "V" or label.startswith(("pan ", "vary ", "animate ", "extend "))
+        if label in ("vary region", "zoom custom") or (
+            f.flag("enableRemix") and (remixable or label == "reroll")
+        ):
+            return self.open_modal(request, f, parent, label, custom_id or "")
+        if "video" in parent.meta or label.startswith("animate "):
+            return self.video_action(request, f, parent, label, custom_id or "", None)
         return self.accept(
             request,
             f,
@@ -343,7 +386,7 @@ class MJProxy(Endpoints):
         label = None
         if parent is not None and parent.state(self.sim.clock()).status == "succeeded":
             label = next((lbl for lbl, cid, _, _ in button_specs(parent) if cid == custom_id), None)
-        return self.act(request, f, task_id, label)
+        return self.act(request, f, task_id, label, custom_id)
 
     async def blend(self, request: Request) -> Response:
         sim, f = self.sim, await self.fields(request)
@@ -392,6 +435,9 @@ class MJProxy(Endpoints):
 
     async def fetch(self, request: Request) -> Response:
         self.sim.count(PROTOCOL, "polls")
+        modal = self.modals.get(request.path_params["id"])
+        if modal is not None:
+            return JSONResponse(self.modal_task(modal))
         job = self.sim.table.get(request.path_params["id"], PROTOCOL)
         if job is None:
             return Response(status_code=200)
@@ -399,12 +445,16 @@ class MJProxy(Endpoints):
         return JSONResponse(self.task(job, self.base(request)))
 
     async def image_seed(self, request: Request) -> Response:
+        """``GET /mj/task/{id}/image-seed`` as TaskController.ImageSeed answers: code 1 with
+        the seed; 404 code 3 for an unknown id; 400 code 4 ``关联任务状态错误`` for a task
+        that has no message yet (not finished). The task object then shows ``seed``."""
         job = self.sim.table.get(request.path_params["id"], PROTOCOL)
         if job is None:
-            return reply(3, "The task does not exist or has expired; check the id.")
+            return reply(3, "关联任务不存在或已失效 (the task does not exist).", status=404)
         if job.state(self.sim.clock()).status != "succeeded":
-            return reply(4, "The task has not finished; ask for its seed once it is SUCCESS.")
-        return reply(1, "Success", str(job.seed))
+            return reply(4, "关联任务状态错误 (the task has no seed yet).", status=400)
+        job.meta["seed_asked"] = True
+        return reply(1, "成功", str(job.seed))
 
     async def listing(self, request: Request) -> Response:
         self.sim.count(PROTOCOL, "polls")
@@ -424,7 +474,10 @@ class MJProxy(Endpoints):
         base, jobs = self.base(request), []
         for task_id in ids:
             job = self.sim.table.get(task_id, PROTOCOL) if isinstance(task_id, str) else None
-            if job is not None:
+            modal = self.modals.get(task_id) if isinstance(task_id, str) else None
+            if modal is not None:
+                jobs.append(self.modal_task(modal))
+            elif job is not None:
                 await self.ready(job)
                 jobs.append(self.task(job, base))
         return JSONResponse(jobs)
@@ -433,7 +486,16 @@ class MJProxy(Endpoints):
         """``POST /mj/task/{id}/cancel``, as trueai's TaskController answers an admin
         (the simulator's token holder): 200 with an empty body, also for unknown or
         finished tasks; an unfinished task ends at once as FAILURE, failReason
-        ``取消任务``, progress ""."""
+        ``取消任务``, progress "" (a MODAL task too)."""
+        modal = self.modals.pop(request.path_params["id"], None)
+        if modal is not None:
+            ended = self.submit_job(
+                action=modal.label, parent=modal.parent, fail_reason=CANCEL_REASON,
+                meta={"prompt": modal.prompt, "task_action": modal.action, "state": modal.state},
+            )  # fmt: skip
+            self.rekey(ended, modal.id)
+            self.sim.count(PROTOCOL, "cancels")
+            return Response(status_code=200)
         job = self.sim.table.get(request.path_params["id"], PROTOCOL)
         if job is not None and self.sim.table.cancel(job, CANCEL_REASON):
             self.sim.count(PROTOCOL, "cancels")
@@ -463,7 +525,7 @@ def mount(sim: Simulator) -> Mount:
     """``/mj``: the proxy's endpoints, credential check and error shapes."""
     api = MJProxy(sim)
     post, get = ["POST"], ["GET"]
-    return wire.mount(
+    mounted = wire.mount(
         PREFIX,
         [
             ("/submit/imagine", api.imagine, post),
@@ -472,6 +534,12 @@ def mount(sim: Simulator) -> Mount:
             ("/submit/action", api.action, post),
             ("/submit/blend", api.blend, post),
             ("/submit/describe", api.describe, post),
+            ("/submit/video", api.video, post),
+            ("/submit/modal", api.modal, post),
+            ("/submit/edits", api.edits, post),
+            ("/submit/edit", api.edits, post),
+            ("/submit/retexture", api.retexture, post),
+            ("/submit/upload-discord-images", api.upload_images, post),
             ("/task/list", api.listing, get),
             ("/task/queue", api.listing, get),
             ("/task/list-by-condition", api.by_condition, post),
@@ -483,3 +551,7 @@ def mount(sim: Simulator) -> Mount:
         authorize=api.authorize,
         handlers={SimError: refused},
     )
+    # clips are CDN-style links: signed, outside the secret check
+    app = cast(Starlette, mounted.app)
+    app.router.routes.insert(0, Route("/_sim/videos/{job}/{n}.mp4", api.video_file, methods=get))
+    return mounted

@@ -139,7 +139,7 @@ class Simulator:
     @staticmethod
     def parse(text: str) -> Prompt:
         """Parse a prompt as Midjourney would take it; raises PromptError."""
-        prompt = parse_prompt(text)
+        prompt = parse_prompt(text, warn=False)
         if prompt.is_permutation:
             raise PromptError(
                 "Permutations like {a, b} are not supported through this API; "

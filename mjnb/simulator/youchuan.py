@@ -15,6 +15,11 @@ HTTP statuses equal to the body's ``code``: ``{"code": 400, "message": ..., "rea
   0 down, 1 right, 2 up, 3 left; ``scale`` 1.1-3.0), ``/outpaint`` (``scale`` 1.1-2.0),
   ``/remix`` (``remixPrompt``, ``mode`` 0 strong, 1 subtle). An upscaled job has one
   image, ``imageNo`` 0, and cannot be upscaled again (``Job_ReUpscale_Not_Support``).
+- Video (``/video-diffusion``, ``/extend-video``, ``/video-upscale``) and the editor
+  (``/inpaint``, ``/edit``, ``/upload-paint``, ``/retexture``) are
+  :mod:`mjnb.simulator.youchuan_media`'s; clips are served at
+  ``/v1/tob/_sim/videos/{id}/{n}.mp4`` (signed like the images). ``/remove-background``
+  and undocumented paths answer 405 ``Not_Support``.
 - ``GET /v1/tob/job/{id}``: ``status`` 0 queued / 1 running / 2 success / 3 failed and a
   ``comment`` code; ``urls`` are **four separate images** (one for an upscale) and
   ``audits`` runs beside them. No progress field.
@@ -112,7 +117,10 @@ def failure_comment(reason: str | None) -> str:
 
 
 class Youchuan(Endpoints):
-    """The ``/v1/tob`` endpoints over one :class:`Simulator`."""
+    """The ``/v1/tob`` endpoints over one :class:`Simulator` (the video and editor ones
+    are :class:`mjnb.simulator.youchuan_media.Media`'s)."""
+
+    media: Any
 
     def authorize(self, request: Request) -> None:
         token = self.sim.config.token
@@ -171,14 +179,24 @@ class Youchuan(Endpoints):
             sim.deliver(PROTOCOL, hook, job, payload)
         return JSONResponse(self.job_object(job, job.submitted_at, created=True))
 
-    def parent(self, f: Fields) -> Job:
-        """The finished job an edit names by ``jobId``."""
+    def parent(self, f: Fields, *, upscale: bool = False) -> Job:
+        """The finished job an edit names by ``jobId``. Jobs from upload-paint and
+        retexture allow only upscale (405 for anything else)."""
         job_id = f.text("jobId", required=True)
         parent = self.sim.table.get(job_id, PROTOCOL)
         if parent is None:
             raise Refused(400, "Invalid_Argument", f"Job {job_id} does not exist.")
         if parent.state(self.sim.clock()).status != "succeeded":
             raise Refused(400, "Invalid_Argument", f"Job {job_id} has not succeeded.")
+        if parent.meta.get("only_upscale") and not upscale:
+            raise Refused(
+                405,
+                "Not_Support",
+                f"Job {job_id} came from {parent.meta.get('type')}: "
+                "only upscale is supported on it.",
+            )
+        if "video" in parent.meta and "videoNo" not in f.body:
+            raise Refused(400, "Invalid_Argument", f"Job {job_id} is a video job.")
         return parent
 
     def image_no(self, f: Fields, parent: Job) -> int:
@@ -303,7 +321,7 @@ class Youchuan(Endpoints):
 
     async def upscale(self, request: Request) -> Response:
         f = await self.fields(request)
-        parent = self.parent(f)
+        parent = self.parent(f, upscale=True)
         if parent.kind == "single":
             raise Refused(400, "Job_ReUpscale_Not_Support", f"Job {parent.id} is an upscale.")
         tile = self.image_no(f, parent)
@@ -396,7 +414,10 @@ class Youchuan(Endpoints):
         audits: list[str] = []
         if status == "succeeded" and now >= state.at + url_delay(sim.config.latency):
             base = job.meta.get("base", "http://127.0.0.1/")
-            if job.kind == "grid":
+            if "video" in job.meta:
+                urls = self.media.video_urls(job, base)
+                audits = [""] * len(urls)
+            elif job.kind == "grid":
                 urls = [sim.image_url(base, job, f"tile{n}") for n in (1, 2, 3, 4)]
                 withheld = self.withheld(job)
                 audits = ["Image moderation" if n in withheld else "" for n in range(4)]
@@ -422,7 +443,10 @@ class Youchuan(Endpoints):
 
 def mount(sim: Simulator) -> Mount:
     """``/v1/tob``: Youchuan's endpoints, credential check and error shapes."""
+    from mjnb.simulator.youchuan_media import Media
+
     api = Youchuan(sim)
+    api.media = media = Media(api)
     post = ["POST"]
     edits = {
         "diffusion": api.diffusion,
@@ -432,6 +456,7 @@ def mount(sim: Simulator) -> Mount:
         "pan": api.pan,
         "outpaint": api.outpaint,
         "remix": api.remix,
+        **media.routes(),
     }
 
     async def refused(request: Request, exc: Exception) -> Response:
@@ -451,6 +476,7 @@ def mount(sim: Simulator) -> Mount:
         [
             *[(f"/{name}", handler, post) for name, handler in edits.items()],
             ("/job/{id}", api.job, ["GET"]),
+            ("/_sim/videos/{id}/{n}.mp4", media.download, ["GET"]),
             ("/{rest:path}", api.not_supported, ["GET", "POST"]),
         ],
         authorize=api.authorize,

@@ -190,9 +190,7 @@ def _with_model(prompt: Prompt, value: Any) -> tuple[Prompt, Any]:
         raise PromptError("The sweep axis model has an empty value; write e.g. 'v 6' or 'niji 6'.")
     if re.fullmatch(r"[\d.]+", text):
         text = f"v {text}"
-    with warnings.catch_warnings():  # the cell's own parse warns, at the cell's columns
-        warnings.simplefilter("ignore", PromptWarning)
-        probe = parse_prompt(f"x --{text}")
+    probe = parse_prompt(f"x --{text}", warn=False)  # the cell's own parse warns
     found = {k: v for k, v in probe.params.items() if k in ("version", "niji")}
     if not found or len(probe.params) != len(found):
         raise PromptError(

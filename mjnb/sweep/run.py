@@ -15,14 +15,13 @@ import html
 import threading
 import time
 import uuid
-import warnings
 from collections.abc import Callable, Generator, Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from mjnb.errors import MJError, NotFound, PromptError, Timeout
-from mjnb.prompt import Prompt, PromptWarning, parse_prompt
+from mjnb.prompt import Prompt, parse_prompt
 from mjnb.render.grid import NEVER_SENT, CellView, render_grid
 from mjnb.render.report import render_html
 
@@ -522,9 +521,8 @@ class Sweep:
 
 def _parse(text: str, sweep_id: str) -> Prompt:
     try:
-        with warnings.catch_warnings():  # a logged cell was sent: read it as it was sent
-            warnings.simplefilter("ignore", PromptWarning)
-            return parse_prompt(text, strict=False)
+        # a logged cell was sent: read it as it was sent, without warning again
+        return parse_prompt(text, strict=False, warn=False)
     except PromptError as exc:
         raise PromptError(f"Sweep {sweep_id} logged a cell this mjnb cannot read: {exc}") from None
 

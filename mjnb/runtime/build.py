@@ -1,0 +1,108 @@
+"""Media jobs built from what the user typed, checked before anything is logged or sent.
+
+Every refusal here is one line (:class:`~mjnb.errors.InvalidArgument`), raised before
+the Session logs the task: a feature the provider lacks names the provider and the
+feature, a local image where the protocol wants public URLs says so, and bad values
+(motion "fast", batch 3, a zoom of 2.5) say what is allowed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..errors import InvalidArgument
+from ..inputs import ImageInput, image_input
+from ..vocab import MOTIONS, REMIX_ACTIONS, VIDEO_BATCHES
+
+if TYPE_CHECKING:
+    from ..providers.base import Adapter
+
+#: the zoom factors that are plain labels (without a new prompt)
+ZOOM_LABELS = {1.5: "zoom 1.5x", 2.0: "zoom 2x"}
+
+
+def need(adapter: Adapter, feature: str) -> None:
+    """Raise unless the provider offers ``feature`` (one of ``AdapterBase.features``)."""
+    if feature not in adapter.features:
+        reason = getattr(adapter, "refusals", {}).get(feature) if feature else None
+        raise InvalidArgument(
+            f"{adapter.name} has no {feature}"
+            + (f": {reason}" if reason else " (its API does not offer it)")
+            + "; nothing was sent."
+        )
+
+
+def image(adapter: Adapter, value: Any, what: str) -> ImageInput:
+    """One image argument, checked; a local one refused where the protocol cannot take it."""
+    given = image_input(value)
+    if given.is_local and adapter.local_images == "refuse":
+        raise InvalidArgument(
+            f"{adapter.name} needs a public URL for the {what} (it has no upload and takes "
+            f"no inline images): pass an http(s) URL instead of {given.name}; nothing was sent."
+        )
+    return given
+
+
+def image_urls(adapter: Adapter, values: Sequence[Any] | Any, what: str) -> tuple[str, ...]:
+    """Image arguments as Job image strings: URLs, or data: URLs for local images."""
+    listed = list(values) if _seq(values) else [values]
+    return tuple(image(adapter, v, what).url_or_data_url for v in listed)
+
+
+def _seq(value: Any) -> bool:
+    return isinstance(value, (list, tuple))
+
+
+def motion(value: Any) -> str:
+    if value not in MOTIONS:
+        raise InvalidArgument(f"motion must be 'low' or 'high', got {value!r}.")
+    return str(value)
+
+
+def batch(value: Any) -> int:
+    if isinstance(value, bool) or value not in VIDEO_BATCHES:
+        raise InvalidArgument(
+            f"batch must be one of {', '.join(map(str, VIDEO_BATCHES))} clips, got {value!r}."
+        )
+    return int(value)
+
+
+def index(value: Any, most: int, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
+        raise InvalidArgument(f"index must be 1 to {most} ({what}), got {value!r}.")
+    return value
+
+
+def zoom(factor: Any) -> float:
+    if isinstance(factor, bool) or not isinstance(factor, (int, float)) or factor != factor:
+        raise InvalidArgument(f"zoom_out takes a number from 1.0 to 2.0, got {factor!r}.")
+    if not 1.0 <= float(factor) <= 2.0:
+        raise InvalidArgument(f"zoom_out factor must be from 1.0 to 2.0, got {factor:g}.")
+    return float(factor)
+
+
+def remix_label(adapter: Adapter, label: str) -> None:
+    if label not in REMIX_ACTIONS:
+        raise InvalidArgument(
+            f"{label!r} takes no new prompt; remix works with: {', '.join(REMIX_ACTIONS)}."
+        )
+    need(adapter, "remix")
+
+
+def video_prompt(text: str | None, *, fallback: str = "") -> str:
+    """A video job's text: the user's prompt checked as a video prompt, else ``fallback``."""
+    if text is None:
+        return fallback
+    if not isinstance(text, str):
+        raise InvalidArgument(f"prompt must be text, got {type(text).__name__}.")
+    if text.strip():
+        from ..prompt import parse_prompt
+
+        parse_prompt(text, purpose="video")  # PromptError (an InvalidArgument) says where
+    return text
+
+
+def listed(values: Any) -> list[Any]:
+    """One image argument or a list/tuple of them, as a list."""
+    return list(values) if _seq(values) else [values]
