@@ -58,7 +58,7 @@ class PostgresServer:
     """A throwaway cluster that can be stopped and started again on the same port and
     data (to test a log whose server goes away and comes back)."""
 
-    def __init__(self) -> None:
+    def __init__(self, password: str | None = None) -> None:
         bin_dir = binaries()
         if bin_dir is None:
             missing(f"no initdb under {_BIN_ROOT}")
@@ -80,9 +80,16 @@ class PostgresServer:
         self.server: subprocess.Popen[bytes] | None = None
         #: the SQLAlchemy URL of the ``postgres`` database
         self.url = f"postgresql+psycopg://mjnb@127.0.0.1:{self.port}/postgres"
+        auth = ["-A", "trust"]
+        if password is not None:  # host connections need the password (scram)
+            pwfile = self.root / "pw"
+            pwfile.write_text(password + "\n")
+            if self.user:
+                shutil.chown(pwfile, self.user)
+            auth = ["--auth-local=trust", "--auth-host=scram-sha-256", f"--pwfile={pwfile}"]
         subprocess.run(
             _as_owner(
-                [str(bin_dir / "initdb"), "-D", str(self.data), "-U", "mjnb", "-A", "trust",
+                [str(bin_dir / "initdb"), "-D", str(self.data), "-U", "mjnb", *auth,
                  "-E", "UTF8", "--no-sync"],
                 self.user,
             ),
@@ -115,8 +122,17 @@ class PostgresServer:
             time.sleep(0.1)
 
     def stop(self) -> None:
-        """Stop the server now (fast shutdown: open connections are cut)."""
+        """Stop the server now (fast shutdown: open connections are cut) and wait."""
         if self.server is not None:
+            subprocess.run(
+                _as_owner(
+                    [str(self.bin_dir / "pg_ctl"), "stop", "-D", str(self.data), "-m", "fast",
+                     "-w", "-t", "30"],
+                    self.user,
+                ),
+                capture_output=True,
+                check=False,
+            )  # fmt: skip
             self.server.terminate()
             try:
                 self.server.wait(15)

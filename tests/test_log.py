@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -258,6 +259,31 @@ def test_claim_takes_orphans_once(target: str) -> None:
     assert third.pending()[0]["owner"] == second.owner
     second.close()
     third.close()
+
+
+def test_owners_on_other_machines_are_alive_while_their_heartbeat_is(log: TaskLog) -> None:
+    add(log, "t-live")
+    add(log, "t-dead", seconds=1)
+    now_us = int(datetime.now(timezone.utc).timestamp() * 1e6)
+    owners = {"t-live": ("far-away:11:aa", now_us), "t-dead": ("far-away:12:bb", now_us - 6e8)}
+
+    def work(tx: Any) -> None:
+        for task_id, (owner, seen) in owners.items():
+            tx.execute(
+                'INSERT INTO owners ("owner", "user", "host", "pid", "kernel", "started_at",'
+                ' "seen_at") VALUES (?, ?, ?, ?, ?, ?, ?)',
+                (owner, "ann", "far-away", 1, "k", int(seen), int(seen)),
+            )
+            tx.execute("UPDATE tasks SET owner = ? WHERE task_id = ?", (owner, task_id))
+
+    log.write("pretending two kernels on another machine", work)
+    alive = {row["task_id"]: row["owner_alive"] for row in log.pending()}
+    assert alive == {"t-live": True, "t-dead": False}
+    assert log.claim("t-live") is False and log.claim("t-dead") is True
+    me = log.read('SELECT "user", host, kernel FROM owners WHERE owner = ?', (log.owner,))
+    assert me == [(log.user, socket.gethostname(), f"python:{os.getpid()}")]
+    row = log.get("t-live")
+    assert row is not None and row["kernel"] == f"python:{os.getpid()}"
 
 
 # ------------------------------------------------------------------- DataFrame

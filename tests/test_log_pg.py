@@ -79,6 +79,26 @@ def test_an_unreachable_server_is_one_clear_error(
     assert PASSWORD not in repr(info.value.__cause__)
 
 
+def test_wrong_credentials_are_one_clear_error_without_the_password(
+    isolated_env: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    server = PostgresServer(password=PASSWORD)
+    try:
+        server.start()
+        right = server.url.replace("mjnb@", f"mjnb:{PASSWORD}@")
+        with pytest.raises(LogError, match="refused the credentials") as info:
+            TaskLog(server.url.replace("mjnb@", "mjnb:not-the-password@"))
+        assert "not-the-password" not in str(info.value) and "***" in str(info.value)
+        with TaskLog(right) as log:  # the right password works, and is never shown
+            assert log.backend == "postgresql"
+            for text in (repr(log), log.where, str(log.url)):
+                assert PASSWORD not in text and "***" in text
+        assert PASSWORD not in caplog.text
+    finally:
+        server.remove()
+
+
 def test_wrong_role_or_database_is_one_clear_error_and_sends_nothing(
     pg_server: str,  # noqa: F811
     sim: object,
@@ -286,3 +306,58 @@ def _outage(
         assert done.image_path.notna().all()
         assert set(frame[frame.status == "failed"].task_id) == {t.id for t in unsent}
     assert "is back" in caplog.text
+
+
+def test_config_mjmagic_log_url_sends_to_the_shared_log(
+    pg_url: str,  # noqa: F811
+    isolated_env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    from IPython.core.interactiveshell import InteractiveShell
+    from traitlets.config import Config
+
+    from mjnb.notebook.magic import unload_ipython_extension
+
+    monkeypatch.setenv("MJNB_SIM_LATENCY", "0.3")
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+    cfg = Config()
+    cfg.HistoryManager.hist_file = ":memory:"
+    shell = InteractiveShell.instance(config=cfg)
+    shell.run_line_magic("load_ext", "mjnb")
+    try:
+        shell.run_line_magic("config", f"MJMagic.log_url = {pg_url!r}")
+        task = shell.run_line_magic("mj", "a fox in snow --seed 3")
+        task.wait(60)
+        with TaskLog(pg_url) as log:
+            assert log.dataframe().task_id.tolist() == [task.id]
+        assert not (isolated_env / "history.sqlite").exists()
+    finally:
+        unload_ipython_extension(shell)
+        if shell.extension_manager is not None:
+            shell.extension_manager.loaded.discard("mjnb")
+        shell.config.pop("MJMagic", None)
+        mjnb.configure(log_url=None)
+
+
+def test_postgresql_migrations_add_missing_tables_and_refuse_newer_logs(
+    pg_url: str,  # noqa: F811
+) -> None:
+    import psycopg
+
+    from mjnb.log import SCHEMA_VERSION
+
+    TaskLog(pg_url).close()
+    plain = pg_url.replace("+psycopg", "")
+    with psycopg.connect(plain, autocommit=True) as conn:  # an older log: no owners table
+        conn.execute("DROP TABLE owners")
+        conn.execute("UPDATE mjnb_meta SET value = '2' WHERE key = 'schema_version'")
+    with TaskLog(pg_url) as log:
+        assert log.read("SELECT value FROM mjnb_meta WHERE key = 'schema_version'") == [
+            (str(SCHEMA_VERSION),)
+        ]
+        assert log.read("SELECT count(*) FROM owners") == [(1,)]
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute("UPDATE mjnb_meta SET value = '99' WHERE key = 'schema_version'")
+    with pytest.raises(LogError, match="newer mjnb"):
+        TaskLog(pg_url)

@@ -68,11 +68,14 @@ def _column_json(column: str, dialect: Dialect) -> str:
     straight into int64 arrays; JSON columns are embedded as JSON, not as text.
     """
     if column in _INT_NULLABLE or column in _BOOLS or column in FRAME_TIMES:
-        return f'coalesce("{column}", {NULL_INT})'
+        if dialect.name == "sqlite":
+            return f'coalesce("{column}", {NULL_INT})'
+        return f'coalesce("{column}", CAST({NULL_INT} AS bigint))'  # not numeric: faster
+    per_second = "/ 1e6" if dialect.name == "sqlite" else "/ CAST(1e6 AS double precision)"
     if column == "queue_s":
-        return "(started_at - submitted_at) / 1e6"
+        return f"(started_at - submitted_at) {per_second}"
     if column == "run_s":
-        return "(finished_at - started_at) / 1e6"
+        return f"(finished_at - started_at) {per_second}"
     if column == "sweep_axes":
         return dialect.json("axes_json")
     if column in _JSON_LISTS:

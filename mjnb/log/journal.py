@@ -15,14 +15,29 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import sqlite3
+import threading
+import time
+import weakref
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mjnb.errors import LogError
+from mjnb.errors import InvalidArgument, LogError, MJError
 
-__all__ = ["Journal"]
+from .codec import now_us
+from .db import LogUnreachable, Tx
+
+if TYPE_CHECKING:
+    from .store import TaskLog
+
+__all__ = ["HEARTBEAT_S", "Journal", "KeptUpdates", "start_heartbeat"]
+
+logger = logging.getLogger("mjnb")
+#: how often an open log tells kernels on other machines that it is alive
+HEARTBEAT_S = 30.0
+_RETRY_S = 2.0  # while the server is down, try it again at most this often
 
 _DDL = (
     "CREATE TABLE IF NOT EXISTS journal (id INTEGER PRIMARY KEY, log TEXT NOT NULL,"
@@ -91,3 +106,111 @@ class Journal:
                 conn.execute("DELETE FROM journal WHERE id = ?", (row_id,))
                 done += 1
         return done
+
+
+class KeptUpdates:
+    """The part of :class:`~mjnb.log.TaskLog` that keeps updates while the log is down."""
+
+    where: str
+    _journal: Journal
+    _in_flight: set[str]
+    _kept: int
+    _retry_at: float
+    _outage: str
+
+    def _check_open(self) -> None:
+        raise NotImplementedError
+
+    def _write(self, doing: str, work: Callable[[Tx], None]) -> None:
+        raise NotImplementedError
+
+    def _update_work(self, task_id: str, when: int, values: dict[str, Any]) -> Callable[[Tx], None]:
+        raise NotImplementedError
+
+    def _update(self, task_id: str, when: int, values: dict[str, Any]) -> None:
+        """Write one update; while the server is unreachable, keep updates of jobs
+        already sent in the local journal (and say so). Any other write raises."""
+        self._check_open()
+        sent = task_id in self._in_flight
+        sent = sent or values.get("remote_id") is not None
+        sent = sent or values.get("status") not in (None, "queued")
+        if sent:
+            self._in_flight.add(task_id)
+        try:
+            if self._kept:
+                if time.monotonic() < self._retry_at:
+                    raise LogUnreachable(self._outage or f"The task log at {self.where} is down.")
+                self._replay()
+            self._write(f"updating task {task_id}", self._update_work(task_id, when, values))
+        except LogUnreachable as exc:
+            if not sent:
+                raise
+            self._keep(task_id, when, values, exc)
+
+    def _keep(self, task_id: str, when: int, values: dict[str, Any], exc: LogError) -> None:
+        self._journal.append(task_id, when, values)
+        self._kept += 1
+        self._retry_at = time.monotonic() + _RETRY_S
+        if not self._outage:
+            self._outage = str(exc)
+            logger.warning(
+                "mjnb: %s Jobs already sent keep running; their updates are kept in %s and "
+                "written when the log is back. No new job is sent until then.",
+                exc,
+                self._journal.path,
+            )
+
+    def _replay(self) -> None:
+        """Write the journal's updates to the log, oldest first (LogUnreachable: later)."""
+
+        def apply(task_id: str, at: int, values: dict[str, Any]) -> None:
+            try:
+                self._write(f"replaying task {task_id}", self._update_work(task_id, at, values))
+            except InvalidArgument:
+                logger.warning("mjnb: dropped a kept update of unknown task %s", task_id)
+
+        try:
+            done = self._journal.replay(apply)
+        except LogUnreachable:
+            self._retry_at = time.monotonic() + _RETRY_S
+            raise
+        self._kept = 0
+        if self._outage or done:
+            logger.warning(
+                "mjnb: the task log at %s is back; wrote the %d update(s) kept in %s.",
+                self.where,
+                done,
+                self._journal.path,
+            )
+        self._outage = ""
+
+    @property
+    def kept(self) -> int:
+        """How many task updates wait in the local journal for the log to come back."""
+        return self._kept
+
+
+def start_heartbeat(log: TaskLog, stop: threading.Event) -> threading.Thread:
+    """Every HEARTBEAT_S, until ``stop`` is set or ``log`` is garbage, update its
+    ``owners.seen_at``: kernels on other machines then know it is alive."""
+    ref = weakref.ref(log)
+    owner = log.owner
+
+    def beat() -> None:
+        while not stop.wait(HEARTBEAT_S):
+            current = ref()
+            if current is None:
+                return
+            # a failed beat: the next one retries; liveness falls back to row activity
+            with contextlib.suppress(MJError):
+                current.write(
+                    "sending a heartbeat",
+                    lambda tx: tx.execute(
+                        "UPDATE owners SET seen_at = ? WHERE owner = ?", (now_us(), owner)
+                    ),
+                )
+            del current
+
+    thread = threading.Thread(target=beat, name=f"mjnb-log-heartbeat-{owner}", daemon=True)
+    thread.start()
+    return thread

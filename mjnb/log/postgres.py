@@ -15,6 +15,7 @@ waits for the first and then finds the cell taken), an orphan is claimed after
 from __future__ import annotations
 
 import os
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -25,10 +26,17 @@ from .db import POSTGRES, Database, LogUnreachable, Tx
 from .schema import APPLICATION_ID, SCHEMA_VERSION
 from .url import LogURL
 
-__all__ = ["CONNECT_TIMEOUT_S", "PostgresDatabase"]
+__all__ = ["CONNECT_TIMEOUT_S", "PG_STEPS", "PostgresDatabase"]
 
 T = TypeVar("T")
 CONNECT_TIMEOUT_S = 5
+
+
+#: ``PG_STEPS[n]`` takes a PostgreSQL log from version ``n`` to ``n + 1`` where creating
+#: the tables that are missing (from :mod:`mjnb.log.tables`) is not enough: a column
+#: added to an existing table, data to move. A PostgreSQL log is created directly at
+#: the current version, so there is no step before 3.
+PG_STEPS: dict[int, Callable[[Tx], None]] = {}
 
 
 def _driver_sql(sql: str, has_args: bool) -> str:
@@ -88,14 +96,16 @@ class PostgresDatabase(Database):
         except (sa_exc.ArgumentError, ValueError) as exc:
             raise LogError(f"The log URL {self.where} is not valid: {self._clean(exc)}.") from exc
         self._pid = os.getpid()
+        # a log dropped without close() still closes its connections (no ResourceWarning)
+        self._finalizer = weakref.finalize(self, self._engine.dispose)
         try:
             with self._engine.begin() as conn:
                 self._migrate(conn)
         except LogError:
-            self._engine.dispose()
+            self._finalizer()
             raise
         except sa_exc.SQLAlchemyError as exc:
-            self._engine.dispose()
+            self._finalizer()
             raise self._error(exc, "opening it") from exc
 
     # ---------------------------------------------------------------- schema
@@ -133,10 +143,15 @@ class PostgresDatabase(Database):
                 f"{version} > {SCHEMA_VERSION}); upgrade mjnb."
             )
         if version < SCHEMA_VERSION:
-            # PostgreSQL logs start at version 3; later versions add their steps here
-            raise LogError(
-                f"The task log at {self.where} has schema {version}, which this mjnb "
-                f"cannot migrate to {SCHEMA_VERSION}."
+            from .tables import metadata
+
+            metadata.create_all(conn)  # new tables (only those missing)
+            for step in range(version, SCHEMA_VERSION):
+                if step in PG_STEPS:
+                    PG_STEPS[step](_Tx(conn))  # new columns, data moves
+            conn.exec_driver_sql(
+                "UPDATE mjnb_meta SET value = %s WHERE key = 'schema_version'",
+                (str(SCHEMA_VERSION),),
             )
 
     # ---------------------------------------------------------------- errors
@@ -209,4 +224,4 @@ class PostgresDatabase(Database):
             raise self._error(exc, "reading it") from exc
 
     def close(self) -> None:
-        self._engine.dispose()
+        self._finalizer()

@@ -14,23 +14,21 @@ same holds on PostgreSQL (see :mod:`mjnb.log.postgres`); the SQL is shared
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mjnb.errors import InvalidArgument, LogError, MJError
+from mjnb.errors import InvalidArgument, LogError
 from mjnb.secrets import is_secret_key
 from mjnb.vocab import TERMINAL
 
 from . import codec, frame
 from .codec import US, dumps, now_us, scrub, to_us
 from .db import Database, LogUnreachable, Tx, open_database
-from .journal import Journal
+from .journal import HEARTBEAT_S, Journal, KeptUpdates, start_heartbeat
 from .sweeps import SweepRecords
 from .url import LogURL, parse_log_url
 
@@ -42,11 +40,8 @@ __all__ = ["TaskLog", "owner_alive"]
 # Owners (``host:pid:token``) of the TaskLogs open in this process, to tell an orphaned
 # task (its engine is gone) from one another live engine is still following.
 _LIVE_OWNERS: set[str] = set()
-logger = logging.getLogger("mjnb")
 _OTHER_HOST_STALE = timedelta(minutes=15)
-_RETRY_S = 2.0  # while the server is down, try it again at most this often
-#: how often an open log tells the others it is alive, and when they stop believing it
-HEARTBEAT_S = 30.0
+#: when kernels on other machines stop believing a silent log's heartbeat
 _HEARTBEAT_STALE = timedelta(seconds=4 * HEARTBEAT_S)
 
 _UPDATABLE = frozenset(
@@ -142,7 +137,7 @@ def _field(name: str, value: Any) -> tuple[str, Any]:
     return name, value
 
 
-class TaskLog(SweepRecords):
+class TaskLog(SweepRecords, KeptUpdates):
     """The task log at ``target``: a path or ``sqlite:///path`` (one person's file,
     normally ``$MJNB_HOME/history.sqlite``) or ``postgresql://...`` (a shared log).
 
@@ -192,10 +187,7 @@ class TaskLog(SweepRecords):
         if self._kept:
             with contextlib.suppress(LogUnreachable):
                 self._replay()  # a previous kernel here kept updates while the log was down
-        self._heartbeat = threading.Thread(
-            target=self._beat, name=f"mjnb-log-heartbeat-{self.owner}", daemon=True
-        )
-        self._heartbeat.start()
+        start_heartbeat(self, self._stop)
 
     @property
     def backend(self) -> str:
@@ -249,19 +241,6 @@ class TaskLog(SweepRecords):
                 row,
             ),
         )
-
-    def _beat(self) -> None:
-        """Every HEARTBEAT_S, tell kernels on other machines that this one is alive."""
-        while not self._stop.wait(HEARTBEAT_S):
-            try:
-                self.write(
-                    "sending a heartbeat",
-                    lambda tx: tx.execute(
-                        "UPDATE owners SET seen_at = ? WHERE owner = ?", (now_us(), self.owner)
-                    ),
-                )
-            except MJError:
-                continue  # the next beat retries; liveness falls back to row activity
 
     def close(self) -> None:
         """Close every connection this object opened (from any thread)."""
@@ -422,70 +401,6 @@ class TaskLog(SweepRecords):
                 )
 
         return work
-
-    # ---------------------------------------------------------------- the journal
-
-    def _update(self, task_id: str, when: int, values: dict[str, Any]) -> None:
-        """Write one update; while the server is unreachable, keep updates of jobs
-        already sent in the local journal (and say so). Any other write raises."""
-        self._check_open()
-        sent = task_id in self._in_flight
-        sent = sent or values.get("remote_id") is not None
-        sent = sent or values.get("status") not in (None, "queued")
-        if sent:
-            self._in_flight.add(task_id)
-        try:
-            if self._kept:
-                if time.monotonic() < self._retry_at:
-                    raise LogUnreachable(self._outage or f"The task log at {self.where} is down.")
-                self._replay()
-            self._write(f"updating task {task_id}", self._update_work(task_id, when, values))
-        except LogUnreachable as exc:
-            if not sent:
-                raise
-            self._keep(task_id, when, values, exc)
-
-    def _keep(self, task_id: str, when: int, values: dict[str, Any], exc: LogError) -> None:
-        self._journal.append(task_id, when, values)
-        self._kept += 1
-        self._retry_at = time.monotonic() + _RETRY_S
-        if not self._outage:
-            self._outage = str(exc)
-            logger.warning(
-                "mjnb: %s Jobs already sent keep running; their updates are kept in %s and "
-                "written when the log is back. No new job is sent until then.",
-                exc,
-                self._journal.path,
-            )
-
-    def _replay(self) -> None:
-        """Write the journal's updates to the log, oldest first (LogUnreachable: later)."""
-
-        def apply(task_id: str, at: int, values: dict[str, Any]) -> None:
-            try:
-                self._write(f"replaying task {task_id}", self._update_work(task_id, at, values))
-            except InvalidArgument:
-                logger.warning("mjnb: dropped a kept update of unknown task %s", task_id)
-
-        try:
-            done = self._journal.replay(apply)
-        except LogUnreachable:
-            self._retry_at = time.monotonic() + _RETRY_S
-            raise
-        self._kept = 0
-        if self._outage or done:
-            logger.warning(
-                "mjnb: the task log at %s is back; wrote the %d update(s) kept in %s.",
-                self.where,
-                done,
-                self._journal.path,
-            )
-        self._outage = ""
-
-    @property
-    def kept(self) -> int:
-        """How many task updates wait in the local journal for the log to come back."""
-        return self._kept
 
     def claim(self, task_id: str) -> bool:
         """Take over an orphaned task for this log's engine; False if someone has it.
