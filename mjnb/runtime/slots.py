@@ -363,14 +363,15 @@ class AccountShare:
             logger.warning("mjnb: no gallery thumbnail for %s: %s", task_id, exc)
 
     def _thumb(self, task_id: str, image_path: Any, images: Any) -> None:
-        from ..images import open_image
+        # made in memory, not through the image cache's thumbnails: a view must still
+        # find out for itself when the cached file is damaged later
+        from ..images import encode, fit_thumbnail, open_image
         from ..log.shared import put_thumbnail
-        from ..vocab import THUMBNAIL_SIZE
+        from ..vocab import JPEG_QUALITY, THUMBNAIL_SIZE
 
-        path = images.thumbnail(image_path, THUMBNAIL_SIZE)
-        with open_image(path) as image:
-            size = image.size
-        put_thumbnail(self.slots.db, task_id, self.budget.user, path.read_bytes(), size)
+        thumb = fit_thumbnail(open_image(image_path), THUMBNAIL_SIZE)
+        jpeg = encode(thumb, "JPEG", quality=JPEG_QUALITY)
+        put_thumbnail(self.slots.db, task_id, self.budget.user, jpeg, thumb.size)
 
 
 def account_share(log: Any, adapter: Any) -> AccountShare:
