@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
     from .client import AsyncClient, Client
     from .config import configure
+    from .notebook.gallery import Gallery
     from .notebook.panel import Panel
     from .prompt import Prompt, PromptWarning, parse_prompt
     from .task import Task
@@ -48,6 +49,7 @@ __all__ = [
     "AuthError",
     "Client",
     "ConfigError",
+    "Gallery",
     "InvalidArgument",
     "LogError",
     "MJError",
@@ -76,6 +78,7 @@ __all__ = [
 _LAZY = {
     "AsyncClient": "client",
     "Client": "client",
+    "Gallery": "notebook.gallery",
     "Panel": "notebook.panel",
     "Task": "task",
     "Prompt": "prompt",

@@ -121,6 +121,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     prune = commands.add_parser("prune", help="delete cached images, keep the log rows")
     prune.add_argument("--days", type=float, default=30.0, help="unused for this long (30)")
 
+    budget = commands.add_parser("budget", help="daily job caps and spend (shared log)")
+    budget.add_argument("action", choices=("show", "set", "clear"), nargs="?", default="show")
+    budget.add_argument("--user-day", type=int, default=None, help="jobs per user per day")
+    budget.add_argument("--account-day", type=int, default=None, help="jobs per account per day")
+    budget.add_argument("--user", default=None, help="a cap for this user only")
+    budget.add_argument("--provider", default=None)
+    budget.add_argument("--base-url", default=None)
+    budget.add_argument("--every-account", action="store_true", help="for every account")
+    budget.add_argument("--days", type=int, default=7, help="days of spend shown (7)")
+
     args = parser.parse_args(argv)
 
     try:
@@ -132,6 +142,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _animate(args)
         if args.command == "prune":
             return _prune(args)
+        if args.command == "budget":
+            from .budget import budget_command
+
+            return budget_command(args)
         return _log(args)
     except MJError as exc:
         print(f"mjnb: {printable(exc)}", file=sys.stderr)

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from PIL.Image import Image
 
+    from .budget import BudgetState
     from .sweep import Sweep, SweepPlan
 
 __all__ = ["AsyncClient", "Client", "all_tasks", "normalize_label"]
@@ -211,8 +212,14 @@ class Client:
         More than ``max_jobs`` (default 40) jobs needs ``confirm=True``; nothing is
         sent otherwise. Returns a :class:`mjnb.sweep.Sweep` at once.
         """
-        from .sweep import start_sweep
+        from .sweep import plan_sweep, start_sweep
 
+        plan = plan_sweep(
+            prompt, axes=axes, provider=self.provider, mode=mode, strict=self.session.strict
+        )
+        budget = self.session.share.budget.check(plan.jobs)  # over a cap: one line, unsent
+        if budget.capped:
+            print(budget.note(plan.jobs))
         return start_sweep(
             self.session,
             prompt,
@@ -309,6 +316,37 @@ class Client:
         """
         keep = [t.image_path for t in self.session.tasks if t.image_path is not None]
         return self.session.images.prune(older_than=older_than, keep=keep)
+
+    # -- budgets (mjnb.budget) -----------------------------------------------------------
+    def budget(self) -> BudgetState:
+        """Today's spend and caps for you on this account (a read)."""
+        return self.session.share.budget.state()
+
+    def set_budget(
+        self,
+        *,
+        user_day: int | None = None,
+        account_day: int | None = None,
+        user: str | None = None,
+        every_account: bool = False,
+        clear: bool = False,
+    ) -> BudgetState:
+        """Store daily job caps in the log, for every kernel that uses it: per user
+        (``user=`` for one user only) and per account (``every_account``: all of them)."""
+        from .budget import ANY_ACCOUNT
+
+        self.session.share.budget.set(
+            user_day=user_day,
+            account_day=account_day,
+            user=user,
+            account=ANY_ACCOUNT if every_account else None,
+            clear=clear,
+        )
+        return self.budget()
+
+    def spend(self, *, days: int | None = None, every_account: bool = False) -> pd.DataFrame:
+        """Jobs spent per user per day on this account (a teacher's view), with the caps."""
+        return self.session.share.budget.spend_frame(days=days, every_account=every_account)
 
     # -- control: interrupted work ------------------------------------------------------
     def _interrupted(self) -> tuple[list[dict[str, Any]], list[Task], list[Task], list[Sweep]]:
@@ -456,6 +494,9 @@ class AsyncClient:
 
     async def pending(self) -> pd.DataFrame:
         return await asyncio.to_thread(self._client.pending)
+
+    async def spend(self, **options: Any) -> pd.DataFrame:
+        return await asyncio.to_thread(self._client.spend, **options)
 
     async def resume(self, *, confirm: bool = False, max_jobs: int | None = None) -> list[Task]:
         return await asyncio.to_thread(self._client.resume, confirm=confirm, max_jobs=max_jobs)

@@ -3,7 +3,8 @@
     MJError                      root: ``except mjnb.MJError`` catches everything below;
     │                            never raised bare
     ├── InvalidArgument          an argument is wrong (also a ValueError); nothing was sent
-    │   └── PromptError          the prompt is malformed; nothing was sent
+    │   ├── PromptError          the prompt is malformed; nothing was sent
+    │   └── BudgetExceeded       a daily job cap would be broken; nothing was sent
     ├── NotFound                 no such task, sweep or row (also a LookupError)
     ├── NotReady                 the task is in the wrong state for that (still running,
     │                            already finished, has no image)
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 __all__ = [
     "AuthError",
+    "BudgetExceeded",
     "ConfigError",
     "InvalidArgument",
     "LogError",
@@ -67,6 +69,11 @@ class PromptError(InvalidArgument):
     def __init__(self, message: str, *, column: int | None = None) -> None:
         super().__init__(message)
         self.column = column
+
+
+class BudgetExceeded(InvalidArgument):
+    """A daily job cap (per user or per account, :mod:`mjnb.budget`) would be broken;
+    nothing was sent."""
 
 
 class ConfigError(MJError):

@@ -12,6 +12,7 @@ PUBLIC = [
     "AuthError",
     "Client",
     "ConfigError",
+    "Gallery",
     "InvalidArgument",
     "LogError",
     "MJError",

@@ -245,10 +245,20 @@ def cell_key(coords: Any) -> str:
     return json.dumps({str(k): v for k, v in dict(coords).items()}, sort_keys=True, default=str)
 
 
+def _shared_tables(conn: sqlite3.Connection) -> None:
+    """Version 3 to 4 (additive): what the kernels of one account share, leased slots,
+    budgets and spend, gallery thumbnails (the DDL is :func:`mjnb.log.shared.shared_ddl`,
+    portable to PostgreSQL)."""
+    from .shared import shared_ddl
+
+    for statement in shared_ddl("sqlite"):
+        conn.execute(statement)
+
+
 Migration = Callable[[sqlite3.Connection], None]
 
 #: ``MIGRATIONS[n]`` takes a file from version ``n`` to ``n + 1``.
-MIGRATIONS: tuple[Migration, ...] = (_create_v1, _cells_table, _owners_table)
+MIGRATIONS: tuple[Migration, ...] = (_create_v1, _cells_table, _owners_table, _shared_tables)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

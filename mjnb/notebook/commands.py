@@ -68,6 +68,7 @@ COMMANDS = (
     "seed",
     "providers",
     "panel",
+    "gallery",
     "help",
 )
 
@@ -100,6 +101,7 @@ USAGE = """\
 %mj seed [<task_id>]            the seed the job used, asked of the provider
 %mj providers                   providers, their variables and whether they are set
 %mj panel                       the prompt panel
+%mj gallery [text]              everyone's recent results in the shared log, live
 %mj help                        this text, the model versions and the prompt parameters
 %%mj                            one prompt per line, submitted together
 %config MJMagic                 settings (provider, strict, translate, thumbnail_size ...)

@@ -328,6 +328,7 @@ class MJMagic(MediaCommands, Magics, Configurable):
             "seed": self._seed,
             "providers": self._providers,
             "panel": self._panel,
+            "gallery": self._gallery,
             "help": self._help,
         }
 
@@ -547,6 +548,13 @@ class MJMagic(MediaCommands, Magics, Configurable):
         from .panel import Panel
 
         display(Panel(client=self.client, views=self.views))
+
+    def _gallery(self, rest: str) -> None:
+        from IPython.display import display
+
+        from .gallery import Gallery
+
+        display(Gallery(self.client, text=rest.strip()))
 
     def _help(self, rest: str) -> None:
         from ..prompt import PARAMETERS

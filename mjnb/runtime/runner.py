@@ -30,9 +30,11 @@ ends through :meth:`Runner.finish`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -58,6 +60,7 @@ from .wire import TooLarge, read_capped, read_lines, reason, send_capped
 if TYPE_CHECKING:
     from ..images import ImageStore
     from ..log import TaskLog
+    from .slots import AccountShare
 
 logger = logging.getLogger("mjnb")
 
@@ -96,8 +99,11 @@ class Runner:
         stream: bool = True,
         request_timeout: float = 30.0,
         task_timeout: float | None = None,
+        share: AccountShare | None = None,
     ) -> None:
         self.engine = engine
+        #: the account's shared slots, budget and gallery (None: this process alone)
+        self.share = share
         self.adapter = adapter
         self.log = log
         self.images = images
@@ -168,7 +174,7 @@ class Runner:
     async def _drive(self, state: TaskState, *, resume: bool) -> None:
         key = (self.adapter.name, self.adapter.base_url)
         await media.wait_for_start(self, state)  # the U<n> an animate starts from
-        async with self.engine.limit(key, self.max_concurrency):
+        async with self.engine.limit(key, self.max_concurrency), self._shared(state, resume):
             if state.cancelled:
                 raise asyncio.CancelledError  # cancelled while it waited for its slot
             if not resume:
@@ -182,6 +188,14 @@ class Runner:
                 await media.fetch_videos(self, state)
             else:
                 await fetch.result(self, state)
+                if self.share is not None:
+                    await self.share.share_result(state.id, state.image_path, self.images)
+
+    def _shared(self, state: TaskState, resume: bool) -> AbstractAsyncContextManager[None]:
+        """The account's shared slot (and budget unit), behind the local limit."""
+        if self.share is None:
+            return contextlib.nullcontext()
+        return self.share.turn(self.max_concurrency, state.id, spend=not resume)
 
     def say(self, text: str) -> str:
         """``text`` fit for an error, a widget or the log: none of this adapter's

@@ -11,6 +11,7 @@ never sends a job by itself: building one opens the log and nothing more.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from .engine import Engine
 from .media import kind_of
 from .rows import state_from_row
 from .runner import Runner
+from .slots import account_share
 from .state import TaskState
 from .studio import MediaMethods
 from .videocells import VideoCells
@@ -80,7 +82,9 @@ class Session(MediaMethods, VideoCells):
         self.base_url: str = adapter.base_url
         self.engine = engine or Engine.get()
         self.log = TaskLog(log_url, home=home, journal=home / "log-journal.sqlite")
-        self.images = ImageStore(home / "images")
+        self.images = ImageStore(os.environ.get("MJNB_IMAGES") or home / "images")
+        #: what this account's kernels share through the log: slots, budget, gallery
+        self.share = account_share(self.log, adapter)
         self.runner = Runner(
             self.engine,
             adapter,
@@ -92,6 +96,7 @@ class Session(MediaMethods, VideoCells):
             stream=run.stream,
             request_timeout=run.request_timeout,
             task_timeout=run.task_timeout,
+            share=self.share,
         )
         #: tasks this session started or follows, oldest first
         self._tasks: dict[str, Task] = {}
