@@ -23,7 +23,7 @@ static summary line and a small JPEG thumbnail, which GitHub and nbviewer show.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
@@ -32,7 +32,7 @@ from traitlets import Bool, CaselessStrEnum, Float, Int, TraitType, Unicode, obs
 from traitlets.config import Configurable
 
 from .. import config
-from ..errors import MJError, NotReady, PromptError, Timeout
+from ..errors import MJError, PromptError
 from ..prompt import parse_prompt
 from ..vocab import JPEG_QUALITY
 from . import views as views_module
@@ -41,16 +41,15 @@ from .commands import (
     USAGE,
     one_line,
     parse_action,
-    parse_cancel,
     parse_options,
     parse_rows,
-    parse_seconds,
     parse_sweep_args,
     prompt_usage_error,
     providers_table,
     split_command,
     version_table,
 )
+from .control_commands import ControlCommands
 from .form import prompt_warnings
 from .media_commands import MediaCommands
 from .views import Outputs, Views, ViewSettings
@@ -102,7 +101,7 @@ def _ranged(kind: type[Int] | type[Float], name: str, default: Any, help: str) -
 
 
 @magics_class
-class MJMagic(MediaCommands, Magics, Configurable):
+class MJMagic(ControlCommands, MediaCommands, Magics, Configurable):
     """``%mj`` and ``%%mj``: Midjourney from a notebook. See ``%mj help``."""
 
     provider = CaselessStrEnum(
@@ -444,94 +443,6 @@ class MJMagic(MediaCommands, Magics, Configurable):
         self.outputs.mark(batch)
         return batch
 
-    # -- wait, cancel, pending, resume ----------------------------------------------------
-    def _wait(self, rest: str) -> None:
-        timeout = parse_seconds(rest) if rest else None
-        from ..client import all_tasks
-
-        tasks = [task for client in self.clients for task in client.tasks]
-        mine = {task.id for task in tasks}
-        # and whatever other clients of this kernel (mjnb.Client() in a cell) still run
-        tasks += [task for task in all_tasks() if not task.done and task.id not in mine]
-        try:
-            _wait_all(tasks, timeout)
-        finally:
-            self.publish()
-        counts: dict[str, int] = {}
-        for task in tasks:
-            counts[task.status] = counts.get(task.status, 0) + 1
-        detail = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-        noun = "task has" if len(tasks) == 1 else "tasks have"
-        print(f"All {len(tasks)} {noun} ended" + (f": {detail}." if detail else "."))
-
-    def _cancel(self, rest: str) -> None:
-        """``%mj cancel [<task_id>|all]``: prints the line each cancel answers."""
-        target = parse_cancel(rest)
-        if target == "all":
-            messages = self._cancel_all()
-        else:
-            if target is None:
-                task = self._last
-                if task is None:
-                    raise UsageError(
-                        "There is no task to cancel yet: name one with %mj cancel <task_id>, "
-                        "or stop everything with %mj cancel all."
-                    )
-            else:
-                task = self._find(target)
-            messages = [task.cancel()]
-        self.publish()
-        print("\n".join(one_line(m) for m in messages))
-
-    def _cancel_all(self) -> list[str]:
-        """Stop the sweeps shown here, then every task of this kernel still running."""
-        from ..client import all_tasks
-
-        messages: list[str] = []
-        handled: set[str] = set()
-        for sweep in self.outputs.sweeps:
-            if not sweep.done:
-                handled.update(task.id for task in sweep.tasks)
-                messages.append(sweep.cancel())
-        for task in all_tasks():
-            if task.done or task.id in handled:
-                continue
-            try:
-                messages.append(task.cancel())
-            except NotReady:  # it finished meanwhile: nothing to say
-                continue
-        return messages or ["Nothing is running: there is no task to cancel."]
-
-    def _pending(self, rest: str) -> pd.DataFrame:
-        if rest:
-            raise UsageError(f"%mj pending takes nothing after it, got {rest!r}.")
-        frame: pd.DataFrame = self.client.pending()
-        return frame
-
-    def _resume(self, rest: str) -> None:
-        """``%mj resume``: says how many cells it will send, then sends them."""
-        args = parse_sweep_args(rest)
-        if args.text:
-            raise UsageError(f"%mj resume takes only --confirm and --max-jobs, got {args.text!r}.")
-        client = self.client
-        frame = client.pending()
-        sending = frame[frame["action"] == "send"] if len(frame) else frame
-        count = len(sending)
-        max_jobs = self.max_jobs if args.max_jobs is None else args.max_jobs
-        if count > max_jobs and not args.confirm:
-            raise UsageError(
-                f"Resuming would send {count} jobs: more than max_jobs={max_jobs}, so nothing "
-                "was sent. Run %mj resume --confirm to send them."
-            )
-        fetching = int((frame["action"] == "fetch").sum()) if len(frame) else 0
-        if count:
-            sweeps = sending["sweep_id"].nunique()
-            print(f"Resuming {sweeps} interrupted sweep(s): sending {count} cell(s) never sent.")
-        if fetching:
-            print(f"Fetching {fetching} paid result(s) that never arrived (free).")
-        tasks = client.resume(confirm=args.confirm, max_jobs=max_jobs)
-        print(f"Resumed {len(tasks)} job(s); %mj wait waits for them.")
-
     # -- log and the rest -----------------------------------------------------------------
     def _log(self, rest: str) -> pd.DataFrame:
         options = parse_options(rest, ("status", "provider", "sweep", "since"), command="log")
@@ -607,22 +518,6 @@ def _strict() -> bool:
 def _warning_line(note: str) -> None:
     """A PromptWarning as ``%mj`` shows it: one line on stderr, no traceback."""
     print(f"PromptWarning: {note}", file=sys.stderr)
-
-
-def _wait_all(tasks: Iterable[Task], timeout: float | None) -> None:
-    import time
-
-    deadline = None if timeout is None else time.monotonic() + timeout
-    for task in tasks:
-        left = None if deadline is None else max(0.0, deadline - time.monotonic())
-        try:
-            task.wait(left)
-        except Timeout:
-            pending = sum(1 for t in tasks if not t.done)
-            raise UsageError(
-                f"{pending} task(s) still running after {timeout:g} s; they keep running. "
-                "Run %mj wait again to keep waiting."
-            ) from None
 
 
 # --------------------------------------------------------------------------- extension
