@@ -7,7 +7,6 @@ media modules are in the tree (they land in parallel branches).
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,11 +21,6 @@ from mjnb.simulator import RunningSimulator
 from mjnb.video import probe
 
 FAST = {"latency": 0.2, "long_side": 128, "progress_steps": 2}
-
-
-def needs(module: str) -> Any:
-    missing = importlib.util.find_spec(module) is None
-    return pytest.mark.skipif(missing, reason=f"{module} has not landed on this branch")
 
 
 def ok(task: Any) -> Any:
@@ -50,7 +44,6 @@ def png(tmp_path: Path) -> Path:
     return path
 
 
-@needs("mjnb.simulator.acedata_media")
 def test_ace_video_editor_and_seed(make_sim: Callable[..., RunningSimulator], png: Path) -> None:
     sim = make_sim()
     mj = mjnb.Client("acedata", base_url=sim.url, token="t", poll_interval=0.05)
@@ -73,7 +66,6 @@ def test_ace_video_editor_and_seed(make_sim: Callable[..., RunningSimulator], pn
     assert len(mj.log()) == rows
 
 
-@needs("mjnb.simulator.mjproxy_media")
 def test_mjproxy_video_and_the_editor(make_sim: Callable[..., RunningSimulator], png: Path) -> None:
     sim = make_sim()
     mj = mjnb.Client("mjproxy", base_url=sim.url, poll_interval=0.05)

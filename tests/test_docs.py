@@ -110,8 +110,6 @@ def shell(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
 @pytest.mark.parametrize("page", PAGES, ids=[p.stem for p in PAGES])
 def test_examples_run_on_the_simulator(page: Path, shell: object) -> None:
     blocks = [b for b in code_blocks(page) if b.runnable]
-    if page.stem == "panel" and importlib.util.find_spec("mjnb.notebook.panel") is None:
-        pytest.skip("mjnb/notebook/panel.py does not exist yet; panel.md runs once it does")
     if not blocks:
         pytest.skip(f"{page.name} has no runnable block")
     for block in blocks:

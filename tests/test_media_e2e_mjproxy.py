@@ -16,10 +16,6 @@ from PIL import Image
 import mjnb
 from mjnb.simulator import RunningSimulator
 
-pytestmark = pytest.mark.skipif(
-    not hasattr(mjnb.Task, "extend"), reason="the Client media API has not landed on this branch"
-)
-
 FAST = {"latency": 0.2, "long_side": 128, "progress_steps": 2}
 
 

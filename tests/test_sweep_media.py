@@ -12,7 +12,6 @@ own animator. The end-to-end tests at the bottom use the real Session when it ha
 from __future__ import annotations
 
 import base64
-import importlib.util
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
@@ -440,16 +439,10 @@ def youchuan(sim: RunningSimulator) -> mjnb.Client:
     )
 
 
-def needs_session_video(mj: mjnb.Client) -> None:
-    if not hasattr(mj.session, "start_video"):
-        pytest.skip("the Session has no start_video yet (client-media)")
-
-
 def test_e2e_youchuan_seed_sweep_animated_motion_by_seed(
     make_sim: Callable[..., RunningSimulator], tmp_path: Path
 ) -> None:
     mj = youchuan(make_sim(**YOUCHUAN))
-    needs_session_video(mj)
     images = mj.sweep("a lighthouse at dusk --ar 16:9", seed=[1, 2]).wait(timeout=WAIT)
     plan = images.plan_animate("waves roll in", motion=["low", "high"], index=1)
     ups = 0 if mj.session.adapter.animates_grids else 2  # else one U1 per grid, first
@@ -477,7 +470,6 @@ def test_e2e_youchuan_sweep_video_over_one_image(
     make_sim: Callable[..., RunningSimulator], tmp_path: Path
 ) -> None:
     mj = youchuan(make_sim(**YOUCHUAN))
-    needs_session_video(mj)
     grid = mj.imagine("a lighthouse --seed 3").wait(timeout=WAIT)
     url = grid.snapshot.image_urls[0] if grid.snapshot.image_urls else grid.image_url
     local = tmp_path / "start.png"
@@ -504,7 +496,6 @@ def test_e2e_grid_tiles_need_an_index_and_metachat_has_no_video(
     make_sim: Callable[..., RunningSimulator],
 ) -> None:
     mj = youchuan(make_sim(**YOUCHUAN))
-    needs_session_video(mj)
     images = mj.sweep("a fox", seed=[1, 2]).wait(timeout=WAIT)
     with pytest.raises(InvalidArgument, match="is a grid: say which tile"):
         images.animate(motion=["low", "high"])
@@ -513,15 +504,10 @@ def test_e2e_grid_tiles_need_an_index_and_metachat_has_no_video(
     assert len(mj.sweeps()) == 1  # refused before the video sweep was logged
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("mjnb.simulator.acedata_media") is None,
-    reason="the Ace simulator's video endpoints (branch ace) are not in this tree yet",
-)
 def test_e2e_ace_upscales_each_tile_once_then_animates(
     make_sim: Callable[..., RunningSimulator], tmp_path: Path
 ) -> None:
     mj = client(make_sim(**FAST))
-    needs_session_video(mj)
     images = mj.sweep("a lighthouse at dusk --ar 16:9", seed=[1, 2]).wait(timeout=WAIT)
     plan = images.plan_animate("waves roll in", motion=["low", "high"], index=2)
     assert (plan.jobs, plan.extra_jobs) == (6, 2)  # Ace animates single images only
@@ -533,3 +519,25 @@ def test_e2e_ace_upscales_each_tile_once_then_animates(
     start = first.image_url or first.snapshot.image_urls[0]
     seeded = mj.sweep_video(start, "waves", motion="high", seed=[1, 2]).wait(timeout=WAIT)
     assert seeded.summary == "2/2 done" and seeded.axes == {"seed": [1, 2]}
+
+
+def test_e2e_mjproxy_motion_by_seed_video_sweep(
+    make_sim: Callable[..., RunningSimulator], tmp_path: Path
+) -> None:
+    """The 2x2 motion x seed sweep on midjourney-proxy: each tile upscaled once, then
+    animated; every cell's clips are real MP4s; the report plays them."""
+    mj = mjnb.Client("mjproxy", base_url=make_sim(**FAST).url, token="t", poll_interval=0.05)
+    images = mj.sweep("a lighthouse at dusk --ar 16:9", seed=[1, 2]).wait(timeout=WAIT)
+    ups = 0 if mj.session.adapter.animates_grids else 2
+    plan = images.plan_animate("waves roll in", motion=["low", "high"], index=1)
+    assert (plan.jobs, plan.extra_jobs) == (4 + ups, ups)
+    clips = images.animate("waves roll in", motion=["low", "high"], index=1)
+    assert clips.wait(timeout=WAIT).summary == "4/4 done", clips.df[["status", "error"]]
+    assert (mj.log()["action"] == "U1").sum() == ups  # one upscale per tile, both motions
+    df = clips.df
+    assert list(df["kind"]) == ["video"] * 4 and list(df["motion"]) == ["low", "high"] * 2
+    for paths in df["video_paths"]:
+        assert paths and all(probe(p).frames > 1 for p in paths)
+    assert clips.filmstrip(x="motion", y="seed", frames=3, height=48).width > 0
+    page = clips.to_html(tmp_path / "mjproxy.html").read_text()
+    assert page.count("data:video/mp4;base64,") == sum(len(v.videos) for v in clips.views(64))
