@@ -47,12 +47,19 @@ def test_order_round_robin_by_kernel_within_one_user() -> None:
     assert [r.slot_id for r in order_tickets(rows)][:2] == ["s0", "x"]
 
 
-def test_turns_count_since_the_oldest_waiter() -> None:
-    # alice had a turn (now released) after bob started waiting: bob goes first
+def test_turns_already_had_count_even_when_released() -> None:
+    # alice had a turn (now released) while bob waited for his first: bob goes first
     rows = [
         Row("a0", "alice", "k1", 0, 5, released_at=8),
         Row("b0", "bob", "k2", 3, None),
         Row("a1", "alice", "k1", 1, None),
+    ]
+    assert [r.slot_id for r in order_tickets(rows)] == ["b0", "a1"]
+    # ... and also when her turn ended before bob arrived and her next ticket is older
+    rows = [
+        Row("a0", "alice", "k1", 0, 1, released_at=2),
+        Row("a1", "alice", "k1", 3, None),
+        Row("b0", "bob", "k2", 4, None),
     ]
     assert [r.slot_id for r in order_tickets(rows)] == ["b0", "a1"]
 

@@ -10,8 +10,9 @@ whichever kernel polls:
 - at most ``size`` tickets of an account are granted and not yet released;
 - waiting tickets are ordered round-robin by user, then by kernel within a user, then
   first come first served: a ticket's *round* is how many turns its user (kernel) had
-  since the oldest waiting ticket arrived plus its place in that user's queue, so one
-  kernel's 40-cell sweep cannot starve another kernel's single imagine;
+  in the last ten minutes plus its place in that user's queue, so one kernel's 40-cell
+  sweep cannot starve another kernel's single imagine, and a user who has had a turn
+  never goes before one still waiting for a first;
 - every ticket has a lease that its kernel renews while it waits or runs (each poll,
   or every ``lease / 3`` seconds while it only holds); a dead kernel's tickets expire
   after at most ``lease`` seconds and their slots go to the next in line.
@@ -72,15 +73,15 @@ class Row:
 def order_tickets(rows: list[Row]) -> list[Row]:
     """The waiting tickets of ``rows`` in the order they get slots (round-robin by user,
     then by kernel, then first come first served). ``rows`` also holds the granted ones
-    (still held, or released since the oldest waiting ticket arrived): the turns had."""
+    (still held, or released within the history window): the turns each user had, so a
+    user who has had a turn never goes before one who has waited for a first."""
     waiting = [r for r in rows if r.granted_at is None and r.released_at is None]
     if not waiting:
         return []
-    since = min(r.requested_at for r in waiting)
     user_turns: dict[str, int] = {}
     owner_turns: dict[str, int] = {}
     for r in rows:
-        if r.granted_at is not None and (r.released_at is None or r.granted_at >= since):
+        if r.granted_at is not None:
             user_turns[r.user] = user_turns.get(r.user, 0) + 1
             owner_turns[r.owner] = owner_turns.get(r.owner, 0) + 1
     # within a kernel: FCFS; within a user: round-robin over its kernels
@@ -283,18 +284,17 @@ class SharedSlots:
             " AND released_at < :old",
             {"a": self.account, "old": now - _HISTORY_US},
         )
-        since = tx.one(
-            "SELECT min(requested_at) FROM account_slots WHERE account = :a"
+        waiting = tx.one(
+            "SELECT count(*) FROM account_slots WHERE account = :a"
             " AND granted_at IS NULL AND released_at IS NULL",
             a,
         )
-        if since is None:
+        if not waiting:
             return
-        raw = tx.execute(
+        raw = tx.execute(  # the history window's turns too (older ones were deleted)
             "SELECT slot_id, user_name, owner, requested_at, granted_at, released_at, size"
-            " FROM account_slots WHERE account = :a AND (released_at IS NULL"
-            " OR granted_at >= :since)",
-            {"a": self.account, "since": since},
+            " FROM account_slots WHERE account = :a",
+            a,
         )
         active = [r for r in raw if r[5] is None]
         size = min([int(r[6]) for r in active] + [self._size])
