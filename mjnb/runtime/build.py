@@ -58,6 +58,11 @@ def _seq(value: Any) -> bool:
     return isinstance(value, (list, tuple))
 
 
+def end_frame(adapter: Adapter, value: Any) -> str | None:
+    """A clip's optional end frame (``end=``) as a Job image string, checked."""
+    return image_urls(adapter, value, "end frame")[0] if value is not None else None
+
+
 def motion(value: Any) -> str:
     if value not in MOTIONS:
         raise InvalidArgument(f"motion must be 'low' or 'high', got {value!r}.")

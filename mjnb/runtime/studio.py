@@ -91,7 +91,7 @@ class MediaMethods:
         motion = build.motion(motion)
         batch = build.batch(batch)
         text = build.video_prompt(prompt)
-        end_url = build.image_urls(self.adapter, end, "end frame")[0] if end is not None else None
+        end_url = build.end_frame(self.adapter, end)
         label = f"animate {motion}"
         grid = build.tile(parent, index, f"task.animate({motion!r}, index=1)")
         options: dict[str, Any] = dict(
@@ -139,7 +139,7 @@ class MediaMethods:
         batch = build.batch(batch)
         text = build.video_prompt(prompt)
         start = build.image_urls(self.adapter, image, "start image")
-        end_url = build.image_urls(self.adapter, end, "end frame")[0] if end is not None else None
+        end_url = build.end_frame(self.adapter, end)
         job = self.job(
             "video", prompt=text, images=start, motion=motion, loop=bool(loop), end=end_url,
             batch=batch, raw=bool(raw),
