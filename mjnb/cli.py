@@ -21,6 +21,8 @@ from .errors import MJError
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .task import Task
+
 #: C0 but newline, DEL, C1, and the Unicode bidi controls that reorder what is shown
 _CONTROL = r"\x00-\x09\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069"
 _CONTROLS = re.compile(f"[{_CONTROL}]")
@@ -185,14 +187,7 @@ def _imagine(args: argparse.Namespace) -> int:
     from .client import Client
 
     task = Client(args.provider, base_url=args.base_url).imagine(args.prompt)
-    live = sys.stderr.isatty()  # the bar goes to stderr: stdout is only the image path
-    while not task.done:
-        if live:
-            print(f"\r{_bar(task.id, task.progress, task.status)}", end="", file=sys.stderr)
-        time.sleep(0.2)
-    print(f"\r{_bar(task.id, task.progress, task.status)}", file=sys.stderr)
-    if task.status != "succeeded":
-        print(f"mjnb: task {task.id} {task.status}: {printable(task.error)}", file=sys.stderr)
+    if not _follow(task):
         return 1
     print(printable(task.image_path))
     return 0
@@ -211,14 +206,7 @@ def _animate(args: argparse.Namespace) -> int:
         )
     for note in notes:  # the extra upscale a grid tile needs, named before it ran
         print(f"mjnb: {_printable(note.message)}", file=sys.stderr)
-    live = sys.stderr.isatty()
-    while not task.done:
-        if live:
-            print(f"\r{_bar(task.id, task.progress, task.status)}", end="", file=sys.stderr)
-        time.sleep(0.2)
-    print(f"\r{_bar(task.id, task.progress, task.status)}", file=sys.stderr)
-    if task.status != "succeeded":
-        print(f"mjnb: task {task.id} {task.status}: {_printable(task.error)}", file=sys.stderr)
+    if not _follow(task):
         return 1
     for path in task.videos:
         print(_printable(path))
@@ -232,6 +220,22 @@ def _printable(text: object) -> str:
     if callable(shown):
         return str(shown(text))
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(text))
+
+
+def _follow(task: Task) -> bool:
+    """Draw ``task``'s progress bar on stderr until it ends (redrawn live only on a
+    terminal; stdout stays for the result's paths). False, with the reason printed on
+    stderr, unless it succeeded."""
+    live = sys.stderr.isatty()
+    while not task.done:
+        if live:
+            print(f"\r{_bar(task.id, task.progress, task.status)}", end="", file=sys.stderr)
+        time.sleep(0.2)
+    print(f"\r{_bar(task.id, task.progress, task.status)}", file=sys.stderr)
+    if task.status != "succeeded":
+        print(f"mjnb: task {task.id} {task.status}: {printable(task.error)}", file=sys.stderr)
+        return False
+    return True
 
 
 def _bar(task_id: str, progress: int, status: str, width: int = 30) -> str:

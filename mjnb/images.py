@@ -91,17 +91,7 @@ class ImageStore:
         fmt = _check_image(data, kind)
         digest = hashlib.sha256(data).hexdigest()
         path = self.path_for(digest, _EXTENSIONS[fmt])
-        try:
-            if path.exists() and path.stat().st_size == len(data):
-                os.utime(path)
-            else:
-                _write_atomic(path, data)
-        except OSError as exc:
-            raise StorageError(
-                f"Could not write the image to the cache folder {path.parent} "
-                f"({exc.strerror or exc}); free some space or make it writable "
-                "(or set MJNB_HOME elsewhere), then task.refetch() downloads it again."
-            ) from exc
+        _store_once(path, data, "image", ", then task.refetch() downloads it again")
         return path
 
     def save_video(self, data: bytes) -> Path:
@@ -112,17 +102,7 @@ class ImageStore:
         """
         digest = hashlib.sha256(data).hexdigest()
         path = self.path_for(digest, "mp4")
-        try:
-            if path.exists() and path.stat().st_size == len(data):
-                os.utime(path)
-            else:
-                _write_atomic(path, data)
-        except OSError as exc:
-            raise StorageError(
-                f"Could not write the video to the cache folder {path.parent} "
-                f"({exc.strerror or exc}); free some space or make it writable "
-                "(or set MJNB_HOME elsewhere)."
-            ) from exc
+        _store_once(path, data, "video")
         return path
 
     store = save  #: the name the runner used before results were decoded lazily
@@ -284,6 +264,23 @@ def _digest_of(path: Path) -> str:
     if len(stem) == 64 and all(c in "0123456789abcdef" for c in stem):
         return stem
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _store_once(path: Path, data: bytes, what: str, then: str = "") -> None:
+    """Write ``data`` to its content-addressed ``path``, or only touch it (for
+    :meth:`ImageStore.prune`'s age) when a file of that size is already there; a full or
+    read-only cache is a StorageError saying what to do (``then``: what comes next)."""
+    try:
+        if path.exists() and path.stat().st_size == len(data):
+            os.utime(path)
+        else:
+            _write_atomic(path, data)
+    except OSError as exc:
+        raise StorageError(
+            f"Could not write the {what} to the cache folder {path.parent} "
+            f"({exc.strerror or exc}); free some space or make it writable "
+            f"(or set MJNB_HOME elsewhere){then}."
+        ) from exc
 
 
 def _write_atomic(path: Path, data: bytes) -> None:

@@ -13,7 +13,7 @@ import asyncio
 from collections.abc import Callable, Generator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, overload
 
 from .errors import InvalidArgument, TaskFailed, Timeout
 from .vocab import JPEG_QUALITY, THUMBNAIL_SIZE, UPSCALE_KINDS, Status
@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .runtime.state import TaskState
 
 Listener = Callable[["Task"], None]
+T = TypeVar("T")
 
 
 class TaskHost(Protocol):
@@ -97,6 +98,37 @@ class TaskHost(Protocol):
         """Follow an ended task's job again and download its result."""
 
 
+class _FromState(Generic[T]):
+    """A read-only Task attribute that is the same field of its TaskState.
+
+    One descriptor instead of a property per field: ``task.job`` reads
+    ``task._state.job`` (``field=`` when the state names it otherwise); setting it
+    raises AttributeError, as a property without a setter does.
+    """
+
+    def __init__(self, doc: str = "", *, field: str | None = None) -> None:
+        self.__doc__ = doc or None
+        self._given = field
+        self._name = self._field = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+        self._field = self._given or name
+
+    @overload
+    def __get__(self, task: None, owner: type) -> _FromState[T]: ...
+    @overload
+    def __get__(self, task: Task, owner: type) -> T: ...
+    def __get__(self, task: Task | None, owner: type) -> T | _FromState[T]:
+        if task is None:
+            return self
+        value: T = getattr(task._state, self._field)
+        return value
+
+    def __set__(self, task: Task, value: object) -> None:
+        raise AttributeError(f"property {self._name!r} of 'Task' object has no setter")
+
+
 class Task:
     """One job on one provider. Created by ``Client.imagine``/``act``; never by hand."""
 
@@ -106,35 +138,15 @@ class Task:
         state.view = self
 
     # -- what it is ----------------------------------------------------------------------
-    @property
-    def id(self) -> str:
-        return self._state.id
-
-    @property
-    def job(self) -> Job:
-        return self._state.job
-
-    @property
-    def prompt(self) -> Prompt | None:
-        return self._state.prompt
-
-    @property
-    def parent_id(self) -> str | None:
-        return self._state.parent_id
-
-    @property
-    def sweep_id(self) -> str | None:
-        return self._state.sweep_id
-
-    @property
-    def provider(self) -> str:
-        return self._state.provider
+    id: _FromState[str] = _FromState()
+    job: _FromState[Job] = _FromState()
+    prompt: _FromState[Prompt | None] = _FromState()
+    parent_id: _FromState[str | None] = _FromState()
+    sweep_id: _FromState[str | None] = _FromState()
+    provider: _FromState[str] = _FromState()
 
     # -- state -------------------------------------------------------------------------
-    @property
-    def snapshot(self) -> Snapshot:
-        """The provider's latest reading, in common terms."""
-        return self._state.snapshot
+    snapshot: _FromState[Snapshot] = _FromState("The provider's latest reading, in common terms.")
 
     @property
     def status(self) -> Status:
@@ -149,40 +161,23 @@ class Task:
     def progress(self) -> int:
         return self._state.snapshot.progress
 
-    @property
-    def error(self) -> str | None:
-        return self._state.reason
+    error: _FromState[str | None] = _FromState(field="reason")
 
     @property
     def done(self) -> bool:
         """True once the task has ended and its result, if any, is downloaded."""
         return self._state.done.is_set()
 
-    @property
-    def submitted_at(self) -> datetime:
-        return self._state.submitted_at
-
-    @property
-    def started_at(self) -> datetime | None:
-        return self._state.started_at
-
-    @property
-    def finished_at(self) -> datetime | None:
-        return self._state.finished_at
-
-    @property
-    def image_path(self) -> Path | None:
-        return self._state.image_path
-
-    @property
-    def image_paths(self) -> tuple[Path, ...]:
-        """The separate images, when the provider sends four (Youchuan)."""
-        return self._state.image_paths
-
-    @property
-    def preview(self) -> bytes | None:
-        """The latest low-resolution preview (encoded image bytes) while running."""
-        return self._state.preview
+    submitted_at: _FromState[datetime] = _FromState()
+    started_at: _FromState[datetime | None] = _FromState()
+    finished_at: _FromState[datetime | None] = _FromState()
+    image_path: _FromState[Path | None] = _FromState()
+    image_paths: _FromState[tuple[Path, ...]] = _FromState(
+        "The separate images, when the provider sends four (Youchuan)."
+    )
+    preview: _FromState[bytes | None] = _FromState(
+        "The latest low-resolution preview (encoded image bytes) while running."
+    )
 
     @property
     def action(self) -> str:
@@ -224,20 +219,15 @@ class Task:
         """
         return self._host.job_seed(self._state)
 
-    @property
-    def mask_path(self) -> Path | None:
-        """The mask sent with a vary region or edit (a grayscale PNG in the cache)."""
-        return self._state.mask_path
-
-    @property
-    def cost(self) -> float | None:
-        """What the provider charged, in its own unit, where it says."""
-        return self._state.cost
-
-    @property
-    def notice(self) -> str | None:
-        """A note about this task (e.g. the extra upscale an animate needed)."""
-        return self._state.notice
+    mask_path: _FromState[Path | None] = _FromState(
+        "The mask sent with a vary region or edit (a grayscale PNG in the cache)."
+    )
+    cost: _FromState[float | None] = _FromState(
+        "What the provider charged, in its own unit, where it says."
+    )
+    notice: _FromState[str | None] = _FromState(
+        "A note about this task (e.g. the extra upscale an animate needed)."
+    )
 
     @property
     def descriptions(self) -> list[str]:

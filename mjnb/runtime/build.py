@@ -17,6 +17,10 @@ from ..vocab import MOTIONS, REMIX_ACTIONS, VIDEO_BATCHES
 
 if TYPE_CHECKING:
     from ..providers.base import Adapter
+    from ..task import Task
+
+#: the upscale labels that mark a 2x2 grid (a task whose result has four tiles)
+GRID_UPSCALES = ("U1", "U2", "U3", "U4")
 
 #: the zoom factors that are plain labels (without a new prompt)
 ZOOM_LABELS = {1.5: "zoom 1.5x", 2.0: "zoom 2x"}
@@ -54,6 +58,11 @@ def _seq(value: Any) -> bool:
     return isinstance(value, (list, tuple))
 
 
+def end_frame(adapter: Adapter, value: Any) -> str | None:
+    """A clip's optional end frame (``end=``) as a Job image string, checked."""
+    return image_urls(adapter, value, "end frame")[0] if value is not None else None
+
+
 def motion(value: Any) -> str:
     if value not in MOTIONS:
         raise InvalidArgument(f"motion must be 'low' or 'high', got {value!r}.")
@@ -72,6 +81,27 @@ def index(value: Any, most: int, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= most:
         raise InvalidArgument(f"index must be 1 to {most} ({what}), got {value!r}.")
     return value
+
+
+def is_grid(task: Task) -> bool:
+    """Whether ``task``'s result is a 2x2 grid (it offers the U1-U4 upscales)."""
+    return any(u in task.snapshot.wire for u in GRID_UPSCALES)
+
+
+def tile(parent: Task, which: int | None, example: str) -> bool:
+    """Check the tile ``which`` against what ``parent`` is, for animating it; returns whether it
+    is a grid. A grid needs its tile (``example`` shows how to say it), a single image
+    none."""
+    grid = is_grid(parent)
+    if grid and which is None:
+        raise InvalidArgument(
+            f"Task {parent.id} is a grid: say which tile to animate, e.g. {example} (1-4)."
+        )
+    if which is not None:
+        index(which, 4, "the tile of the grid")
+        if not grid:
+            raise InvalidArgument(f"Task {parent.id} is a single image: animate it without index=.")
+    return grid
 
 
 def zoom(factor: Any) -> float:

@@ -19,7 +19,7 @@ import httpx
 from ..errors import MJError, ProviderError, StorageError
 from ..vocab import MAX_IMAGE_BYTES, MAX_RESULT_URLS
 from .engine import with_timeout
-from .wire import reason, send_capped, without_query
+from .wire import reason, retry_transient, send_capped, without_query
 
 if TYPE_CHECKING:
     from .runner import Runner
@@ -86,29 +86,25 @@ async def get_image(runner: Runner, url: str, what: str) -> httpx.Response:
 
 async def download(runner: Runner, url: str) -> Path:
     """GET ``url`` (retrying transient failures) and store it; returns its path."""
-    last: Exception | None = None
-    for attempt in range(4):
-        try:
-            response = await get_image(runner, url, "the image")
-            if response.status_code != 200:
-                raise ProviderError(
-                    f"GET of the image answered HTTP {response.status_code}"
-                    + (" (the URL has expired)" if response.status_code == 403 else ""),
-                    status=response.status_code,
-                )
-            content_type = response.headers.get("content-type")
-            return await asyncio.to_thread(
-                runner.images.save, response.content, content_type=content_type
+
+    async def attempt(left: float | None) -> Path:
+        response = await get_image(runner, url, "the image")
+        if response.status_code != 200:
+            raise ProviderError(
+                f"GET of the image answered HTTP {response.status_code}"
+                + (" (the URL has expired)" if response.status_code == 403 else ""),
+                status=response.status_code,
             )
-        except httpx.TransportError as exc:
-            last = exc
-            await asyncio.sleep(0.5 * 2**attempt)
-        except ProviderError as exc:
-            if exc.status is None or exc.status < 500:
-                raise
-            last = exc
-            await asyncio.sleep(0.5 * 2**attempt)
-    raise ProviderError(f"downloading {without_query(url)} failed: {reason(last or Exception())}")
+        content_type = response.headers.get("content-type")
+        return await asyncio.to_thread(
+            runner.images.save, response.content, content_type=content_type
+        )
+
+    def fail(last: Exception | None) -> Exception:
+        failure = reason(last or Exception())
+        return ProviderError(f"downloading {without_query(url)} failed: {failure}")
+
+    return await retry_transient(attempt, fail)
 
 
 async def preview(runner: Runner, state: TaskState, url: str) -> None:

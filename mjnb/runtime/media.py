@@ -23,17 +23,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import httpx
 
 from ..errors import InvalidArgument, MJError, NotReady, ProviderError
 from ..providers.base import Job
 from ..vocab import MAX_VIDEO_BYTES
 from .engine import with_timeout
+from .wire import retry_transient
 
 if TYPE_CHECKING:
     from .runner import Runner
@@ -205,26 +203,19 @@ async def download_capped(runner: Runner, url: str, cap: int, deadline: float) -
     Retries transient failures (connection errors, 5xx) while the deadline allows; an
     oversized or endless answer is refused, never stored.
     """
-    started = time.monotonic()
-    last: Exception | None = None
-    for attempt in range(4):
-        left = deadline - (time.monotonic() - started)
-        if left <= 0:
-            break
+
+    async def attempt(left: float | None) -> bytes:
         try:
             return await asyncio.wait_for(_get(runner, url, cap), left)
         except asyncio.TimeoutError:
             raise ProviderError(
                 f"downloading the video took more than {deadline:.0f} s; refused."
             ) from None
-        except httpx.TransportError as exc:
-            last = exc
-        except ProviderError as exc:
-            if exc.status is None or exc.status < 500:
-                raise
-            last = exc
-        await asyncio.sleep(0.5 * 2**attempt)
-    raise ProviderError(f"downloading {url.split('?', 1)[0]} failed: {last}")
+
+    def fail(last: Exception | None) -> Exception:
+        return ProviderError(f"downloading {url.split('?', 1)[0]} failed: {last}")
+
+    return await retry_transient(attempt, fail, deadline=deadline)
 
 
 async def _get(runner: Runner, url: str, cap: int) -> bytes:

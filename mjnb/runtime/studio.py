@@ -29,8 +29,6 @@ if TYPE_CHECKING:
     from .runner import Runner
     from .state import TaskState
 
-GRID_UPSCALES = ("U1", "U2", "U3", "U4")
-
 
 class MediaMethods:
     """Video, editor and seed methods; mixed into Session (which provides the rest)."""
@@ -93,20 +91,9 @@ class MediaMethods:
         motion = build.motion(motion)
         batch = build.batch(batch)
         text = build.video_prompt(prompt)
-        end_url = build.image_urls(self.adapter, end, "end frame")[0] if end is not None else None
+        end_url = build.end_frame(self.adapter, end)
         label = f"animate {motion}"
-        grid = any(u in parent.snapshot.wire for u in GRID_UPSCALES)
-        if grid and index is None:
-            raise InvalidArgument(
-                f"Task {parent.id} is a grid: say which tile to animate, e.g. "
-                f"task.animate({motion!r}, index=1) (1-4)."
-            )
-        if index is not None:
-            build.index(index, 4, "the tile of the grid")
-            if not grid:
-                raise InvalidArgument(
-                    f"Task {parent.id} is a single image: animate it without index=."
-                )
+        grid = build.tile(parent, index, f"task.animate({motion!r}, index=1)")
         options: dict[str, Any] = dict(
             prompt=text, label=label, motion=motion, loop=bool(loop), end=end_url,
             batch=batch, raw=bool(raw),
@@ -152,7 +139,7 @@ class MediaMethods:
         batch = build.batch(batch)
         text = build.video_prompt(prompt)
         start = build.image_urls(self.adapter, image, "start image")
-        end_url = build.image_urls(self.adapter, end, "end frame")[0] if end is not None else None
+        end_url = build.end_frame(self.adapter, end)
         job = self.job(
             "video", prompt=text, images=start, motion=motion, loop=bool(loop), end=end_url,
             batch=batch, raw=bool(raw),

@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InvalidArgument, NotReady
+from ..errors import NotReady
 from ..prompt import PromptWarning
 from ..providers.base import Job
 from . import build
@@ -27,8 +27,6 @@ if TYPE_CHECKING:
     from ..task import Task
     from .state import TaskState
 
-#: the labels of a grid's upscales (a grid offers them; a single image does not)
-GRID_UPSCALES = ("U1", "U2", "U3", "U4")
 _VIDEO_PARAMS = ("motion", "bs", "loop", "raw", "end", "video")
 
 
@@ -52,9 +50,6 @@ class VideoCells:
         @property
         def tasks(self) -> list[Task]: ...
 
-    def _is_grid(self, task: Task) -> bool:
-        return any(u in task.snapshot.wire for u in GRID_UPSCALES)
-
     def check_video(self, source: Task | ImageInput, prompt: Prompt, *, index: int | None) -> int:
         """Raise for a video cell this provider cannot run; sends nothing. Returns the
         jobs it sends first: 1 (an upscale of tile ``index``) where the protocol
@@ -69,17 +64,7 @@ class VideoCells:
             return 0
         if source.status != "succeeded":
             raise NotReady(f"Task {source.id} is {source.status}; animate needs a succeeded task.")
-        grid = self._is_grid(source)
-        if grid and index is None:
-            raise InvalidArgument(
-                f"Task {source.id} is a grid: say which tile to animate, e.g. index=1 (1-4)."
-            )
-        if index is not None:
-            build.index(index, 4, "the tile of the grid")
-            if not grid:
-                raise InvalidArgument(
-                    f"Task {source.id} is a single image: animate it without index=."
-                )
+        grid = build.tile(source, index, "index=1")
         if grid and not self.adapter.animates_grids:
             self._offered(source, f"U{index}")
             return 1
@@ -144,7 +129,7 @@ class VideoCells:
         if not isinstance(source, Task):
             start = build.image_urls(self.adapter, source, "start image")
             return self._send(self.job("video", images=start, **options), **claim)
-        if self._is_grid(source) and not self.adapter.animates_grids:
+        if build.is_grid(source) and not self.adapter.animates_grids:
             assert index is not None  # check_video made sure
             if not self._cell_free(sweep_id, cell, replaces):
                 return None  # taken: do not send an upscale for nothing

@@ -18,13 +18,25 @@ over the cap is :class:`TooLarge`, a :class:`~mjnb.errors.ProviderError`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
 
 import httpx
 
 from ..errors import ProviderError
 
-__all__ = ["TooLarge", "read_capped", "read_lines", "reason", "send_capped", "without_query"]
+__all__ = [
+    "TooLarge",
+    "read_capped",
+    "read_lines",
+    "reason",
+    "retry_transient",
+    "send_capped",
+    "without_query",
+]
+
+T = TypeVar("T")
 
 #: headers that describe the wire form of a body; a buffered response holds it decoded
 _WIRE_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
@@ -123,3 +135,36 @@ def reason(exc: BaseException) -> str:
 def without_query(url: str) -> str:
     """A URL without its query string (which may carry a token or a signature)."""
     return url.split("?", 1)[0]
+
+
+async def retry_transient(
+    attempt: Callable[[float | None], Awaitable[T]],
+    fail: Callable[[Exception | None], Exception],
+    *,
+    deadline: float | None = None,
+    tries: int = 4,
+) -> T:
+    """``await attempt(left)`` up to ``tries`` times, for the downloads of results.
+
+    A transient failure (a transport error, a ProviderError of HTTP 5xx) is retried
+    after 0.5 * 2**n seconds; any other error propagates at once. With ``deadline``
+    (seconds from now) ``left`` is the time that remains and no attempt starts once it
+    is spent; without, ``left`` is None. When no attempt succeeded, ``fail(last error)``
+    is raised.
+    """
+    started = time.monotonic()
+    last: Exception | None = None
+    for n in range(tries):
+        left = None if deadline is None else deadline - (time.monotonic() - started)
+        if left is not None and left <= 0:
+            break
+        try:
+            return await attempt(left)
+        except httpx.TransportError as exc:
+            last = exc
+        except ProviderError as exc:
+            if exc.status is None or exc.status < 500:
+                raise
+            last = exc
+        await asyncio.sleep(0.5 * 2**n)
+    raise fail(last)
