@@ -49,9 +49,11 @@ def measure(tree: Path, call: str) -> dict[str, Any]:
     )
     home = tempfile.mkdtemp(prefix="mjnb-compare-")
     env = {**os.environ, "PYTHONPATH": str(tree), "MJNB_HOME": home}
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
-    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    if done.returncode != 0:  # say why, and go on with the other figures
+        tail = done.stderr.strip().splitlines()[-1:] or ["no output"]
+        print(f"  {call} failed on {tree}: {tail[0]}", file=sys.stderr)
+        return {}
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
