@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pgserver import pg_server, pg_url  # noqa: F401  (fixtures: the target fixture below)
 
 from mjnb.simulator import RunningSimulator, SimConfig, serve
 
@@ -121,3 +122,12 @@ def make_sim(request: pytest.FixtureRequest) -> Iterator[Callable[..., RunningSi
     yield make
     for sim in running:
         sim.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def target(request: pytest.FixtureRequest, isolated_env: Path) -> str:
+    """Where a test's log lives: a fresh SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(isolated_env / "history.sqlite")
+    url: str = request.getfixturevalue("pg_url")
+    return url

@@ -18,7 +18,6 @@ from typing import Any
 import pandas as pd
 import pytest
 from conftest import CANARY
-from pgserver import pg_server, pg_url  # noqa: F401  (fixtures)
 
 from mjnb.errors import LogError, MJError
 from mjnb.images import ImageStore, encode
@@ -40,15 +39,6 @@ FRAME_TAIL = [
     "image_path",
     "remote_id",
 ]
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def target(request: pytest.FixtureRequest, isolated_env: Path) -> str:
-    """Where a test's log lives: a fresh SQLite file, or a fresh PostgreSQL database."""
-    if request.param == "sqlite":
-        return str(isolated_env / "history.sqlite")
-    url: str = request.getfixturevalue("pg_url")
-    return url
 
 
 @pytest.fixture

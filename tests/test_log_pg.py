@@ -10,7 +10,6 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import textwrap
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -153,64 +152,6 @@ def test_a_database_of_someone_else_is_refused(pg_url: str) -> None:  # noqa: F8
 
 
 # ------------------------------------------------------------------- two processes
-
-CLAIMER = """
-import os, sys, time
-from datetime import datetime, timezone
-from mjnb.log import TaskLog
-url, name, cells, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-log = TaskLog(url)
-while not os.path.exists(go):
-    time.sleep(0.001)
-won = []
-for cell in range(cells):
-    if log.add_task(f"{name}-{cell}", provider="local", action="imagine", prompt="p",
-                    text="p", params={"seed": cell}, parent_id=None, sweep_id="race",
-                    submitted_at=datetime.now(timezone.utc), cell=cell):
-        won.append(cell)
-print(" ".join(map(str, won)), flush=True)
-log.close()
-"""
-
-
-def test_two_processes_claim_each_cell_once_on_postgresql(
-    pg_url: str,  # noqa: F811
-    tmp_path: Path,
-) -> None:
-    cells = 60
-    with TaskLog(pg_url) as log:
-        log.add_sweep(
-            "race",
-            prompt="p",
-            axes={"seed": list(range(cells))},
-            created_at=T0,
-            provider="local",
-            cells=[({"seed": i}, f"p --seed {i}") for i in range(cells)],
-        )
-    go = tmp_path / "go"
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", textwrap.dedent(CLAIMER), pg_url, name, str(cells), str(go)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for name in ("a", "b")
-    ]
-    time.sleep(1.0)
-    go.touch()
-    won: dict[str, list[int]] = {}
-    for name, proc in zip(("a", "b"), procs, strict=True):
-        out, err = proc.communicate(timeout=120)
-        assert proc.returncode == 0, err
-        won[name] = [int(c) for c in out.split()]
-    assert sorted(won["a"] + won["b"]) == list(range(cells))  # each cell once, none lost
-    with TaskLog(pg_url) as log:
-        frame = log.dataframe(sweep="race")
-        assert len(frame) == cells and frame.task_id.is_unique
-        holders = [c["task_id"] for c in log.sweep("race")["cells"]]  # type: ignore[index]
-        assert holders == [f"{'a' if i in won['a'] else 'b'}-{i}" for i in range(cells)]
-
 
 # ------------------------------------------------------------------- the CLI
 

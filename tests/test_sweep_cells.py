@@ -169,10 +169,12 @@ log.close()
 """
 
 
-def test_two_processes_racing_for_one_sweep_claim_each_cell_once(isolated_env: Path) -> None:
-    path = isolated_env / "history.sqlite"
+def test_two_processes_racing_for_one_sweep_claim_each_cell_once(
+    target: str, isolated_env: Path
+) -> None:
+    """On SQLite and on PostgreSQL: each cell claimed once, none lost."""
     cells = 60
-    with TaskLog(path) as log:
+    with TaskLog(target) as log:
         log.add_sweep(
             "race",
             prompt="p",
@@ -181,33 +183,35 @@ def test_two_processes_racing_for_one_sweep_claim_each_cell_once(isolated_env: P
             provider="local",
             cells=[({"seed": i}, f"p --seed {i}") for i in range(cells)],
         )
+    isolated_env.mkdir(parents=True, exist_ok=True)  # a PostgreSQL log makes no file here
     go = isolated_env / "go"
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", textwrap.dedent(CLAIMER), str(path), name, str(cells), str(go)],
+            [sys.executable, "-c", textwrap.dedent(CLAIMER), target, name, str(cells), str(go)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
         for name in ("a", "b")
     ]
-    time.sleep(0.5)
+    time.sleep(1.0)
     go.touch()
     won: dict[str, list[int]] = {}
     for name, proc in zip(("a", "b"), procs, strict=True):
-        out, err = proc.communicate(timeout=90)
+        out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
         won[name] = [int(c) for c in out.split()]
     assert sorted(won["a"] + won["b"]) == list(range(cells))  # each cell once, none lost
-    with TaskLog(path) as log:
+    with TaskLog(target) as log:
         frame = log.dataframe(sweep="race")
         assert len(frame) == cells and frame.task_id.is_unique
         assert sorted(frame.cell.tolist()) == list(range(cells))
         holders = [c["task_id"] for c in log.sweep("race")["cells"]]  # type: ignore[index]
         assert holders == [f"{'a' if i in won['a'] else 'b'}-{i}" for i in range(cells)]
-    conn = sqlite3.connect(path)
-    assert conn.execute("SELECT count(*) FROM task_events").fetchone()[0] == cells
-    conn.close()
+    if not target.startswith("postgresql"):
+        conn = sqlite3.connect(target)
+        assert conn.execute("SELECT count(*) FROM task_events").fetchone()[0] == cells
+        conn.close()
 
 
 # ------------------------------------------------------------------- new columns
