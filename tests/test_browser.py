@@ -217,6 +217,25 @@ _FINISHED_JS = """
 """
 
 
+def wait_for_kernel(page: Any) -> None:
+    """Until JupyterLab's current notebook has a kernel session."""
+    page.wait_for_function(
+        "() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
+        " && window.jupyterapp.shell.currentWidget.sessionContext"
+        " && window.jupyterapp.shell.currentWidget.sessionContext.session"
+    )
+
+
+def run_cell(page: Any, index: int) -> None:
+    """Run cell ``index`` of JupyterLab's current notebook."""
+    page.evaluate(
+        "(index) => { const panel = window.jupyterapp.shell.currentWidget;"
+        " panel.content.activeCellIndex = index;"
+        " return window.jupyterapp.commands.execute('notebook:run-cell'); }",
+        index,
+    )
+
+
 @pytest.mark.parametrize(
     "frontend",
     [
@@ -255,11 +274,7 @@ def test_the_panel_in_a_browser(frontend: Frontend, tmp_path: Path) -> None:
             page = browser.new_page(viewport={"width": 1000, "height": 1100})
             page.set_default_timeout(45_000)
             page.goto(f"{url}{frontend.path}{notebook.name}")
-            page.wait_for_function(
-                "() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
-                " && window.jupyterapp.shell.currentWidget.sessionContext"
-                " && window.jupyterapp.shell.currentWidget.sessionContext.session"
-            )
+            wait_for_kernel(page)
             page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
             # the panel, or the cell's error (fail at once, with the traceback)
             page.wait_for_selector(".mjnb-panel, .jp-OutputArea-output[data-mime-type*=error]")

@@ -15,7 +15,15 @@ import time
 from pathlib import Path
 
 import pytest
-from test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, LAB, _notebook, jupyter_server
+from test_browser import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    LAB,
+    _notebook,
+    jupyter_server,
+    wait_for_kernel,
+)
 from test_browser import pytestmark as _browser_marks
 
 import mjnb
@@ -72,11 +80,7 @@ def test_the_gallery_in_a_browser_shows_every_result(
             page = browser.new_page(viewport={"width": 1200, "height": 1400})
             page.set_default_timeout(60_000)
             page.goto(f"{server}{LAB.path}{notebook.name}")
-            page.wait_for_function(
-                "() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
-                " && window.jupyterapp.shell.currentWidget.sessionContext"
-                " && window.jupyterapp.shell.currentWidget.sessionContext.session"
-            )
+            wait_for_kernel(page)
             page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
             page.wait_for_selector(
                 ".mjnb-gallery-common, .jp-OutputArea-output[data-mime-type*=error]"

@@ -20,9 +20,18 @@ import contextlib
 import json
 import time
 from pathlib import Path
-from typing import Any
 
-from test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, LAB, ROOT, _notebook, jupyter_server
+from test_browser import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    LAB,
+    ROOT,
+    _notebook,
+    jupyter_server,
+    run_cell,
+    wait_for_kernel,
+)
 from test_browser import pytestmark as browser_marks
 
 pytestmark = browser_marks
@@ -73,15 +82,6 @@ _VIDEO_STATE_JS = """
 """
 
 
-def _run_cell(page: Any, index: int) -> None:
-    page.evaluate(
-        "(index) => { const panel = window.jupyterapp.shell.currentWidget;"
-        " panel.content.activeCellIndex = index;"
-        " return window.jupyterapp.commands.execute('notebook:run-cell'); }",
-        index,
-    )
-
-
 def _at(box: dict[str, float], fx: float, fy: float) -> tuple[float, float]:
     return (box["x"] + fx * box["width"], box["y"] + fy * box["height"])
 
@@ -104,12 +104,8 @@ def test_a_clip_plays_and_the_cards_painter_sends_its_mask(tmp_path: Path) -> No
         page.set_default_timeout(90_000)
         try:
             page.goto(f"{url}{LAB.path}{notebook.name}")
-            page.wait_for_function(
-                "() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
-                " && window.jupyterapp.shell.currentWidget.sessionContext"
-                " && window.jupyterapp.shell.currentWidget.sessionContext.session"
-            )
-            _run_cell(page, 0)
+            wait_for_kernel(page)
+            run_cell(page, 0)
             page.wait_for_selector(
                 "video.mjnb-clip-video, .jp-OutputArea-output[data-mime-type*=error]",
                 timeout=150_000,
@@ -134,7 +130,7 @@ def test_a_clip_plays_and_the_cards_painter_sends_its_mask(tmp_path: Path) -> No
             video_card.screenshot(path=str(DOCS_IMG / "video-card.png"))
 
             # the upscale's card, then Vary region -> the painter
-            _run_cell(page, 1)
+            run_cell(page, 1)
             card = page.locator(".jp-Cell").nth(1).locator(".mjnb-card").first
             button = card.locator(".mjnb-card-actions button", has_text="Vary region")
             button.wait_for(timeout=30_000)
@@ -158,7 +154,7 @@ def test_a_clip_plays_and_the_cards_painter_sends_its_mask(tmp_path: Path) -> No
             )
             # the vary region task's card appears under the upscale's
             card.locator(".mjnb-card").first.wait_for(timeout=30_000)
-            _run_cell(page, 2)
+            run_cell(page, 2)
             output = page.locator(".jp-Cell").nth(2).locator(".jp-OutputArea-output")
             output.filter(has_text="MASK ").wait_for(timeout=30_000)
             text = output.filter(has_text="MASK ").first.text_content() or ""

@@ -18,7 +18,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, LAB, _notebook, jupyter_server
+from test_browser import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    LAB,
+    _notebook,
+    jupyter_server,
+    run_cell,
+    wait_for_kernel,
+)
 from test_browser import pytestmark as browser_marks
 
 pytestmark = browser_marks
@@ -88,12 +97,8 @@ def test_the_mask_painter_in_a_browser(tmp_path: Path) -> None:
         page.set_default_timeout(45_000)
         try:
             page.goto(f"{url}{LAB.path}{notebook.name}")
-            page.wait_for_function(
-                "() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
-                " && window.jupyterapp.shell.currentWidget.sessionContext"
-                " && window.jupyterapp.shell.currentWidget.sessionContext.session"
-            )
-            _run_cell(page, 0)
+            wait_for_kernel(page)
+            run_cell(page, 0)
             page.wait_for_selector(
                 ".mjnb-painter-canvas, .jp-OutputArea-output[data-mime-type*=error]"
             )
@@ -124,7 +129,7 @@ def test_the_mask_painter_in_a_browser(tmp_path: Path) -> None:
                 "?.startsWith('Mask received')",
                 timeout=20_000,
             )
-            _run_cell(page, 1)
+            run_cell(page, 1)
             output = page.locator(".jp-Cell").nth(1).locator(".jp-OutputArea-output")
             output.filter(has_text="MASK ").wait_for(timeout=30_000)
             text = output.filter(has_text="MASK ").first.text_content() or ""
@@ -152,15 +157,6 @@ def test_the_mask_painter_in_a_browser(tmp_path: Path) -> None:
     assert report["white"] == pytest.approx(stroke + rect, rel=0.12)
     assert report["status"].startswith("Mask received: ")
     assert (root / "mask.png").is_file()
-
-
-def _run_cell(page: Any, index: int) -> None:
-    page.evaluate(
-        "(index) => { const panel = window.jupyterapp.shell.currentWidget;"
-        " panel.content.activeCellIndex = index;"
-        " return window.jupyterapp.commands.execute('notebook:run-cell'); }",
-        index,
-    )
 
 
 def _drag(page: Any, box: dict[str, float], rect: tuple[int, int, int, int]) -> None:
