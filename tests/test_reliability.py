@@ -162,7 +162,8 @@ def test_kill_9_mid_sweep_then_a_new_client_finishes_it_without_duplicates(
     sim = make_sim(latency=0.8, concurrency=3, token="secret")
     script = tmp_path / "client.py"
     script.write_text(textwrap.dedent(KILLED_CLIENT))
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    # a short shared-slot lease: the killed kernel's slots free in 2 s, not 30
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1]), "MJNB_SLOT_LEASE": "2"}
     process = subprocess.Popen(
         [sys.executable, str(script), sim.url], stdout=subprocess.PIPE, text=True, env=env
     )

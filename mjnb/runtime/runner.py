@@ -433,10 +433,12 @@ class Runner:
 
     async def _follow(self, state: TaskState) -> None:
         """Poll until the job ends. Fails the task once it has shown no progress, or
-        every poll has failed, for ``stall_timeout`` seconds (whichever is true)."""
+        every poll has failed, for ``stall_timeout`` seconds (whichever is true; a job
+        readings showed stuck is reported stuck, even when the last polls failed)."""
         last_change = self._changed_at.get(state.id, time.monotonic())
         failures, failing_since = 0, 0.0
         seen = (state.status, state.snapshot.progress)
+        stuck_seen = False  # a reading since the last change showed no progress
         while not state.snapshot.done:
             await asyncio.sleep(self.poll_interval * min(2**failures, 16))
             try:
@@ -449,6 +451,8 @@ class Runner:
                 failing_since = failing_since or time.monotonic()
                 logger.info("mjnb: poll of %s failed (%s), will retry", state.id, exc)
                 if time.monotonic() - failing_since > self.stall_timeout:
+                    if stuck_seen:  # readings showed it stuck before the polls failed
+                        raise self._stalled(state) from None
                     raise Timeout(
                         f"Task {state.id}: every poll of {self.adapter.name} failed for "
                         f"{self.stall_timeout:.0f} s (last error: {reason(exc)}); mjnb "
@@ -459,14 +463,18 @@ class Runner:
             else:
                 failures, failing_since = 0, 0.0
                 self.update(state, snapshot)
-                if (state.status, state.snapshot.progress) != seen:
+                stuck_seen = (state.status, state.snapshot.progress) == seen
+                if not stuck_seen:
                     seen, last_change = (state.status, state.snapshot.progress), time.monotonic()
             if time.monotonic() - last_change > self.stall_timeout:
-                raise Timeout(
-                    f"Task {state.id} showed no progress for {self.stall_timeout:.0f} s "
-                    f"(stuck {state.status} at {state.snapshot.progress}%); mjnb stopped waiting. "
-                    "Providers often fail such jobs later; check its status there."
-                )
+                raise self._stalled(state)
+
+    def _stalled(self, state: TaskState) -> Timeout:
+        return Timeout(
+            f"Task {state.id} showed no progress for {self.stall_timeout:.0f} s "
+            f"(stuck {state.status} at {state.snapshot.progress}%); mjnb stopped waiting. "
+            "Providers often fail such jobs later; check its status there."
+        )
 
     async def download(self, url: str) -> Path:
         """GET ``url`` (retrying transient failures) and store it; returns its path."""
