@@ -24,7 +24,6 @@ import os
 import tempfile
 import threading
 import time
-import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -217,19 +216,17 @@ def _check_image(data: bytes, kind: str) -> str:
 
     formats = tuple(_EXTENSIONS)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data), formats=formats) as probe:
-                fmt = str(probe.format)
-                width, height = probe.size
-                if width * height > MAX_PIXELS:
-                    raise _bomb(width, height, kind)
-                probe.verify()  # PNG: every chunk's CRC, without inflating
-            if fmt == "JPEG" and not data.rstrip(b"\0").endswith(b"\xff\xd9"):
-                raise OSError("the JPEG has no end-of-image marker")
-            if fmt not in ("PNG", "JPEG"):
-                with Image.open(io.BytesIO(data), formats=formats) as image:
-                    image.load()
+        with Image.open(io.BytesIO(data), formats=formats) as probe:
+            fmt = str(probe.format)
+            width, height = probe.size
+            if width * height > MAX_PIXELS:
+                raise _bomb(width, height, kind)
+            probe.verify()  # PNG: every chunk's CRC, without inflating
+        if fmt == "JPEG" and not data.rstrip(b"\0").endswith(b"\xff\xd9"):
+            raise OSError("the JPEG has no end-of-image marker")
+        if fmt not in ("PNG", "JPEG"):
+            with Image.open(io.BytesIO(data), formats=formats) as image:
+                image.load()
     except ProviderError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -311,13 +308,11 @@ def open_image(path: str | os.PathLike[str] | bytes) -> Image.Image:
     source = io.BytesIO(path) if isinstance(path, bytes) else path
     where = "these bytes" if isinstance(path, bytes) else str(path)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(source) as image:
-                if image.size[0] * image.size[1] > MAX_PIXELS:
-                    raise OSError(f"{image.size[0]}x{image.size[1]} pixels is over the limit")
-                image.load()
-                return _rgb(image)
+        with Image.open(source) as image:
+            if image.size[0] * image.size[1] > MAX_PIXELS:
+                raise OSError(f"{image.size[0]}x{image.size[1]} pixels is over the limit")
+            image.load()
+            return _rgb(image)
     except FileNotFoundError as exc:
         raise StorageError(
             f"The image {where} is no longer in the cache (pruned?); run the task again "

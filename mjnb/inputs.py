@@ -30,7 +30,6 @@ import hashlib
 import io
 import os
 import re
-import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -365,11 +364,9 @@ def _header_size(data: bytes, fmt: str, label: str) -> tuple[int, int]:
     from PIL import Image
 
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data), formats=(fmt,)) as probe:
-                width, height = probe.size
-    except Image.DecompressionBombError:
+        with Image.open(io.BytesIO(data), formats=(fmt,)) as probe:
+            width, height = probe.size
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise InvalidArgument(
             f"{label} has far more than {MAX_PIXELS // 1_000_000} megapixels: shrink it first."
         ) from None
@@ -394,10 +391,9 @@ def _decode(data: bytes, label: str) -> Image.Image:
     from PIL import Image
 
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=tuple(MIME_TYPES))
-            image.load()
+        # the size was checked first (MAX_PIXELS is under Pillow's warning threshold)
+        image = Image.open(io.BytesIO(data), formats=tuple(MIME_TYPES))
+        image.load()
     except Exception as exc:
         raise InvalidArgument(
             f"{label} is damaged or cut short ({exc}): save or download it again."

@@ -147,7 +147,7 @@ class Job:
             from ..prompt import parse_prompt
 
             with contextlib.suppress(PromptError):  # sent as written
-                object.__setattr__(self, "parsed", parse_prompt(self.prompt))
+                object.__setattr__(self, "parsed", parse_prompt(self.prompt, warn=False))
 
     @property
     def speed(self) -> str | None:

@@ -81,7 +81,7 @@ def model_for(prompt: Prompt | str | None) -> str:
     """MetaChat's ``model`` for a prompt; versions it does not name stay in the prompt
     and get the nearest model it does (see :func:`fallback_note`)."""
     if isinstance(prompt, str):
-        prompt = parse_prompt(prompt)
+        prompt = parse_prompt(prompt, strict=False, warn=False)
     version = prompt.version if prompt is not None else None
     if version is None:
         return "mj-v6"

@@ -102,7 +102,7 @@ _PARAM = {
 def family(prompt: Prompt | str | None) -> str:
     """``"5"`` for V5.x and niji 5 and older (Upscale 2x/4x), else ``"6"`` (Subtle/Creative)."""
     if isinstance(prompt, str):
-        prompt = parse_prompt(prompt)
+        prompt = parse_prompt(prompt, strict=False, warn=False)
     version = (prompt.version if prompt is not None else None) or ""
     number = version.removeprefix("niji").strip()
     try:

@@ -10,12 +10,11 @@ per tile: a later cell of the same tile (in this session) starts from the same u
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..errors import NotReady
-from ..prompt import PromptWarning
 from ..providers.base import Job
 from . import build
 
@@ -115,9 +114,7 @@ class VideoCells:
         extra = {k: v for k, v in params.items() if k not in _VIDEO_PARAMS}
         text = prompt.text
         if extra:  # --seed: the sweep planned it (and said providers may drop it)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", PromptWarning)
-                text = str(prompt.with_params(**dict.fromkeys(_VIDEO_PARAMS)))
+            text = str(replace(prompt, params=extra, template=None))
         label = f"animate {motion}"
         options: dict[str, Any] = dict(
             prompt=text, motion=motion, loop=loop, batch=batch, raw=raw, mode=mode
