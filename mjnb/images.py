@@ -469,6 +469,14 @@ def fit_thumbnail(image: Image.Image, size: int) -> Image.Image:
     return copy
 
 
+def thumbnail_jpeg(path: str | os.PathLike[str], size: int) -> tuple[bytes, tuple[int, int]]:
+    """A JPEG of the image at ``path`` fitting in ``size`` x ``size``, and its size (the
+    gallery's picture of a result; made in memory, never through the cache's
+    thumbnails, so a view still finds out for itself when the cached file is damaged)."""
+    thumb = fit_thumbnail(open_image(path), size)
+    return encode(thumb, "JPEG"), thumb.size
+
+
 def encode(image: Image.Image, fmt: str = "JPEG", quality: int = JPEG_QUALITY) -> bytes:
     """``image`` encoded as ``fmt`` (JPEG, PNG, WEBP...); JPEG drops any alpha."""
     fmt = fmt.upper()

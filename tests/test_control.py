@@ -94,41 +94,6 @@ def test_cancel_where_the_protocol_cannot_keeps_polling(engine: Engine) -> None:
     assert task.wait(WAIT).status == "succeeded"  # the paid result is kept
 
 
-class CancellingMJProxy(MJProxyAdapter):
-    """midjourney-proxy with the cancel hook the providers branch adds to every adapter."""
-
-    def cancel(self, snapshot: mjnb.providers.base.Snapshot) -> httpx.Request:
-        return httpx.Request("POST", f"{self.base_url}/mj/task/{snapshot.remote_id}/cancel")
-
-
-def cancel_endpoint(sim_app: Any, cancelled: list[str]) -> Any:
-    """The simulator plus midjourney-proxy's ``POST /mj/task/{id}/cancel`` (which the
-    simulator lacks on this branch): a cancelled job then fetches as ``CANCEL``."""
-
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        path = scope.get("path", "")
-        parts = path.strip("/").split("/")
-        if scope["type"] == "http" and parts[:2] == ["mj", "task"] and parts[-1] == "cancel":
-            cancelled.append(parts[2])
-            await respond(send, {"code": 1, "description": "success"})
-            return
-        if scope["type"] == "http" and parts[-1] == "fetch" and parts[2] in cancelled:
-            job = {"id": parts[2], "status": "FAILURE", "failReason": "cancelled by the user"}
-            job.update(status="CANCEL", progress="0%")
-            await respond(send, job)
-            return
-        await sim_app(scope, receive, send)
-
-    return app
-
-
-async def respond(send: Any, body: object) -> None:
-    data = json.dumps(body).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    await send({"type": "http.response.body", "body": data})
-
-
 @pytest.fixture
 def sim_config() -> object:
     from mjnb.simulator import SimConfig
@@ -136,28 +101,23 @@ def sim_config() -> object:
     return SimConfig(latency=1.5, long_side=256, progress_steps=6)
 
 
-def test_cancel_after_send_asks_midjourney_proxy(sim_app: Any, isolated_env: Path) -> None:
-    cancelled: list[str] = []
-    engine = Engine(transport=httpx.ASGITransport(app=cancel_endpoint(sim_app, cancelled)))
-    try:
-        run = RunSettings(max_concurrency=2, poll_interval=0.05, stall_timeout=30)
-        session = Session(
-            CancellingMJProxy(base_url="http://sim.test"),
-            home=isolated_env,
-            run=run,
-            engine=engine,
-        )
-        task = session.imagine("a red fox --seed 5")
-        deadline = time.monotonic() + WAIT
-        while not task.snapshot.remote_id and time.monotonic() < deadline:
-            time.sleep(0.01)
-        message = task.cancel()
-        assert "Asked mjproxy to cancel" in message
-        assert cancelled == [task.snapshot.remote_id]
-        assert task.wait(WAIT).status == "cancelled"
-        assert session.log.get(task.id)["status"] == "cancelled"  # type: ignore[index]
-    finally:
-        engine.close()
+def test_cancel_after_send_asks_midjourney_proxy(engine: Engine, isolated_env: Path) -> None:
+    """trueai's ``POST /mj/task/{id}/cancel``: the simulator fails the job as trueai does
+    (``取消任务``), and the batch lookup the runner polls with reads it as cancelled."""
+    run = RunSettings(max_concurrency=2, poll_interval=0.05, stall_timeout=30)
+    session = Session(
+        MJProxyAdapter(base_url="http://sim.test"), home=isolated_env, run=run, engine=engine
+    )
+    task = session.imagine("a red fox --seed 5")
+    deadline = time.monotonic() + WAIT
+    while not task.snapshot.remote_id and time.monotonic() < deadline:
+        time.sleep(0.01)
+    message = task.cancel()
+    assert "Asked mjproxy to cancel" in message
+    assert task.wait(WAIT).status == "cancelled"
+    assert "取消任务" in (task.error or "")
+    assert session.log.get(task.id)["status"] == "cancelled"  # type: ignore[index]
+    assert stats(engine)["submits"] == 1
 
 
 # ------------------------------------------------------------ listeners that break

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import html
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
 
-from ..log.shared import SharedDB, get_thumbnails
-from ..vocab import STATUSES
+from ..errors import MJError
+from ..log.shared import SharedDB, get_thumbnails, put_thumbnail
+from ..vocab import STATUSES, THUMBNAIL_SIZE
 from .liveview import Throttle
 
 if TYPE_CHECKING:
@@ -192,6 +193,7 @@ class Gallery(widgets.VBox):
             )
             rows = chosen.to_dict("records")
             thumbs = get_thumbnails(self.db, [r["task_id"] for r in rows])
+            thumbs.update(self._made(r for r in rows if r["task_id"] not in thumbs))
         except Exception as exc:  # a gallery that cannot read says so, and keeps going
             self.last_error = exc
             self.note.value = f"<span style='color:#b00'>{html.escape(str(exc))}</span>"
@@ -213,6 +215,24 @@ class Gallery(widgets.VBox):
                 f"{len(rows)} result(s) from {people} user(s), newest first"
                 f" ({len(thumbs)} with a picture)"
             )
+
+    def _made(self, rows: Iterable[dict[str, Any]]) -> dict[str, bytes]:
+        """Pictures for results the log has none of (the personal log's runners make
+        none), from the image files this machine can read; stored for the next look."""
+        from ..images import thumbnail_jpeg
+
+        made: dict[str, bytes] = {}
+        for row in rows:
+            path = row.get("image_path")
+            if row["status"] != "succeeded" or not isinstance(path, str) or not path:
+                continue
+            try:
+                jpeg, size = thumbnail_jpeg(path, THUMBNAIL_SIZE)
+                put_thumbnail(self.db, row["task_id"], row.get("user"), jpeg, size)
+            except (MJError, OSError):  # a missing or damaged file: the status tile
+                continue
+            made[row["task_id"]] = jpeg
+        return made
 
     def _tile(self, index: int, row: dict[str, Any], jpeg: bytes | None) -> widgets.VBox:
         if jpeg:

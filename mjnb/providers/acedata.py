@@ -36,7 +36,7 @@ stay in the prompt text, where Midjourney reads them.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import httpx
@@ -49,6 +49,7 @@ from . import acedata_media as media
 from .base import AdapterBase, Feature, Job, LocalImages, Snapshot, Status
 from .common import (
     ACEDATA_STATES,
+    batch_records,
     blend_prompt,
     capped_descriptions,
     map_status,
@@ -192,6 +193,8 @@ class AceDataAdapter(AdapterBase):
     )
     local_images: ClassVar[LocalImages] = "refuse"
     max_extensions = media.MAX_EXTENSIONS
+    #: retrieve_batch reads up to 50 named tasks in one request (see poll_many)
+    batch_polls = 50
 
     # -- requests ---------------------------------------------------------------------
 
@@ -306,8 +309,24 @@ class AceDataAdapter(AdapterBase):
             done = int(job.parent.extra.get("extensions") or 0) + 1
         return {"video": True, "extensions": done}
 
+    def poll_many(self, snapshots: Sequence[Snapshot]) -> httpx.Request:
+        """``retrieve_batch`` with ``ids`` (the MCP server advises at most 50); ``limit``
+        is sent because the batch pages 12 records by default even for named ids."""
+        ids = [s.remote_id for s in snapshots if s.remote_id]
+        body = {"action": "retrieve_batch", "ids": ids, "limit": len(ids)}
+        return self._request("/midjourney/tasks", body, "application/json")
+
+    def parse_poll_many(
+        self, snapshots: Sequence[Snapshot], response: httpx.Response
+    ) -> dict[str, Snapshot]:
+        found = batch_records(self._body(response).get("items"), snapshots, self.title)
+        return {str(s.remote_id): self._reading(s, record) for s, record in found}
+
     def parse_poll(self, snapshot: Snapshot, response: httpx.Response) -> Snapshot:
-        body = self._body(response)
+        return self._reading(snapshot, self._body(response))
+
+    def _reading(self, snapshot: Snapshot, body: Mapping[str, Any]) -> Snapshot:
+        """The state one task record (from ``retrieve`` or ``retrieve_batch``) shows."""
         data = body.get("response")
         if not body.get("id") and not isinstance(data, dict):
             raise ProviderError(f"{self.title} does not know task {snapshot.remote_id}.")

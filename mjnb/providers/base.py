@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 from urllib.parse import quote
@@ -191,6 +191,8 @@ _SCRUBBED = (
     "local",
     "parse_submit",
     "parse_poll",
+    "poll_many",
+    "parse_poll_many",
     "parse_line",
     "parse_cancel",
 )
@@ -249,6 +251,8 @@ class AdapterBase:
     #: True when the protocol animates a grid's tile directly (``Job.index`` on a grid,
     #: Youchuan's ``imageNo``); False: mjnb first sends ``U<index>`` and animates that
     animates_grids: ClassVar[bool] = False
+    #: the most jobs one batch lookup reads (:meth:`poll_many`); 0: the protocol has none
+    batch_polls: ClassVar[int] = 0
 
     base_url: str = ""
     _token: str | None = None
@@ -298,6 +302,17 @@ class AdapterBase:
 
     def parse_poll(self, snapshot: Snapshot, response: httpx.Response) -> Snapshot:
         """The new state; ``snapshot`` is the previous one (for fields not repeated)."""
+        raise NotImplementedError
+
+    def poll_many(self, snapshots: Sequence[Snapshot]) -> httpx.Request:
+        """The one request that reads several submitted jobs (``batch_polls`` > 0)."""
+        raise NotImplementedError
+
+    def parse_poll_many(
+        self, snapshots: Sequence[Snapshot], response: httpx.Response
+    ) -> dict[str, Snapshot]:
+        """The new states by remote id; a job the answer leaves out is not in it (the
+        runner polls that one alone, so its own error still comes out)."""
         raise NotImplementedError
 
     def error_for(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -24,7 +24,7 @@ import httpx
 from ..errors import PromptError, ProviderError, Rejected
 from ..prompt import Prompt, version_rules
 from ..vocab import BLEND_ASPECTS, MAX_RESULT_URLS, Status
-from .base import Job
+from .base import Job, Snapshot
 
 #: Ace Data Cloud ``state`` in the ``/midjourney/tasks`` wrapper ("some clients see it").
 ACEDATA_STATES: Mapping[str, Status] = {
@@ -107,6 +107,21 @@ def read_json(response: httpx.Response) -> Any:
         return json.loads(response.content)
     except ValueError:
         return None
+
+
+def batch_records(
+    records: Any, snapshots: Sequence[Snapshot], who: str
+) -> list[tuple[Snapshot, Mapping[str, Any]]]:
+    """The records of a batch lookup's answer that are jobs asked about, each with the
+    job's snapshot (records of other jobs, and ones that are not objects, are left)."""
+    if not isinstance(records, list):
+        raise ProviderError(f"{who} answered the batch lookup without a list of tasks.")
+    wanted = {s.remote_id: s for s in snapshots if s.remote_id}
+    return [
+        (wanted[r["id"]], r)
+        for r in records
+        if isinstance(r, dict) and isinstance(r.get("id"), str) and r["id"] in wanted
+    ]
 
 
 def retry_after(response: httpx.Response) -> float | None:

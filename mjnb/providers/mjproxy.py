@@ -35,7 +35,7 @@ Mapping choices:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import httpx
@@ -44,6 +44,7 @@ from ..errors import AuthError, ConfigError, ProviderError, RateLimited, Rejecte
 from .base import AdapterBase, Feature, Job, Snapshot, Status
 from .common import (
     MJPROXY_STATUSES,
+    batch_records,
     blend_prompt,
     capped_descriptions,
     check_blend,
@@ -161,6 +162,7 @@ class MJProxyAdapter(AdapterBase):
     )  # fmt: skip
     local_images = "inline"  # data URLs in base64Array / image / base64
     max_extensions = 4  # Midjourney's own limit (about 21 s)
+    batch_polls = 50
 
     def __init__(self, base_url: str | None = None, token: str | None = None) -> None:
         if not base_url:
@@ -296,6 +298,19 @@ class MJProxyAdapter(AdapterBase):
             raise ProviderError("Cannot poll a midjourney-proxy job that has no task id.")
         return self._request("GET", f"/mj/task/{self.path_id(snapshot.remote_id)}/fetch")
 
+    def poll_many(self, snapshots: Sequence[Snapshot]) -> httpx.Request:
+        """``POST /mj/task/list-by-condition {ids}``: novicezk's batch lookup, which
+        trueai serves under that name and as ``list-by-ids`` (TaskController.cs); it
+        answers a list of the same task objects as ``fetch``."""
+        ids = [s.remote_id for s in snapshots if s.remote_id]
+        return self._request("POST", "/mj/task/list-by-condition", {"ids": ids})
+
+    def parse_poll_many(
+        self, snapshots: Sequence[Snapshot], response: httpx.Response
+    ) -> dict[str, Snapshot]:
+        found = batch_records(self._body(response, None), snapshots, self.title)
+        return {str(s.remote_id): self._reading(s, task) for s, task in found}
+
     def parse_poll(self, snapshot: Snapshot, response: httpx.Response) -> Snapshot:
         task = self._body(response, snapshot.remote_id)
         if not isinstance(task, dict) or not task:
@@ -304,6 +319,10 @@ class MJProxyAdapter(AdapterBase):
                 "the server may have restarted and lost it.",
                 status=response.status_code,
             )
+        return self._reading(snapshot, task)
+
+    def _reading(self, snapshot: Snapshot, task: Mapping[str, Any]) -> Snapshot:
+        """The state one task object (from ``fetch`` or the batch lookup) shows."""
         status = map_status(MJPROXY_STATUSES, task.get("status"))
         progress = progress_percent(task.get("progress"))
         url = optional_str(task.get("imageUrl"), "an imageUrl", self.title)

@@ -11,6 +11,7 @@ these routes; its 404 is turned into one sentence here.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -175,7 +176,7 @@ def _url(value: Any, what: str, title: str) -> str | None:
     return value.strip()
 
 
-def media_fields(task: dict[str, Any], title: str) -> tuple[tuple[str, ...], str | None]:
+def media_fields(task: Mapping[str, Any], title: str) -> tuple[tuple[str, ...], str | None]:
     """A finished task's clips (``videoUrls`` objects, else ``videoUrl``, else a VIDEO
     task's ``imageUrl``) and a still to show for them (a thumbnail), checked."""
     raw = task.get("videoUrls")

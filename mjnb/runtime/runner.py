@@ -54,6 +54,7 @@ from ..secrets import scrub
 from ..vocab import MAX_ANSWER_BYTES
 from . import fetch, media
 from .engine import Engine, with_timeout
+from .polls import Polls
 from .state import TaskState, snapshot_state
 from .wire import TooLarge, read_capped, read_lines, reason, send_capped
 
@@ -122,6 +123,8 @@ class Runner:
         #: the wall-clock deadline of one whole exchange (answers), and of one download
         self.deadline = request_timeout
         self.download_deadline = 4 * request_timeout
+        #: every job's next reading, batched where the protocol can (see .polls)
+        self.polls = Polls(adapter, self._exchange, poll_interval)
         self._background: set[asyncio.Future[None]] = set()
         #: when each task last changed (monotonic), so a stall counts from there
         self._changed_at: dict[str, float] = {}
@@ -189,7 +192,7 @@ class Runner:
             else:
                 await fetch.result(self, state)
                 if self.share is not None:
-                    await self.share.share_result(state.id, state.image_path, self.images)
+                    await self.share.share_result(state.id, state.image_path)
 
     def _shared(self, state: TaskState, resume: bool) -> AbstractAsyncContextManager[None]:
         """The account's shared slot (and budget unit), behind the local limit."""
@@ -440,10 +443,8 @@ class Runner:
         seen = (state.status, state.snapshot.progress)
         stuck_seen = False  # a reading since the last change showed no progress
         while not state.snapshot.done:
-            await asyncio.sleep(self.poll_interval * min(2**failures, 16))
             try:
-                response = await self._exchange(self.adapter.poll(state.snapshot))
-                snapshot = self.adapter.parse_poll(state.snapshot, response)
+                snapshot = await self.polls.read(state.snapshot, failures)
             except AuthError:
                 raise
             except POLL_ERRORS as exc:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidArgument, NotFound, NotReady, PromptError, Rejected, StorageError
 from ..images import ImageStore, LazyTiles
-from ..log import LogURL, TaskLog
+from ..log import LogURL, TaskLog, default_log_path
 from ..prompt import Prompt, parse_prompt
 from ..providers.base import Adapter, Job, JobKind, check_prompt
 from ..task import Task
@@ -83,8 +83,10 @@ class Session(MediaMethods, VideoCells):
         self.engine = engine or Engine.get()
         self.log = TaskLog(log_url, home=home, journal=home / "log-journal.sqlite")
         self.images = ImageStore(os.environ.get("MJNB_IMAGES") or home / "images")
-        #: what this account's kernels share through the log: slots, budget, gallery
-        self.share = account_share(self.log, adapter)
+        #: what this account's kernels share through the log: slots, budget, gallery;
+        #: on the personal log (no other machine reads it) pictures are made on demand
+        personal = self.log.path == default_log_path(home).absolute()
+        self.share = account_share(self.log, adapter, thumbnails=not personal)
         self.runner = Runner(
             self.engine,
             adapter,

@@ -338,11 +338,13 @@ class SharedSlots:
 class AccountShare:
     """What the kernels of one account share, as the runner uses it: a slot for the
     span a job occupies the provider, one unit of the daily budget just before a job
-    is sent, and a thumbnail of each result for the common gallery."""
+    is sent, and, on a log other machines read, a thumbnail of each result for the
+    common gallery (on the personal log the gallery makes them when it shows them)."""
 
-    def __init__(self, slots: SharedSlots, budget: Budget) -> None:
+    def __init__(self, slots: SharedSlots, budget: Budget, *, thumbnails: bool = True) -> None:
         self.slots = slots
         self.budget = budget
+        self.thumbnails = thumbnails
 
     @contextlib.asynccontextmanager
     async def turn(self, size: int, task_id: str, *, spend: bool) -> AsyncIterator[None]:
@@ -353,29 +355,27 @@ class AccountShare:
                 await asyncio.to_thread(self.budget.spend, 1)
             yield
 
-    async def share_result(self, task_id: str, image_path: Any, images: Any) -> None:
+    async def share_result(self, task_id: str, image_path: Any) -> None:
         """Put a small JPEG of the result in the shared log (never fails the task)."""
-        if not image_path:
+        if not image_path or not self.thumbnails:
             return
         try:
-            await asyncio.to_thread(self._thumb, task_id, image_path, images)
+            await asyncio.to_thread(self._thumb, task_id, image_path)
         except Exception as exc:  # a gallery without one picture beats a failed task
             logger.warning("mjnb: no gallery thumbnail for %s: %s", task_id, exc)
 
-    def _thumb(self, task_id: str, image_path: Any, images: Any) -> None:
-        # made in memory, not through the image cache's thumbnails: a view must still
-        # find out for itself when the cached file is damaged later
-        from ..images import encode, fit_thumbnail, open_image
+    def _thumb(self, task_id: str, image_path: Any) -> None:
+        from ..images import thumbnail_jpeg
         from ..log.shared import put_thumbnail
-        from ..vocab import JPEG_QUALITY, THUMBNAIL_SIZE
+        from ..vocab import THUMBNAIL_SIZE
 
-        thumb = fit_thumbnail(open_image(image_path), THUMBNAIL_SIZE)
-        jpeg = encode(thumb, "JPEG", quality=JPEG_QUALITY)
-        put_thumbnail(self.slots.db, task_id, self.budget.user, jpeg, thumb.size)
+        jpeg, size = thumbnail_jpeg(image_path, THUMBNAIL_SIZE)
+        put_thumbnail(self.slots.db, task_id, self.budget.user, jpeg, size)
 
 
-def account_share(log: Any, adapter: Any) -> AccountShare:
-    """The share of the account ``adapter`` uses, through ``log``'s database."""
+def account_share(log: Any, adapter: Any, *, thumbnails: bool = True) -> AccountShare:
+    """The share of the account ``adapter`` uses, through ``log``'s database;
+    ``thumbnails`` puts each result's picture in it at once (for other machines)."""
     from ..budget import Budget
     from ..log.shared import SharedDB, account_key
 
@@ -383,4 +383,4 @@ def account_share(log: Any, adapter: Any) -> AccountShare:
     account = account_key(adapter.name, adapter.base_url)
     lease = float(os.environ.get("MJNB_SLOT_LEASE", "30") or 30)
     slots = SharedSlots(db, account, user=log.user, owner=log.owner, lease=lease)
-    return AccountShare(slots, Budget(db, account, log.user))
+    return AccountShare(slots, Budget(db, account, log.user), thumbnails=thumbnails)

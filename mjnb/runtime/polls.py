@@ -1,0 +1,132 @@
+"""Polls: one request reads every job that is due, where the protocol has a batch lookup.
+
+A sweep of 32 cells polled one by one is 32 requests every interval: CPU in the kernel
+and load (and 429s) at the provider. Where the protocol can read several jobs at once
+(``AdapterBase.batch_polls``: midjourney-proxy's ``list-by-condition``, Ace's
+``retrieve_batch``), the tasks of a runner wait for the next *tick* instead, and one
+request per tick (per ``batch_polls`` jobs) answers them all. Each task still judges its
+own readings (:meth:`Runner._follow`: stalls, failing polls), so the rules stay per task:
+
+- a job the batch answer leaves out is polled alone in the same tick, so its own
+  error ("does not know task ...") still comes out;
+- a batch that fails the way a single poll would (no connection, a timeout, HTTP 5xx
+  or 429) fails every task's reading of that tick, and the ticks back off;
+- a server that does not serve the batch lookup (HTTP 404, an answer of the wrong
+  shape) is polled one job at a time from then on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+import httpx
+
+from ..errors import AuthError, ProviderError, RateLimited
+
+if TYPE_CHECKING:
+    from ..providers.base import Adapter, Snapshot
+
+logger = logging.getLogger("mjnb")
+
+Exchange = Callable[[httpx.Request], Awaitable[httpx.Response]]
+#: the most a tick (or a failing single poll) backs off, in poll intervals
+MAX_BACKOFF = 16
+
+
+def transient(exc: BaseException) -> bool:
+    """True for a failure a single poll would have met too (the server is struggling)."""
+    if isinstance(exc, (httpx.TransportError, RateLimited)):
+        return True
+    status = getattr(exc, "status", None)
+    return isinstance(exc, ProviderError) and isinstance(status, int) and status >= 500
+
+
+class Polls:
+    """The readings of one runner's jobs, each at most once per ``interval``."""
+
+    def __init__(self, adapter: Adapter, exchange: Exchange, interval: float) -> None:
+        self.adapter = adapter
+        self.exchange = exchange
+        self.interval = interval
+        #: jobs per batch request; 0 once the server showed it has no batch lookup
+        self.batch = adapter.batch_polls
+        self._due: list[tuple[Snapshot, asyncio.Future[Snapshot]]] = []
+        self._ticker: asyncio.Task[None] | None = None
+        self._failed_ticks = 0
+
+    async def read(self, snapshot: Snapshot, failures: int = 0) -> Snapshot:
+        """The job's next state, one interval (backed off by ``failures``) from now."""
+        if not self.batch or not snapshot.remote_id:
+            await asyncio.sleep(self.interval * min(2**failures, MAX_BACKOFF))
+            return await self._single(snapshot)
+        future: asyncio.Future[Snapshot] = asyncio.get_running_loop().create_future()
+        self._due.append((snapshot, future))
+        if self._ticker is None:
+            self._ticker = asyncio.create_task(self._tick())
+        return await future
+
+    async def _single(self, snapshot: Snapshot) -> Snapshot:
+        response = await self.exchange(self.adapter.poll(snapshot))
+        return self.adapter.parse_poll(snapshot, response)
+
+    async def _tick(self) -> None:
+        try:
+            while self._due:
+                await asyncio.sleep(self.interval * min(2**self._failed_ticks, MAX_BACKOFF))
+                due = [entry for entry in self._due if not entry[1].done()]
+                self._due = []
+                size = self.batch or 1
+                chunks = [due[i : i + size] for i in range(0, len(due), size)]
+                await asyncio.gather(*(self._answer(chunk) for chunk in chunks))
+        finally:
+            self._ticker = None
+
+    async def _answer(self, due: list[tuple[Snapshot, asyncio.Future[Snapshot]]]) -> None:
+        """Read ``due`` in one batch request (or one by one); settle every future."""
+        readings: dict[str, Snapshot] = {}
+        if self.batch:
+            snapshots = [snapshot for snapshot, _ in due]
+            try:
+                response = await self.exchange(self.adapter.poll_many(snapshots))
+                readings = self.adapter.parse_poll_many(snapshots, response)
+            except Exception as exc:
+                if isinstance(exc, AuthError) or transient(exc):
+                    self._failed_ticks += 1
+                    for _, future in due:
+                        _settle(future, exc=exc)
+                    return
+                logger.info(
+                    "mjnb: %s has no batch lookup (%s); polling one job at a time",
+                    self.adapter.name,
+                    exc,
+                )
+                self.batch = 0
+            else:
+                self._failed_ticks = 0
+        alone = [(s, f) for s, f in due if s.remote_id not in readings]
+        for snapshot, future in due:
+            if snapshot.remote_id in readings:
+                _settle(future, readings[str(snapshot.remote_id)])
+        await asyncio.gather(*(self._answer_alone(s, f) for s, f in alone))
+
+    async def _answer_alone(self, snapshot: Snapshot, future: asyncio.Future[Snapshot]) -> None:
+        try:
+            _settle(future, await self._single(snapshot))
+        except Exception as exc:  # the task's own rules judge it (Runner._follow)
+            _settle(future, exc=exc)
+
+
+def _settle(
+    future: asyncio.Future[Snapshot],
+    value: Snapshot | None = None,
+    exc: BaseException | None = None,
+) -> None:
+    if future.done():  # the task was cancelled while it waited
+        return
+    if exc is not None:
+        future.set_exception(exc)
+    else:
+        future.set_result(value)  # type: ignore[arg-type]
