@@ -131,3 +131,15 @@ def target(request: pytest.FixtureRequest, isolated_env: Path) -> str:
         return str(isolated_env / "history.sqlite")
     url: str = request.getfixturevalue("pg_url")
     return url
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A failing test's report also shows what its fixtures have to say: a fixture
+    value with a ``report_section()`` (e.g. a server subprocess's stderr) adds one."""
+    report = yield
+    if report.failed:
+        for value in getattr(item, "funcargs", {}).values():
+            if callable(getattr(type(value), "report_section", None)):  # not __getattr__
+                report.sections.append(value.report_section())
+    return report

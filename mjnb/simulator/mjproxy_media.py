@@ -60,7 +60,8 @@ __all__ = [
     "zoom_factor",
 ]
 
-#: the simulator's clips: small and quick to encode (the real ones are 480p, 24 fps)
+#: the simulator's clips: small and quick to encode (the real ones are 480p, 24 fps);
+#: smaller still when the simulator's ``long_side`` is
 VIDEO_LONG_SIDE = 256
 VIDEO_FPS = 12
 #: Midjourney extends one clip at most 4 times (about 21 s in all)
@@ -148,7 +149,7 @@ def clip_bytes(job: Job, n: int) -> bytes:
                 end=end,
                 raw=spec.raw,
                 resolution=spec.resolution,
-                long_side=VIDEO_LONG_SIDE,
+                long_side=min(VIDEO_LONG_SIDE, job.long_side),
                 fps=VIDEO_FPS,
             )
         job.cache.put(key, data, len(data))

@@ -44,6 +44,7 @@ from mjnb.simulator.youchuan import PROTOCOL, Refused, Youchuan
 
 __all__ = ["VIDEO_FPS", "VIDEO_LONG_SIDE", "Media", "clip_bytes"]
 
+#: the clips' long side at most (smaller when the simulator's ``long_side`` is)
 VIDEO_LONG_SIDE = 256
 VIDEO_FPS = 12
 VIDEO_TYPES = {0: "480p", 1: "720p"}
@@ -77,7 +78,7 @@ def clip_bytes(job: Job, number: int) -> bytes:
             end=end,
             raw=spec["raw"],
             resolution=spec["resolution"],
-            long_side=VIDEO_LONG_SIDE,
+            long_side=min(VIDEO_LONG_SIDE, job.long_side),
             fps=VIDEO_FPS,
         )
     job.cache.put(key, data, len(data))
