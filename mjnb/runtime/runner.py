@@ -35,6 +35,7 @@ import json
 import logging
 import time
 from contextlib import AbstractAsyncContextManager
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -75,6 +76,8 @@ POLL_ERRORS: tuple[type[Exception], ...] = (
     ValueError,
     *PARSE_ERRORS,
 )
+#: seconds between log writes of a running job's progress alone
+PROGRESS_WRITES = 1.0
 CANCELLED_UNSENT = (
     "cancelled before it was sent; nothing was spent (never sent, also not by resume)"
 )
@@ -128,6 +131,8 @@ class Runner:
         self._background: set[asyncio.Future[None]] = set()
         #: when each task last changed (monotonic), so a stall counts from there
         self._changed_at: dict[str, float] = {}
+        #: when each task's row was last written for a new reading (monotonic)
+        self._written_at: dict[str, float] = {}
         #: the asyncio task driving each running TaskState, so a cancel can stop it
         self._driving: dict[str, asyncio.Task[Any]] = {}
 
@@ -171,6 +176,7 @@ class Runner:
             )
         finally:
             self._changed_at.pop(state.id, None)
+            self._written_at.pop(state.id, None)
             self._driving.pop(state.id, None)
             self.finish(state)
 
@@ -485,10 +491,18 @@ class Runner:
     def update(self, state: TaskState, snapshot: Snapshot) -> None:
         """Take a new reading of the job: log it, tell the views, fetch a new preview.
         Only the runner and its media steps (:mod:`.media`) call it."""
-        old_preview = state.snapshot.preview_url
+        old = state.snapshot
+        old_preview = old.preview_url
         if state.apply(snapshot):
-            self._changed_at[state.id] = time.monotonic()
-            self._record(state)
+            now = time.monotonic()
+            self._changed_at[state.id] = now
+            # progress alone is written at most every PROGRESS_WRITES seconds (views get
+            # every reading; the log needs only what resume and other kernels read)
+            if not _progress_only(old, state.snapshot) or (
+                now - self._written_at.get(state.id, 0.0) >= PROGRESS_WRITES
+            ):
+                self._written_at[state.id] = now
+                self._record(state)
             state.notify()
             url = snapshot.preview_url
             if url and url != old_preview and not snapshot.done and state.listeners:
@@ -546,3 +560,8 @@ def _json_object(content: bytes) -> bool:
         return isinstance(json.loads(content), dict)
     except ValueError:
         return False
+
+
+def _progress_only(old: Snapshot, new: Snapshot) -> bool:
+    """True when a reading moved the progress (or the preview) and nothing else."""
+    return replace(old, progress=new.progress, preview_url=new.preview_url) == new

@@ -19,8 +19,8 @@ import logging
 import math
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, field
 from dataclasses import dataclass as _dataclass
+from dataclasses import field, fields
 from dataclasses import replace as _replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -228,6 +228,9 @@ class TaskState:
 # -------------------------------------------------------------- what the log keeps
 
 
+_SNAPSHOT_FIELDS = tuple(f.name for f in fields(Snapshot))
+
+
 def snapshot_state(
     snapshot: Snapshot, *, sending: bool = False, unfetched: bool = False
 ) -> dict[str, Any]:
@@ -236,7 +239,8 @@ def snapshot_state(
     ``sending`` is kept with it: the mark that a request may have left the machine
     survives every later write, so a restart never sends the job again.
     """
-    state = asdict(snapshot)
+    # a shallow copy: the log encodes it to JSON at once (asdict deep-copies every value)
+    state = {name: getattr(snapshot, name) for name in _SNAPSHOT_FIELDS}
     state["wire"] = dict(snapshot.wire)
     state["extra"] = dict(snapshot.extra)
     if sending:

@@ -63,15 +63,16 @@ async def read_capped(response: httpx.Response, limit: int, what: str) -> bytes:
             f"{what} is {declared:,} bytes, more than the {_mb(limit)} mjnb reads; refused "
             "without reading it."
         )
-    body = bytearray()
+    chunks, size = [], 0
     async for chunk in response.aiter_bytes():
-        body += chunk
-        if len(body) > limit:
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
             raise TooLarge(
                 f"{what} was larger than the {_mb(limit)} mjnb reads; refused (mjnb "
                 "stopped reading it)."
             )
-    return bytes(body)
+    return b"".join(chunks)  # one copy, however many chunks came
 
 
 async def send_capped(
