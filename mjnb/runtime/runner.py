@@ -269,7 +269,7 @@ class Runner:
                 f"{name} cannot cancel this job; mjnb keeps following task {state.id} so "
                 "the paid result is still saved."
             )
-        response = await self._exchange(request)
+        response = await self.exchange(request)
         self.adapter.parse_cancel(state.snapshot, response)
         return (
             f"Asked {name} to cancel task {state.id}; mjnb keeps polling until the "
@@ -295,7 +295,7 @@ class Runner:
                 if streaming:
                     await self._stream(state, with_timeout(request, self.stream_timeout))
                 else:
-                    response = await self._exchange(request)
+                    response = await self.exchange(request)
                     self.update(state, self._parse_submit(job, response))
                 return
             except RateLimited as exc:
@@ -350,14 +350,20 @@ class Runner:
                 status=exc.status,
             ) from None
 
-    async def _exchange(
-        self, request: httpx.Request, *, what: str = "the answer", limit: int = MAX_ANSWER_BYTES
+    async def exchange(
+        self,
+        request: httpx.Request,
+        *,
+        what: str = "the answer",
+        limit: int = MAX_ANSWER_BYTES,
+        deadline: float | None = None,
     ) -> httpx.Response:
-        """Send ``request`` and read its answer whole, within one deadline and a cap."""
+        """Send ``request`` and read its answer whole, within one deadline (the
+        request's, unless given: an upload's body takes longer) and a cap."""
         return await send_capped(
             self.http,
             with_timeout(request, self.timeout),
-            deadline=self.deadline,
+            deadline=self.deadline if deadline is None else deadline,
             limit=limit,
             what=f"{self.adapter.name}'s {what.removeprefix('the ')}",
         )
@@ -442,7 +448,7 @@ class Runner:
         while not state.snapshot.done:
             await asyncio.sleep(self.poll_interval * min(2**failures, 16))
             try:
-                response = await self._exchange(self.adapter.poll(state.snapshot))
+                response = await self.exchange(self.adapter.poll(state.snapshot))
                 snapshot = self.adapter.parse_poll(state.snapshot, response)
             except AuthError:
                 raise
