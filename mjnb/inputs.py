@@ -42,7 +42,7 @@ from mjnb.vocab import MAX_IMAGE_BYTES, MAX_PIXELS
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["MIME_TYPES", "ImageInput", "image_input", "is_pil_image", "sniff"]
+__all__ = ["MIME_TYPES", "ImageInput", "image_input", "image_ref", "is_pil_image", "sniff"]
 
 #: the image types accepted, Pillow format name -> mime type
 MIME_TYPES: dict[str, str] = {
@@ -252,6 +252,14 @@ def image_input(
     if max_side is None and max_bytes is None:
         return result
     return result.fit(max_side=max_side, max_bytes=max_bytes)
+
+
+def image_ref(image: str) -> str:
+    """What the log records for a job's image string (:attr:`ImageInput.ref`): a URL
+    with its credentials redacted, or ``sha256:<hex>`` of a ``data:`` URL's bytes."""
+    if image[:5].lower() != "data:":
+        return redact_url(image)
+    return f"sha256:{hashlib.sha256(_data_url_bytes(image)).hexdigest()}"
 
 
 def is_pil_image(value: object) -> bool:

@@ -53,9 +53,9 @@ def clip(extensions: int = 0, urls: int = 4) -> Snapshot:
 
 
 def test_features_and_local_images() -> None:
-    assert ADAPTER.features == {"video", "extend", "vary region", "edit", "seed"}
+    assert ADAPTER.features == {"video", "extend", "vary region", "edit", "seed", "upload"}
     assert "remix" not in ADAPTER.features and "zoom custom" not in ADAPTER.features
-    assert ADAPTER.local_images == "refuse"
+    assert ADAPTER.local_images == "upload"  # the runner uploads them, then sends URLs
     assert ADAPTER.max_extensions == 4
 
 
@@ -101,7 +101,7 @@ def test_animate_needs_a_single_image() -> None:
         ADAPTER.submit(Job("action", prompt="x", label="animate high", parent=GRID))
     with pytest.raises(Rejected, match="fast or turbo"):
         ADAPTER.submit(Job("action", label="animate high", parent=UPSCALED, mode="relax"))
-    with pytest.raises(Rejected, match="public URL"):
+    with pytest.raises(Rejected, match="not uploaded first"):  # never sent inline
         ADAPTER.submit(Job("video", prompt="x", images=("data:image/png;base64,AAAA",)))
 
 

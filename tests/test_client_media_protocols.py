@@ -55,9 +55,10 @@ def test_ace_video_editor_and_seed(make_sim: Callable[..., RunningSimulator], pn
     assert longer.kind == "video" and longer.videos
     ok(tile.vary_region((16, 16, 64, 64), prompt="a red fox with a hat"))
     assert grid.job_seed == mj.log().set_index("task_id").loc[grid.id, "job_seed"]
+    batch = ok(mj.animate(png, "waves roll in", motion="low", batch=2))  # uploaded first
+    assert len(batch.videos) == 2
     rows = len(mj.log())
     for call, match in [
-        (lambda: mj.animate(png, "waves"), "acedata needs a public URL"),
         (lambda: grid.act("V1", prompt="a blue fox"), "acedata has no remix"),
         (lambda: tile.zoom_out(1.3), "acedata has no zoom custom"),
     ]:

@@ -595,12 +595,16 @@ def test_video_from_a_local_image_and_describe_blend_of_paths(
     Image.new("RGB", (96, 96), (20, 80, 140)).save(cat)
     ip.run_cell(f"import os; os.chdir({str(tmp_path)!r})")
     run(ip, "%config MJMagic.provider = 'local'")
-    # Ace wants public URLs for local images: one line, nothing sent
-    message = usage_error(ip, "%mj video ./start.png waves roll in --motion high")
-    assert "public URL" in message
-    assert "public URL" in usage_error(ip, "%mj describe ./cat.png")
-    assert "public URL" in usage_error(ip, "%mj blend cat.png start.png")
-    assert sent(ip) == 0
+    # Ace's protocol uploads local images first, then sends their URLs
+    clip = run(ip, "%mj video ./start.png waves roll in --motion high").value
+    described = run(ip, "%mj describe ./cat.png").value
+    blended = run(ip, "%mj blend cat.png start.png").value
+    run(ip, "%mj wait")
+    for task in (clip, described, blended):
+        assert task.status == "succeeded", task.error
+        assert all(not url.startswith("data:") for url in task.job.images)
+    assert clip.videos and described.descriptions and blended.image.size[0] > 0
+    assert sent(ip) == 3
 
 
 def test_vary_region_opens_the_painter_and_submit_starts_the_task(ip: TestingShell) -> None:

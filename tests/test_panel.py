@@ -443,14 +443,16 @@ def test_bad_uploads_and_refusals_are_one_line_in_the_panel(panel: Panel) -> Non
     panel.prompt.value = "a red fox"
     panel.submit.click()
     assert "style reference" in str(panel.last_error) and panel.gallery.children == ()
-    panel.image_upload.role.value = "image prompt"
-    panel.submit.click()  # Ace wants public URLs: refused before sending
-    assert "public URL" in str(panel.last_error) and panel.gallery.children == ()
     assert panel.client.tasks == []
+    panel.image_upload.role.value = "image prompt"
+    panel.submit.click()  # Ace's protocol uploads it first, then sends its URL
+    (card,) = panel.gallery.children
+    assert card.task.wait(30).status == "succeeded", card.task.error
+    assert not card.task.job.images[0].startswith("data:")
     panel.image_upload.clear_button.click()
     assert panel.image_upload.data is None and panel.image_upload.clear_button.disabled
     panel.submit.click()
-    assert len(panel.gallery.children) == 1
+    assert len(panel.gallery.children) == 2
 
 
 def test_the_gallery_cards_animate_and_show_the_clip(panel: Panel) -> None:

@@ -31,6 +31,9 @@ send ``fast``) with ``--fast/--relax/--turbo`` taken out of the prompt text,
 the billing flags ``style_reference`` (``--sref``) and ``moodboard`` (V8/V8.1 with
 image prompts). The other parameters
 stay in the prompt text, where Midjourney reads them.
+
+Local images (a path, bytes, PIL) go through Ace's upload API first and then to the job
+as URLs, like any other (:mod:`.acedata_media` says where and why).
 """
 
 from __future__ import annotations
@@ -151,8 +154,9 @@ def ace_mode(job: Job) -> str | None:
     return mode
 
 
-def prompt_fields(job: Job) -> tuple[str, dict[str, Any]]:
-    """The prompt text to send and the fields Ace reads beside it (module notes)."""
+def prompt_fields(job: Job, *, uploaded: bool = False) -> tuple[str, dict[str, Any]]:
+    """The prompt text to send and the fields Ace reads beside it (module notes);
+    ``uploaded``: the job has uploaded image prompts too (``Job.images``)."""
     parsed = job.parsed
     fields: dict[str, Any] = {"translation": True} if job.translate else {}
     if parsed is None:
@@ -171,7 +175,7 @@ def prompt_fields(job: Job) -> tuple[str, dict[str, Any]]:
         fields["quality"] = ace_quality(params["quality"])
     if "sref" in params:
         fields["style_reference"] = True
-    if parsed.images and version in MOODBOARD_VERSIONS:
+    if (parsed.images or uploaded) and version in MOODBOARD_VERSIONS:
         fields["moodboard"] = True
     return text, fields
 
@@ -189,9 +193,10 @@ class AceDataAdapter(AdapterBase):
     min_poll_interval = 1.0
     #: see :mod:`mjnb.providers.acedata_media` for what Ace offers and why
     features: ClassVar[frozenset[Feature]] = frozenset(
-        {"video", "extend", "vary region", "edit", "seed"}
+        {"video", "extend", "vary region", "edit", "seed", "upload"}
     )
-    local_images: ClassVar[LocalImages] = "refuse"
+    #: uploaded first (``upload``), then sent as URLs; see :mod:`.acedata_media`
+    local_images: ClassVar[LocalImages] = "upload"
     max_extensions = media.MAX_EXTENSIONS
     #: retrieve_batch reads up to 50 named tasks in one request (see poll_many)
     batch_polls = 50
@@ -200,6 +205,25 @@ class AceDataAdapter(AdapterBase):
 
     def auth_headers(self) -> dict[str, str]:
         return {"authorization": f"Bearer {self._token}"} if self._token else {}
+
+    @property
+    def upload_url(self) -> str:
+        """``/api/v1/files/`` at :func:`~.acedata_media.upload_origin` of ``base_url``."""
+        return media.upload_origin(self.base_url) + media.UPLOAD_PATH
+
+    def upload(self, data_url: str) -> httpx.Request | None:
+        """Ace's SDK upload: multipart ``file``, the API's bearer header. The upload
+        origin is the one other origin the credentials go to, for this request only."""
+        return media.upload_request(self.upload_url, data_url, headers=self.auth_headers())
+
+    def parse_upload(self, response: httpx.Response) -> str:
+        error = self.error_for(response)
+        if error is not None:
+            raise error
+        url = media.uploaded_url(read_json(response), self.title)
+        if self.scrub(url) != url:
+            raise ProviderError(f"{self.title}'s upload answer put the token in its file_url.")
+        return url
 
     def _request(self, path: str, body: Mapping[str, Any], accept: str) -> httpx.Request:
         headers = {"accept": accept, **self.auth_headers()}
@@ -215,7 +239,9 @@ class AceDataAdapter(AdapterBase):
         if job.kind == "describe":
             if len(job.images) != 1:
                 raise Rejected(f"Describe takes exactly one image, got {len(job.images)}.")
-            return "/midjourney/describe", {"image_url": job.images[0]}
+            return "/midjourney/describe", {
+                "image_url": media.public(job.images[0], "the image to describe", self.title)
+            }
         if job.kind == "retexture":
             raise Rejected(f"{self.title} has no retexture; use an edit with a prompt instead.")
         if makes_video(job):
@@ -259,7 +285,8 @@ class AceDataAdapter(AdapterBase):
             body = {"action": "generate", "prompt": prompt}
             mode = job.mode
         else:
-            prompt, fields = prompt_fields(job)
+            prompt, fields = prompt_fields(job, uploaded=bool(job.images))
+            prompt = media.with_links(prompt, job.images, self.title)  # uploaded images
             body = {"action": "generate", "prompt": prompt, **fields}
             mode = ace_mode(job)
         if job.callback_url:
@@ -526,6 +553,12 @@ class ZhishuyunAdapter(AceDataAdapter):
     def _imagine(self, body: dict[str, Any], mode: str | None) -> tuple[str, dict[str, Any]]:
         suffix = f"/{mode}" if mode in ("relax", "turbo") else ""
         return "/midjourney/imagine" + suffix, body
+
+    def upload(self, data_url: str) -> httpx.Request | None:
+        """No upload endpoint on Zhishuyun's host was found: the same path at the API's
+        own origin, the token in the query as every Zhishuyun request carries it."""
+        params = {"token": self._token} if self._token else None
+        return media.upload_request(self.upload_url, data_url, params=params)
 
 
 def _message(data: Mapping[str, Any]) -> str | None:

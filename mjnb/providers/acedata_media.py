@@ -22,30 +22,59 @@ providers/midjourney.py``, AceDataCloud/MCPs ``midjourney/tools/video_tools.py``
 
 Ace has no remix step (a prompt is read only by ``variation_region``), no custom zoom
 (only ``zoom_out_2x``/``zoom_out_1_5x``), no retexture, no video upscale and no cancel.
-Local images: Ace takes only URLs (plus the base64 mask); its upload endpoint lives on
-another host (``platform.acedata.cloud/api/v1/files/``) and the SDK leaves its reply
-undocumented, so mjnb refuses local images for Ace with that reason.
+
+Local images go through Ace's upload API and then to the job as ordinary public URLs
+(``image_url``, links in the prompt, ``end_image_url``, describe's and edits'
+``image_url``); only the vary-region ``mask`` stays base64. What Ace's own clients do:
+
+- AceDataCloud/SDK ``python/src/acedatacloud/resources/files.py`` and
+  ``_runtime/transport.py`` ``upload()``: ``POST {platform_base_url}/api/v1/files/``,
+  multipart with one field ``file`` = (filename, bytes), the API's own
+  ``Authorization: Bearer <token>`` and no content type of its own; the platform is
+  ``https://platform.acedata.cloud``, another host than the API's; errors are HTTP >= 400
+  with Ace's usual ``{"error": {"code", "message"}}``.
+- AceDataCloud/Nexior ``src/components/midjourney/config/ImageUrlInput.vue`` (and the
+  other inputs) read the reply's ``file_url`` (``file?.response?.file_url``), and
+  ``src/components/fish/model/Recorder.vue`` treats a reply without ``file_url`` as a
+  failed upload: the reply is JSON with ``file_url``, and nothing else is read.
+
+So :func:`upload_origin` is the platform for the real API host; for any other base URL
+(Zhishuyun's old host, where no upload endpoint was found; the simulator; a gateway) it
+is the base URL's own origin. That origin is the one other place the credentials go,
+for the upload request only: downloads still send them to ``base_url``'s origin alone.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import base64
+import binascii
+import hashlib
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+import httpx
+
 from ..errors import ProviderError, Rejected
+from ..inputs import MIME_TYPES, sniff
 from .base import Job, Snapshot
-from .common import optional_id, optional_str, url_list
+from .common import is_data_url, optional_id, optional_str, url_list
 
 __all__ = [
     "ANIMATE",
     "EXTEND",
     "MAX_EXTENSIONS",
+    "UPLOAD_PATH",
     "VIDEO_PARAMS",
     "edit_body",
     "parse_seed_body",
+    "public",
     "region_fields",
+    "upload_origin",
+    "upload_request",
+    "uploaded_url",
     "video_body",
     "video_wire",
+    "with_links",
 ]
 
 #: Midjourney's limit (about 21 s: a 5 s clip and four 4 s extensions); Ace states none
@@ -60,13 +89,95 @@ VIDEO_MODES = ("fast", "turbo")
 RESOLUTIONS = ("480p", "720p")
 
 
-def _no_local(url: str | None, what: str, title: str) -> str | None:
-    if url and url.startswith("data:"):
+#: the real API's host, and the platform host its uploads go to (the SDK's two bases)
+API_HOST = "api.acedata.cloud"
+PLATFORM = "https://platform.acedata.cloud"
+UPLOAD_PATH = "/api/v1/files/"
+#: the longest ``file_url`` taken: it goes into a prompt or a URL field as it is
+MAX_FILE_URL = 2048
+
+
+def public(url: str | None, what: str, title: str) -> str | None:
+    """``url`` as sent: a URL. A ``data:`` URL here was never uploaded (the runner
+    uploads local images before the submit), so it is refused, never sent inline."""
+    if url and is_data_url(url):
         raise Rejected(
-            f"{title} needs a public URL for {what}: it takes no local images "
-            "(its upload API is on another host with an undocumented reply)."
+            f"{title} takes {what} as a URL: this local image was not uploaded first "
+            "(mjnb uploads local images before the submit); nothing was sent."
         )
     return url
+
+
+def with_links(text: str, links: Sequence[str], title: str) -> str:
+    """A prompt with uploaded image prompts in front (those not in it already)."""
+    new = [public(u, "an image prompt", title) or "" for u in links if u not in text]
+    return " ".join([*new, text]) if new else text
+
+
+# -- uploads ----------------------------------------------------------------------------
+
+
+def upload_origin(base_url: str) -> str:
+    """Where uploads go: Ace's platform for the real API host, else ``base_url``'s own
+    origin (scheme, host and port)."""
+    url = httpx.URL(base_url)
+    default = {"http": 80, "https": 443}.get(url.scheme)
+    if url.scheme == "https" and url.host == API_HOST and url.port in (None, default):
+        return PLATFORM
+    host = f"[{url.host}]" if ":" in url.host else url.host  # an IPv6 address
+    port = f":{url.port}" if url.port not in (None, default) else ""
+    return f"{url.scheme}://{host}{port}"
+
+
+def upload_file(data_url: str) -> tuple[str, bytes, str]:
+    """``(filename, bytes, content type)`` of a local image's ``data:`` URL, as
+    :mod:`mjnb.inputs` made it (checked already): ``<sha256[:12]>.<ext>``."""
+    header, _, payload = data_url.partition(",")
+    try:
+        data = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        data = b""
+    kind = sniff(data) if header.lower().endswith(";base64") else None
+    if kind is None:
+        raise Rejected("A local image to upload is not a PNG, JPEG, WebP or GIF; nothing was sent.")
+    mime = MIME_TYPES[kind]
+    ext = "jpg" if kind == "JPEG" else kind.lower()
+    return f"{hashlib.sha256(data).hexdigest()[:12]}.{ext}", data, mime
+
+
+def upload_request(
+    url: str,
+    data_url: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    params: Mapping[str, str] | None = None,
+) -> httpx.Request:
+    """The multipart ``POST`` of one local image, field ``file`` (the SDK's upload)."""
+    name, data, mime = upload_file(data_url)
+    return httpx.Request(
+        "POST",
+        url,
+        params=params,
+        files={"file": (name, data, mime)},
+        headers={"accept": "application/json", **(headers or {})},
+    )
+
+
+def uploaded_url(body: Any, who: str) -> str:
+    """The ``file_url`` of an upload answer: a non-empty http(s) URL, else raise."""
+    if not isinstance(body, dict):
+        raise ProviderError(f"{who} answered the upload without a JSON object; nothing was sent.")
+    url = body.get("file_url")
+    text = url.strip() if isinstance(url, str) else ""
+    scheme = text.split("://", 1)[0].lower() if "://" in text else ""
+    spaced = any(c.isspace() for c in text)  # it goes into a prompt as one word
+    if scheme not in ("http", "https") or len(text) > MAX_FILE_URL or spaced:
+        got = "none" if url is None else f"{type(url).__name__} {str(url)[:60]!r}"
+        raise ProviderError(
+            f"{who}'s upload answer had no file_url (an http(s) URL of the image; got "
+            f"{got}); nothing was sent."
+        )
+    return text
 
 
 def _words(job: Job) -> str:
@@ -145,13 +256,13 @@ def video_body(job: Job, title: str) -> dict[str, Any]:
             start = job.images[0]
         body = {
             "action": "generate",
-            "image_url": _no_local(start, "the start image", title),
+            "image_url": public(start, "the start image", title),
             "prompt": video_prompt(job, motion),
         }
         if job.loop:
             body["loop"] = True
     if job.end:
-        body["end_image_url"] = _no_local(job.end, "the end image", title)
+        body["end_image_url"] = public(job.end, "the end image", title)
     if job.resolution:
         if job.resolution not in RESOLUTIONS:
             raise Rejected(f"{title} makes 480p or 720p videos, not {job.resolution!r}.")
@@ -180,7 +291,7 @@ def edit_body(job: Job, text: str, title: str) -> dict[str, Any]:
         raise Rejected("An edit needs a prompt saying what to change.")
     body: dict[str, Any] = {
         "action": "generate",
-        "image_url": _no_local(job.images[0], "the image to edit", title),
+        "image_url": public(job.images[0], "the image to edit", title),
         "prompt": text,
     }
     if job.mask:

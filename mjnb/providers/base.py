@@ -283,7 +283,8 @@ class AdapterBase:
         return scrub(text, self.secrets)
 
     def auth_headers(self) -> dict[str, str]:
-        """The headers that carry the credentials (sent only to ``base_url``'s origin)."""
+        """The headers that carry the credentials (sent only to ``base_url``'s origin, and
+        with an :meth:`upload` to the one upload origin its protocol names)."""
         return {}
 
     # -- the required part -----------------------------------------------------------
@@ -392,7 +393,9 @@ class AdapterBase:
         return None
 
     def upload(self, data_url: str) -> httpx.Request | None:
-        """The request that uploads a local image (``local_images == "upload"``)."""
+        """The request that uploads a local image (``local_images == "upload"``). It may
+        go to a second origin the protocol names (Ace's platform host): the only other
+        place the credentials go, and only with this request."""
         return None
 
     def parse_upload(self, response: httpx.Response) -> str:

@@ -9,7 +9,8 @@ this one:
   sends before animating a grid's tile where the protocol animates single images only)
   until that one has succeeded, then points the job at its result;
 - :func:`upload_local` replaces the ``data:`` URLs of a job by the provider's own URLs
-  where the protocol wants uploads (``local_images == "upload"``);
+  where the protocol wants uploads (``local_images == "upload"``), each image uploaded
+  once, its answer read capped like any other;
 - :func:`confirm` answers trueai's "window confirm" (``extra["confirm"]``) exactly once:
   the mark that it was sent is kept in the snapshot, so neither a later poll nor a
   resumed kernel sends it again;
@@ -27,11 +28,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import httpx
+
 from ..errors import InvalidArgument, MJError, NotReady, ProviderError
 from ..providers.base import Job
 from ..vocab import MAX_VIDEO_BYTES
 from .engine import with_timeout
-from .wire import retry_transient
+from .wire import reason, retry_transient, without_query
 
 if TYPE_CHECKING:
     from .runner import Runner
@@ -101,7 +104,15 @@ async def _ended(other: TaskState) -> None:
 
 
 async def upload_local(runner: Runner, state: TaskState) -> None:
-    """Upload each ``data:`` image of the job where the protocol wants uploads."""
+    """Upload each ``data:`` image of the job where the protocol wants uploads.
+
+    Called after the task's row is logged and right before the submit, once per task
+    send: each distinct image is uploaded once, and the job then carries the URLs the
+    provider gave (an upload is no job and costs nothing; a resumed task that never got
+    to its submit uploads again). Any failure (refused credentials, a body too large,
+    an answer without the URL, a trickled or endless answer) ends the task with the
+    reason, and nothing is submitted.
+    """
     adapter, job = runner.adapter, state.job
     local = [u for u in (*job.images, job.end or "") if u.startswith("data:")]
     if not local:
@@ -118,11 +129,27 @@ async def upload_local(runner: Runner, state: TaskState) -> None:
         request = adapter.upload(data_url)
         if request is None:
             raise InvalidArgument(f"{adapter.name} has no upload; nothing was sent.")
-        response = await runner.http.send(with_timeout(request, runner.timeout))
-        uploaded[data_url] = adapter.parse_upload(response)
+        uploaded[data_url] = await _upload(runner, request)
     images = tuple(uploaded.get(u, u) for u in job.images)
     end = uploaded.get(job.end, job.end) if job.end else job.end
     state.job = replace(job, images=images, end=end)
+
+
+async def _upload(runner: Runner, request: httpx.Request) -> str:
+    """One upload, its answer read under the runner's deadline and byte cap."""
+    where = without_query(str(request.url))
+    try:
+        response = await runner.exchange(
+            request, what="the upload answer", deadline=runner.download_deadline
+        )
+        return runner.adapter.parse_upload(response)
+    except httpx.TransportError as exc:
+        raise ProviderError(
+            f"uploading a local image to {where} failed ({reason(exc)}); nothing was submitted."
+        ) from None
+    except ProviderError as exc:
+        exc.args = (f"uploading a local image to {where} failed: {exc} Nothing was submitted.",)
+        raise
 
 
 # -- after the submit -------------------------------------------------------------------

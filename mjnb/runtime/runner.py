@@ -127,7 +127,7 @@ class Runner:
         self.deadline = request_timeout
         self.download_deadline = 4 * request_timeout
         #: every job's next reading, batched where the protocol can (see .polls)
-        self.polls = Polls(adapter, self._exchange, poll_interval)
+        self.polls = Polls(adapter, self.exchange, poll_interval)
         self._background: set[asyncio.Future[None]] = set()
         #: when each task last changed (monotonic), so a stall counts from there
         self._changed_at: dict[str, float] = {}
@@ -278,7 +278,7 @@ class Runner:
                 f"{name} cannot cancel this job; mjnb keeps following task {state.id} so "
                 "the paid result is still saved."
             )
-        response = await self._exchange(request)
+        response = await self.exchange(request)
         self.adapter.parse_cancel(state.snapshot, response)
         return (
             f"Asked {name} to cancel task {state.id}; mjnb keeps polling until the "
@@ -304,7 +304,7 @@ class Runner:
                 if streaming:
                     await self._stream(state, with_timeout(request, self.stream_timeout))
                 else:
-                    response = await self._exchange(request)
+                    response = await self.exchange(request)
                     self.update(state, self._parse_submit(job, response))
                 return
             except RateLimited as exc:
@@ -359,14 +359,20 @@ class Runner:
                 status=exc.status,
             ) from None
 
-    async def _exchange(
-        self, request: httpx.Request, *, what: str = "the answer", limit: int = MAX_ANSWER_BYTES
+    async def exchange(
+        self,
+        request: httpx.Request,
+        *,
+        what: str = "the answer",
+        limit: int = MAX_ANSWER_BYTES,
+        deadline: float | None = None,
     ) -> httpx.Response:
-        """Send ``request`` and read its answer whole, within one deadline and a cap."""
+        """Send ``request`` and read its answer whole, within one deadline (the
+        request's, unless given: an upload's body takes longer) and a cap."""
         return await send_capped(
             self.http,
             with_timeout(request, self.timeout),
-            deadline=self.deadline,
+            deadline=self.deadline if deadline is None else deadline,
             limit=limit,
             what=f"{self.adapter.name}'s {what.removeprefix('the ')}",
         )

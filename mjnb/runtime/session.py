@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidArgument, NotFound, NotReady, PromptError, Rejected, StorageError
 from ..images import ImageStore, LazyTiles
+from ..inputs import image_ref
 from ..log import LogURL, TaskLog, default_log_path
 from ..prompt import Prompt, parse_prompt
 from ..providers.base import Adapter, Job, JobKind, check_prompt
@@ -299,7 +300,7 @@ class Session(MediaMethods, VideoCells):
             state.id,
             provider=self.provider,
             action=_action(job),
-            prompt=job.prompt or " ".join(job.images),
+            prompt=job.prompt or " ".join(image_ref(u) for u in job.images),  # no bytes
             text=prompt.text if prompt else "",
             params=prompt.params if prompt else {},
             parent_id=parent_id,

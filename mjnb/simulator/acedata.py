@@ -16,7 +16,8 @@ previews included (a job is done at ``progress`` 100 with ``actions``), while ta
 records (``/midjourney/tasks``) carry no ``image_url`` and no ``success`` until done.
 
 ``POST /midjourney/tasks`` (``retrieve`` / ``retrieve_batch``), ``/midjourney/describe``,
-``/midjourney/seed`` and ``/midjourney/translate`` complete the API. Both eras' action
+``/midjourney/seed`` and ``/midjourney/translate`` complete the API, and
+``POST /api/v1/files/`` takes uploads (:mod:`.acedata_media`). Both eras' action
 names are accepted (``upscale2`` and ``upsample2``, ``variation_subtle`` and
 ``low_variation`` ...); a job offers the names of the era its request used (the
 Zhishuyun names when the request carried ``?token=`` or used an old name). Errors are
@@ -48,14 +49,18 @@ __all__ = [
     "ACE_NAMES",
     "PREFIX",
     "PROTOCOL",
+    "UPLOAD_PREFIX",
     "ZHISHUYUN_NAMES",
     "AceData",
     "mount",
     "too_many_requests",
+    "upload_mount",
 ]
 
 PROTOCOL = "acedata"
 PREFIX = "/midjourney"
+#: the platform's paths the simulator serves too (uploads), at its own origin
+UPLOAD_PREFIX = "/api/v1"
 log = logging.getLogger("mjnb.simulator")
 
 #: Label -> current Ace action name.
@@ -407,6 +412,9 @@ class AceData(Endpoints):
     async def edits(self, request: Request) -> Response:
         return await media.edits(self, request)
 
+    async def files(self, request: Request) -> Response:
+        return await media.files(self, request)
+
     async def translate(self, request: Request) -> Response:
         f = await self.fields(request)
         return JSONResponse({"content": f.text("content", required=True)})
@@ -428,6 +436,19 @@ async def refused(request: Request, exc: Exception) -> Response:
             return error(413, "payload_too_large", exc.message)
         return error(400, "bad_request", exc.message)
     return error(500, "api_error", "Internal error in the simulator; see its log.")
+
+
+def upload_mount(sim: Simulator) -> Mount:
+    """``/api/v1/files/``: the platform's upload (Ace's SDK sends it to another host; the
+    simulator serves it at its own origin), with the API's credential check and errors."""
+    api = AceData(sim)
+    post = ["POST"]
+    return wire.mount(
+        UPLOAD_PREFIX,
+        [("/files/", api.files, post), ("/files", api.files, post)],
+        authorize=api.authorize,
+        handlers={SimError: refused},
+    )
 
 
 def mount(sim: Simulator) -> Mount:

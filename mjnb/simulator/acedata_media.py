@@ -18,6 +18,12 @@
   are the whole image, repainted only inside the mask (byte-identical outside).
 - ``POST /midjourney/edits``: ``image_url``, ``prompt``, ``mask?``, ``split_images``,
   ``mode``: a grid of four edits of the image (the mask is scaled to a foreign image).
+- ``POST /api/v1/files/`` (the platform's upload, here at the simulator's own origin):
+  multipart with one field ``file``, the same credential as the API. A PNG, JPEG, WebP
+  or GIF within ``max_body`` bytes is kept in the simulator's upload store and answered
+  ``{"file_url": <its URL here>}``, the one field Ace's own clients read; the jobs then
+  read that URL as the image it stands for (start image, edit input, describe input).
+  Anything else: 400 ``bad_request``, 413 ``payload_too_large``, 401 without the token.
 """
 
 from __future__ import annotations
@@ -31,14 +37,14 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from PIL import Image, UnidentifiedImageError
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from mjnb.simulator import video as clips
 from mjnb.simulator.art import editor
-from mjnb.simulator.images import ImageSource
+from mjnb.simulator.images import ImageSource, image_type
 from mjnb.simulator.model import Job, State
-from mjnb.simulator.wire import BadRequest, Fields
+from mjnb.simulator.wire import BadRequest, Fields, form_file, read_body
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -51,6 +57,7 @@ __all__ = [
     "VIDEO_LONG_SIDE",
     "clip_bytes",
     "edits",
+    "files",
     "region",
     "route",
     "video_answer",
@@ -204,6 +211,19 @@ async def edits(api: AceData, request: Request) -> Response:
         return made
     made.aspect = image.width / image.height
     return await api.respond(request, f, made)
+
+
+# ---------------------------------------------------------------------------- uploads
+
+
+async def files(api: AceData, request: Request) -> Response:
+    """``POST /api/v1/files/``: keep one uploaded image, answer its URL as ``file_url``."""
+    sim = api.sim
+    body = await read_body(request, sim.config.max_body)
+    data = form_file(request.headers.get("content-type", ""), body, "file")
+    if image_type(data) is None:
+        raise BadRequest("The file must be a PNG, JPEG, WebP or GIF image.")
+    return JSONResponse({"file_url": sim.upload(data, str(request.base_url), "acedata")})
 
 
 # ---------------------------------------------------------------------------- videos

@@ -13,7 +13,8 @@ its own error shape). Besides the four protocols it serves:
   ``tile1``-``tile4``, ``thumb``, ``preview-<progress>``); signed URLs answer 403 once
   expired; previews exist from their moment until ``preview_ttl`` seconds after the
   job ended (real CDNs keep them a while), then 404.
-- ``GET /_sim/uploads/<key>.png``: images uploaded as base64 (midjourney-proxy).
+- ``GET /_sim/uploads/<key>.png``: uploaded images (midjourney-proxy's base64, Ace's
+  ``POST /api/v1/files/``).
 
 With a ``token`` every ``/_sim/*`` route needs it (``authorization: Bearer <token>``,
 the bare token, ``mj-api-secret``, ``x-youchuan-secret`` or ``?token=``); image and
@@ -47,10 +48,11 @@ from mjnb.simulator.state import Simulator
 __all__ = ["create_app"]
 
 #: Path prefix -> (protocol name, its 429 answer).
-PREFIXES: tuple[tuple[str, str, Callable[[Simulator], Response]], ...] = tuple(
-    (module.PREFIX + "/", module.PROTOCOL, module.too_many_requests)
-    for module in (acedata, metachat, mjproxy, youchuan)
-)
+PREFIXES: tuple[tuple[str, str, Callable[[Simulator], Response]], ...] = (
+    *((module.PREFIX + "/", module.PROTOCOL, module.too_many_requests)
+      for module in (acedata, metachat, mjproxy, youchuan)),
+    (acedata.UPLOAD_PREFIX + "/", acedata.PROTOCOL, acedata.too_many_requests),
+)  # fmt: skip
 
 
 def protocol_of(path: str) -> str | None:
@@ -160,7 +162,7 @@ def create_app(
             {
                 "simulator": "mjnb",
                 "protocols": {
-                    "acedata": "/midjourney/imagine, /midjourney/tasks",
+                    "acedata": "/midjourney/imagine, /midjourney/tasks, /api/v1/files/",
                     "metachat": "/open/v1/midjourney/*",
                     "mjproxy": "/mj/submit/*, /mj/task/*",
                     "youchuan": "/v1/tob/*",
@@ -210,6 +212,7 @@ def create_app(
         Route("/_sim/uploads/{key}.png", upload, methods=["GET"]),
         acedata_media.route(sim, downloadable),
         acedata.mount(sim),
+        acedata.upload_mount(sim),
         metachat.mount(sim),
         mjproxy.mount(sim),
         youchuan.mount(sim),

@@ -51,6 +51,20 @@ class ImageSource:
         return art.paint_grid(words or "image", {}, seed, long_side=long_side)
 
 
+def image_type(data: bytes) -> str | None:
+    """``image/png``, ``image/jpeg``, ``image/webp`` or ``image/gif`` from the bytes'
+    signature (what an upload endpoint takes), else None."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    if data.startswith((b"GIF87a", b"GIF89a")):
+        return "image/gif"
+    return None
+
+
 def decode_image(data: bytes) -> Image.Image:
     """Open uploaded bytes as an RGB image; raises BadRequest if they are not one."""
     try:

@@ -272,7 +272,7 @@ class MJProxy(MediaEndpoints):
             if item.strip().lower().startswith(("http://", "https://")):
                 urls.append(item.strip())  # trueai takes links too (DataUrl.Parse)
                 continue
-            urls.append(self.sim.upload(decode_data_url(item), self.base(request)))
+            urls.append(self.sim.upload(decode_data_url(item), self.base(request), PROTOCOL))
         return urls
 
     # -- submits

@@ -94,6 +94,7 @@ class Simulator:
             "slowed",
             "bad_json",
             "cancels",
+            "uploads",
             "evicted_uploads",
         )
         out: dict[str, Any] = {key: self.counts[key] for key in keys}
@@ -196,9 +197,11 @@ class Simulator:
         expected = self._digest(f"{path}?ex={ex}&is={is_}")
         return hmac.compare_digest(expected, hm) and self.clock() < expires
 
-    def upload(self, data: bytes, base: str) -> str:
-        """Keep uploaded image bytes and return the URL they are served at."""
+    def upload(self, data: bytes, base: str, protocol: str | None = None) -> str:
+        """Keep uploaded image bytes and return the URL they are served at (counted as
+        ``uploads``, per ``protocol`` too)."""
         decode_image(data)  # validates
+        self.count(protocol, "uploads")
         key = hashlib.sha256(data).hexdigest()[:24]
         old = self.uploads.pop(key, None)
         self._upload_bytes += len(data) - (len(old) if old is not None else 0)

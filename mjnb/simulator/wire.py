@@ -1,13 +1,15 @@
-"""The plumbing every protocol shares: reading a JSON body within a byte limit,
-typed access to its fields, the errors a handler raises (each protocol renders them
-in its own shape through its ``Mount``'s exception handlers), and :func:`mount`,
-which builds one protocol's ``Mount`` with its credential check and handlers.
+"""The plumbing every protocol shares: reading a JSON body (or a multipart form's file)
+within a byte limit, typed access to its fields, the errors a handler raises (each
+protocol renders them in its own shape through its ``Mount``'s exception handlers), and
+:func:`mount`, which builds one protocol's ``Mount`` with its credential check and
+handlers.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -56,9 +58,9 @@ class BadRequest(SimError):
 # ---------------------------------------------------------------------------- request bodies
 
 
-async def read_json(request: Request, limit: int) -> Any:
-    """The request's JSON body; BadRequest(413) past ``limit`` bytes, BadRequest(400) if
-    it is not JSON. An empty body reads as ``{}``."""
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request's raw body; BadRequest(413) past ``limit`` bytes (a declared
+    ``Content-Length`` over it is refused before a byte is read)."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise BadRequest(too_large(limit), 413)
@@ -69,13 +71,45 @@ async def read_json(request: Request, limit: int) -> Any:
         if size > limit:
             raise BadRequest(too_large(limit), 413)
         chunks.append(chunk)
-    raw = b"".join(chunks)
+    return b"".join(chunks)
+
+
+async def read_json(request: Request, limit: int) -> Any:
+    """The request's JSON body; BadRequest(413) past ``limit`` bytes, BadRequest(400) if
+    it is not JSON. An empty body reads as ``{}``."""
+    raw = await read_body(request, limit)
     if not raw.strip():
         return {}
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest("The request body is not valid JSON; send a JSON object.") from exc
+
+
+_BOUNDARY = re.compile(r'boundary=(?:"([^"]+)"|([^\s;]+))', re.IGNORECASE)
+_FIELD = re.compile(r'(?:^|;)\s*name="([^"]*)"', re.IGNORECASE)
+
+
+def form_file(content_type: str, body: bytes, field: str) -> bytes:
+    """The bytes of the ``field`` part of a ``multipart/form-data`` body (RFC 7578);
+    BadRequest when the body is no such form or has no such part."""
+    found = _BOUNDARY.search(content_type)
+    if not content_type.lower().startswith("multipart/form-data") or found is None:
+        raise BadRequest(f"Send the image as multipart/form-data, in a field named {field!r}.")
+    delimiter = b"--" + (found.group(1) or found.group(2)).encode("latin-1")
+    for part in body.split(delimiter)[1:]:
+        if part.startswith(b"--"):
+            break  # the closing delimiter
+        head, sep, content = part.removeprefix(b"\r\n").partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        disposition = next(
+            (h.split(":", 1)[1] for h in lines if h.lower().startswith("content-disposition:")),
+            "",
+        )
+        named = _FIELD.search(disposition)
+        if sep and named and named.group(1) == field:
+            return content.removesuffix(b"\r\n")
+    raise BadRequest(f"The form has no {field!r} field; send the image in it.")
 
 
 def too_large(limit: int) -> str:
