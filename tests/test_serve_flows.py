@@ -7,8 +7,8 @@ every request. :data:`FLOWS` is the table: each row a flow, each column a protoc
 ``OK`` means the flow works, a string is the start of the one-line refusal the client
 raises before sending anything (the server then counts no new submit).
 
-The Ace cells with an image of your own wait for Ace's uploads: they are expected to
-fail while ``AceDataAdapter.local_images`` is ``"refuse"``, and must pass once it is not.
+The cells with an image of your own go through each protocol's way of taking one:
+Ace's upload endpoint, midjourney-proxy's inline base64; Youchuan refuses (no upload).
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from PIL import Image
 
 import mjnb
 from mjnb.errors import InvalidArgument
-from mjnb.providers.acedata import AceDataAdapter
 from mjnb.video import probe
 
 pytestmark = pytest.mark.slow
@@ -59,16 +58,6 @@ FLOWS: dict[str, tuple[str | None, ...]] = {
     "job seed":            (OK,                   OK,     "has no seed", "has no seed"),
 }
 # fmt: on
-
-#: the flows that send an image from a local file (Ace takes them once it uploads)
-OWN_IMAGE = {"animate own image", "edit own image", "describe own image"}
-WAITS_FOR_ACE_UPLOAD = pytest.mark.xfail(
-    AceDataAdapter.local_images == "refuse",
-    reason="Ace's uploads (branch ace-upload) are not in this tree yet",
-    raises=InvalidArgument,
-    strict=True,
-)
-
 
 # ------------------------------------------------------------------- the server
 
@@ -305,14 +294,7 @@ RUN: dict[str, Callable[[Studio], None]] = {
 def cells() -> Iterator[Any]:
     for flow, outcomes in FLOWS.items():
         for provider, refusal in zip(PROVIDERS, outcomes, strict=True):
-            waits = provider == "acedata" and flow in OWN_IMAGE and refusal is OK
-            yield pytest.param(
-                flow,
-                provider,
-                refusal,
-                id=f"{provider}-{flow.replace(' ', '_')}",
-                marks=[WAITS_FOR_ACE_UPLOAD] if waits else [],
-            )
+            yield pytest.param(flow, provider, refusal, id=f"{provider}-{flow.replace(' ', '_')}")
 
 
 @pytest.mark.parametrize(("flow", "provider", "refusal"), list(cells()))
