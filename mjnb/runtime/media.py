@@ -34,7 +34,7 @@ from ..errors import InvalidArgument, MJError, NotReady, ProviderError
 from ..providers.base import Job
 from ..vocab import MAX_VIDEO_BYTES
 from .engine import with_timeout
-from .wire import reason, retry_transient, without_query
+from .wire import read_capped, reason, retry_transient, without_query
 
 if TYPE_CHECKING:
     from .runner import Runner
@@ -171,7 +171,7 @@ async def confirm(runner: Runner, state: TaskState) -> None:
     runner.log.update_task(
         state.id, remote_state={**_remote(state), "sending": True}, remote_id=snapshot.remote_id
     )
-    response = await runner.http.send(with_timeout(request, runner.timeout))
+    response = await runner.exchange(request)
     answer = runner.adapter.parse_submit(state.job, response)
     extra = {**answer.extra, "confirm_sent": True}
     extra.pop("confirm", None)
@@ -255,15 +255,7 @@ async def _get(runner: Runner, url: str, cap: int) -> bytes:
                 + (" (the URL has expired)" if response.status_code == 403 else ""),
                 status=response.status_code,
             )
-        declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > cap:
-            raise ProviderError(f"the video is larger than {cap // 2**20} MB; refused.")
-        body = bytearray()
-        async for chunk in response.aiter_bytes():
-            body += chunk
-            if len(body) > cap:
-                raise ProviderError(f"the video is larger than {cap // 2**20} MB; refused.")
-        return bytes(body)
+        return await read_capped(response, cap, "the video")
     finally:
         await response.aclose()
 
@@ -279,7 +271,7 @@ async def job_seed(runner: Runner, state: TaskState) -> int:
     request = adapter.seed(state.snapshot) if "seed" in adapter.features else None
     if request is None:
         raise InvalidArgument(f"{adapter.name} has no seed: it cannot tell which seed a job used.")
-    response = await runner.http.send(with_timeout(request, runner.timeout))
+    response = await runner.exchange(request, what="the seed")
     seed = adapter.parse_seed(state.snapshot, response)
     if seed is None:
         raise NotReady(f"{adapter.name} did not say which seed task {state.id} used.")
