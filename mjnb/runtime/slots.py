@@ -15,7 +15,8 @@ whichever kernel polls:
   never goes before one still waiting for a first;
 - every ticket has a lease that its kernel renews while it waits or runs (each poll,
   or every ``lease / 3`` seconds while it only holds); a dead kernel's tickets expire
-  after at most ``lease`` seconds and their slots go to the next in line.
+  after at most ``lease`` seconds and their slots go to the next in line, and a kernel
+  of this machine that is gone (its process no longer exists) loses them at once.
 
 All of it runs on the engine loop; the database is touched only from worker threads
 (``asyncio.to_thread``), one transaction per poll for all of a kernel's tickets, polling
@@ -100,6 +101,24 @@ def order_tickets(rows: list[Row]) -> list[Row]:
         for rank, r in enumerate(tickets):
             user_round[r.slot_id] = user_turns.get(user, 0) + rank
     return sorted(waiting, key=lambda r: (user_round[r.slot_id], r.requested_at, r.slot_id))
+
+
+def _gone(owner: str) -> bool:
+    """True when ``owner`` ("host:pid:...") is a process of this machine that has died.
+    Any other owner (another machine, this process, a pid in use) waits for its lease."""
+    from ..log.codec import HOSTNAME, as_int
+
+    host, _, rest = owner.partition(":")
+    pid = as_int(rest.partition(":")[0])
+    if host != HOSTNAME or pid is None or pid <= 0 or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # not ours to signal: it exists
+        return False
+    return False
 
 
 def _unusable(exc: BaseException) -> BaseException:
@@ -296,6 +315,16 @@ class SharedSlots:
             " FROM account_slots WHERE account = :a",
             a,
         )
+        others = {r[2] for r in raw if r[5] is None and r[2] != self.owner}
+        gone = {owner for owner in others if _gone(owner)}
+        if gone:  # a killed kernel on this machine: its slots free now, not at its lease
+            for owner in gone:
+                tx.execute(
+                    "UPDATE account_slots SET released_at = :now WHERE account = :a"
+                    " AND owner = :o AND released_at IS NULL",
+                    {**a, "o": owner},
+                )
+            raw = [(*r[:5], now if r[2] in gone and r[5] is None else r[5], r[6]) for r in raw]
         active = [r for r in raw if r[5] is None]
         size = min([int(r[6]) for r in active] + [self._size])
         held = sum(1 for r in active if r[4] is not None)
