@@ -160,7 +160,7 @@ def test_a_job_the_batch_answer_leaves_out_is_polled_alone(
     assert server.paths["fetch"] >= 1 and server.paths["/mj/task/list-by-condition"] >= 2
 
 
-def test_a_failing_batch_fails_that_tick_for_each_task_and_they_recover(
+def test_a_failing_batch_is_read_job_by_job_in_that_tick_and_retried(
     engine_for: Callable[..., tuple[Engine, Counting]],
 ) -> None:
     calls: list[int] = []
@@ -175,8 +175,18 @@ def test_a_failing_batch_fails_that_tick_for_each_task_and_they_recover(
     mj = mjnb.Client("mjproxy", base_url=BASE, engine=engine, poll_interval=0.05)
     tasks = [mj.imagine(f"a fox {n}") for n in range(3)]
     assert [t.wait(WAIT).status for t in tasks] == ["failed"] * 3
-    assert all("banned word" in (t.error or "") for t in tasks)
-    assert len(calls) >= 3 and server.paths["fetch"] == 0  # a 503 is no reason to stop batching
+    assert all("banned word" in (t.error or "") for t in tasks)  # the third batch's word
+    assert len(calls) >= 3  # two 503s are no reason to stop batching
+    assert 1 <= server.paths["fetch"] <= 6  # the 503 ticks were read job by job
+
+
+def test_a_batch_lookup_that_keeps_failing_is_given_up(
+    engine_for: Callable[..., tuple[Engine, Counting]],
+) -> None:
+    engine, server = engine_for(batch=lambda ids: (502, {"error": "bad gateway"}))
+    tasks = run_batch(engine, 3)
+    assert server.paths["/mj/task/list-by-condition"] == 3  # GIVE_UP, then never again
+    assert server.paths["fetch"] >= len(tasks)
 
 
 # ------------------------------------------------------------------------- adapters

@@ -9,10 +9,12 @@ own readings (:meth:`Runner._follow`: stalls, failing polls), so the rules stay 
 
 - a job the batch answer leaves out is polled alone in the same tick, so its own
   error ("does not know task ...") still comes out;
-- a batch that fails the way a single poll would (no connection, a timeout, HTTP 5xx
-  or 429) fails every task's reading of that tick, and the ticks back off;
+- when a batch fails, its jobs are polled alone in the same tick, so each reading is
+  what a single poll would have given; a tick in which nothing could be read backs
+  the next one off, as a failing single poll does;
 - a server that does not serve the batch lookup (HTTP 404, an answer of the wrong
-  shape) is polled one job at a time from then on.
+  shape), or whose batch lookup fails three times in a row, is polled one job at a
+  time from then on; refused credentials end every task of the tick at once.
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ logger = logging.getLogger("mjnb")
 Exchange = Callable[[httpx.Request], Awaitable[httpx.Response]]
 #: the most a tick (or a failing single poll) backs off, in poll intervals
 MAX_BACKOFF = 16
+#: batch lookups failing in a row (each tick then polled one by one) before mjnb stops
+#: asking for them: a server whose batch route alone is broken is polled as if it had none
+GIVE_UP = 3
 
 
 def transient(exc: BaseException) -> bool:
@@ -56,6 +61,7 @@ class Polls:
         self._due: list[tuple[Snapshot, asyncio.Future[Snapshot]]] = []
         self._ticker: asyncio.Task[None] | None = None
         self._failed_ticks = 0
+        self._failed_batches = 0
 
     async def read(self, snapshot: Snapshot, failures: int = 0) -> Snapshot:
         """The job's next state, one interval (backed off by ``failures``) from now."""
@@ -80,43 +86,50 @@ class Polls:
                 self._due = []
                 size = self.batch or 1
                 chunks = [due[i : i + size] for i in range(0, len(due), size)]
-                await asyncio.gather(*(self._answer(chunk) for chunk in chunks))
+                read = await asyncio.gather(*(self._answer(chunk) for chunk in chunks))
+                # a tick in which nothing could be read backs the next one off
+                self._failed_ticks = 0 if any(read) or not due else self._failed_ticks + 1
         finally:
             self._ticker = None
 
-    async def _answer(self, due: list[tuple[Snapshot, asyncio.Future[Snapshot]]]) -> None:
-        """Read ``due`` in one batch request (or one by one); settle every future."""
+    async def _answer(self, due: list[tuple[Snapshot, asyncio.Future[Snapshot]]]) -> int:
+        """Read ``due`` in one batch request, or one by one; settle every future.
+        Returns how many readings came."""
         readings: dict[str, Snapshot] = {}
         if self.batch:
             snapshots = [snapshot for snapshot, _ in due]
             try:
                 response = await self.exchange(self.adapter.poll_many(snapshots))
                 readings = self.adapter.parse_poll_many(snapshots, response)
+            except AuthError as exc:  # refused credentials end every task alike
+                for _, future in due:
+                    _settle(future, exc=exc)
+                return 0
             except Exception as exc:
-                if isinstance(exc, AuthError) or transient(exc):
-                    self._failed_ticks += 1
-                    for _, future in due:
-                        _settle(future, exc=exc)
-                    return
-                logger.info(
-                    "mjnb: %s has no batch lookup (%s); polling one job at a time",
-                    self.adapter.name,
-                    exc,
-                )
-                self.batch = 0
+                self._failed_batches += 1
+                if not transient(exc) or self._failed_batches >= GIVE_UP:
+                    logger.info(
+                        "mjnb: %s's batch lookup failed (%s); polling one job at a time",
+                        self.adapter.name,
+                        exc,
+                    )
+                    self.batch = 0
             else:
-                self._failed_ticks = 0
-        alone = [(s, f) for s, f in due if s.remote_id not in readings]
+                self._failed_batches = 0
         for snapshot, future in due:
             if snapshot.remote_id in readings:
                 _settle(future, readings[str(snapshot.remote_id)])
-        await asyncio.gather(*(self._answer_alone(s, f) for s, f in alone))
+        alone = [(s, f) for s, f in due if s.remote_id not in readings]
+        read = await asyncio.gather(*(self._answer_alone(s, f) for s, f in alone))
+        return len(due) - len(alone) + sum(read)
 
-    async def _answer_alone(self, snapshot: Snapshot, future: asyncio.Future[Snapshot]) -> None:
+    async def _answer_alone(self, snapshot: Snapshot, future: asyncio.Future[Snapshot]) -> bool:
         try:
             _settle(future, await self._single(snapshot))
         except Exception as exc:  # the task's own rules judge it (Runner._follow)
             _settle(future, exc=exc)
+            return False
+        return True
 
 
 def _settle(
