@@ -163,17 +163,29 @@ def same_origin(url: str | httpx.URL, base_url: str | httpx.URL) -> bool:
     Credentials go only there: the same host on another port or scheme is another
     server (a CDN, a sidecar, plain-text HTTP).
     """
+    one = _origin(url)
+    return one is not None and one == _origin(base_url)
+
+
+def _origin(url: str | httpx.URL) -> tuple[str, str, int | None] | None:
+    """(scheme, host, port) as httpx reads ``url`` (None: no host, or not a URL)."""
+    if isinstance(url, str):
+        return _text_origin(url)
+    scheme = url.scheme.lower()
+    if not url.host:
+        return None
+    return scheme, url.host.lower(), url.port or _DEFAULT_PORTS.get(scheme)
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+@functools.lru_cache(maxsize=64)  # a base URL is read once, not at every download
+def _text_origin(text: str) -> tuple[str, str, int | None] | None:
     try:
-        one, two = httpx.URL(str(url)), httpx.URL(str(base_url))
+        return _origin(httpx.URL(text))
     except (httpx.InvalidURL, TypeError, ValueError):
-        return False
-    defaults = {"http": 80, "https": 443}
-
-    def origin(u: httpx.URL) -> tuple[str, str, int | None]:
-        scheme = u.scheme.lower()
-        return scheme, u.host.lower(), u.port or defaults.get(scheme)
-
-    return bool(one.host) and origin(one) == origin(two)
+        return None
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -346,8 +358,10 @@ class AdapterBase:
     def download(self, url: str) -> httpx.Request:
         """The GET of an image the provider returned; credentials only to the exact
         origin (scheme, host, port) of ``base_url``, never to a CDN."""
-        headers = self.auth_headers() if same_origin(url, self.base_url) else {}
-        return httpx.Request("GET", url, headers=headers)
+        request = httpx.Request("GET", url)  # the URL httpx will really connect to
+        if same_origin(request.url, self.base_url):
+            request.headers.update(self.auth_headers())
+        return request
 
     def cancel(self, snapshot: Snapshot) -> httpx.Request | None:
         """The request that cancels a submitted job, or None: the protocol cannot."""
