@@ -405,7 +405,7 @@ def test_an_unplayable_clip_fails_the_task_with_the_reason(session: Session) -> 
 
 def test_video_downloads_are_capped_in_bytes_and_time(session: Session) -> None:
     runner = session.runner
-    with pytest.raises(ProviderError, match="more than the .* mjnb reads"):
+    with pytest.raises(ProviderError, match=r"more than the .* mjnb reads"):
         session.engine.call(media.download_capped(runner, f"{BASE}/big", 1000, 10))
     with pytest.raises(ProviderError, match=r"took more than"):
         session.engine.call(media.download_capped(runner, f"{BASE}/endless", 10**9, 0.5))
