@@ -42,7 +42,15 @@ from mjnb.vocab import MAX_IMAGE_BYTES, MAX_PIXELS
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["MIME_TYPES", "ImageInput", "image_input", "image_ref", "is_pil_image", "sniff"]
+__all__ = [
+    "MIME_TYPES",
+    "ImageInput",
+    "data_url_bytes",
+    "image_input",
+    "image_ref",
+    "is_pil_image",
+    "sniff",
+]
 
 #: the image types accepted, Pillow format name -> mime type
 MIME_TYPES: dict[str, str] = {
@@ -259,7 +267,7 @@ def image_ref(image: str) -> str:
     with its credentials redacted, or ``sha256:<hex>`` of a ``data:`` URL's bytes."""
     if image[:5].lower() != "data:":
         return redact_url(image)
-    return f"sha256:{hashlib.sha256(_data_url_bytes(image)).hexdigest()}"
+    return f"sha256:{hashlib.sha256(data_url_bytes(image)).hexdigest()}"
 
 
 def is_pil_image(value: object) -> bool:
@@ -286,7 +294,7 @@ def _from_text(text: str, name: str | None) -> ImageInput:
             )
         return ImageInput(name=name or redact_url(stripped), url=stripped)
     if scheme == "data":
-        return _from_bytes(_data_url_bytes(stripped), name or "The data URL")
+        return _from_bytes(data_url_bytes(stripped), name or "The data URL")
     if Path(text).expanduser().exists():  # a file named like "a:b.png" is still a file
         return _from_path(Path(text), name)
     if scheme == "file":
@@ -300,7 +308,7 @@ def _from_text(text: str, name: str | None) -> ImageInput:
     )
 
 
-def _data_url_bytes(url: str) -> bytes:
+def data_url_bytes(url: str) -> bytes:
     """The payload of a ``data:`` URL (base64 or percent-encoded)."""
     header, comma, payload = url.partition(",")
     if not comma:

@@ -529,6 +529,27 @@ def test_a_first_release_file_opens_with_the_current_code(isolated_env: Path) ->
     conn.close()
 
 
+def test_migration_to_5_adds_the_inputs_a_resend_needs(isolated_env: Path) -> None:
+    """A version-4 file gains ``inputs_json``; its rows have none (they resume as before),
+    and a new row keeps its inputs (pairs, so a path that looks like a key survives)."""
+    path = isolated_env / "history.sqlite"
+    path.parent.mkdir(parents=True)
+    conn = sqlite3.connect(path, isolation_level=None)
+    migrate(conn, path, MIGRATIONS[:4])
+    conn.close()
+    with TaskLog(path) as task_log:
+        add(task_log, "old")
+        assert (task_log.get("old") or {})["inputs"] is None
+        kept = {"images": ["sha256:ab"], "refs": [["./token.png", "sha256:ab"]],
+                "files": {"ab": "/cache/ab/ab.png"}}  # fmt: skip
+        task_log.update_task("old", inputs=kept)
+        assert (task_log.get("old") or {})["inputs"] == kept
+        assert "inputs" not in task_log.dataframe().columns  # kept for resume, not shown
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+    conn.close()
+
+
 def test_a_later_version_is_one_more_migration(isolated_env: Path) -> None:
     path = isolated_env / "history.sqlite"
     path.parent.mkdir(parents=True)

@@ -292,12 +292,14 @@ def test_postgresql_migrations_add_missing_tables_and_refuse_newer_logs(
     plain = pg_url.replace("+psycopg", "")
     with psycopg.connect(plain, autocommit=True) as conn:  # an older log: no owners table
         conn.execute("DROP TABLE owners")
+        conn.execute("ALTER TABLE tasks DROP COLUMN inputs_json")  # nor version 5's column
         conn.execute("UPDATE mjnb_meta SET value = '2' WHERE key = 'schema_version'")
     with TaskLog(pg_url) as log:
         assert log.read("SELECT value FROM mjnb_meta WHERE key = 'schema_version'") == [
             (str(SCHEMA_VERSION),)
         ]
         assert log.read("SELECT count(*) FROM owners") == [(1,)]
+        assert log.read("SELECT count(inputs_json) FROM tasks") == [(0,)]
     with psycopg.connect(plain, autocommit=True) as conn:
         conn.execute("UPDATE mjnb_meta SET value = '99' WHERE key = 'schema_version'")
     with pytest.raises(LogError, match="newer mjnb"):

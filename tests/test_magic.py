@@ -265,6 +265,24 @@ def test_errors_are_one_line_and_send_nothing(
     assert sent(ip) == 1
 
 
+def test_a_local_reference_in_a_magic_line_is_uploaded_or_refused_in_one_line(
+    ip: TestingShell, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PIL import Image
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    Image.new("RGB", (64, 64), (230, 60, 20)).save(tmp_path / "robot.jpg", "JPEG")
+    message = usage_error(ip, "%mj a fox --sref ./gone.png --v 7")
+    assert message.startswith("--sref ./gone.png names no file") and "nothing was sent" in message
+    assert sent(ip) == 0
+    run(ip, "t = %mj a robot barista --oref ~/robot.jpg --ow 100 --v 7")
+    task = ip.user_ns["t"]
+    assert task.wait(30).status == "succeeded", task.error
+    assert task.job.parsed.params["oref"].startswith("http")  # uploaded, then sent as a URL
+    assert task.prompt.params["oref"] == "~/robot.jpg"  # the log keeps the path
+
+
 def test_usage_error_in_a_cell_stops_the_cell(ip: TestingShell) -> None:
     with capture_output(), pytest.raises(UsageError):
         ip.run_cell("%mj a fox --ar banana\nafter = 1")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
@@ -439,12 +440,11 @@ def test_bad_uploads_and_refusals_are_one_line_in_the_panel(panel: Panel) -> Non
     assert panel.last_error is not None and panel.image_upload.data is None
     assert "\n" not in str(panel.last_error)
     _pick(panel, _png())
-    panel.image_upload.role.value = "style reference"
-    panel.prompt.value = "a red fox"
-    panel.submit.click()
-    assert "style reference" in str(panel.last_error) and panel.gallery.children == ()
-    assert panel.client.tasks == []
     panel.image_upload.role.value = "image prompt"
+    panel.prompt.value = "a red fox --seed {1, 2}"
+    panel.submit.click()  # an image prompt goes with one prompt, not a sweep
+    assert "single prompt" in str(panel.last_error) and panel.gallery.children == ()
+    panel.prompt.value = "a red fox"
     panel.submit.click()  # Ace's protocol uploads it first, then sends its URL
     (card,) = panel.gallery.children
     assert card.task.wait(30).status == "succeeded", card.task.error
@@ -453,6 +453,51 @@ def test_bad_uploads_and_refusals_are_one_line_in_the_panel(panel: Panel) -> Non
     assert panel.image_upload.data is None and panel.image_upload.clear_button.disabled
     panel.submit.click()
     assert len(panel.gallery.children) == 2
+
+
+def test_an_uploaded_style_reference_goes_after_sref_as_its_cached_file(panel: Panel) -> None:
+    data = _png((200, 40, 40))
+    _pick(panel, data, "look.png")
+    panel.image_upload.role.value = "style reference"
+    assert "style reference" in text_of(panel.image_upload.note)
+    panel.prompt.value = "a red fox --sref 1234567"
+    panel.submit.click()
+    assert panel.last_error is None, panel.last_error
+    (card,) = panel.gallery.children
+    task = card.task
+    assert task.wait(30).status == "succeeded", task.error
+    assert task.job.images == ()  # no image prompt
+    logged = task.prompt.params["sref"]  # the log keeps the path of the cached copy
+    assert logged[0] == "1234567" and len(logged) == 2
+    cached = Path(logged[1])
+    assert cached.read_bytes() == data and cached.is_relative_to(panel.client.session.images.root)
+    sent = task.job.parsed.params["sref"]  # the job sent the URL it was uploaded as
+    assert sent[0] == "1234567" and sent[1].startswith("http") and "/_sim/uploads/" in sent[1]
+    assert str(cached) not in task.job.prompt
+    assert find(panel, "mjnb-panel-upload").value == ()  # no bytes in the saved state
+    panel.prompt.value = "a red fox --seed {1, 2}"
+    sweep = panel.send_prompt()  # a style reference goes with every cell of a sweep
+    assert not isinstance(sweep, mjnb.Task)
+    sweep.wait(30)
+    assert all(t.status == "succeeded" for t in sweep.tasks), [t.error for t in sweep.tasks]
+    assert all(str(cached) in t.prompt.params["sref"] for t in sweep.tasks)
+
+
+def test_a_style_reference_is_refused_in_one_line_where_the_provider_takes_urls_only(
+    make_sim: Any,
+) -> None:
+    sim = make_sim(latency=0.2)
+    mj = mjnb.Client("youchuan", base_url=sim.url, token="s", app_id="a")
+    panel = Panel(client=mj)
+    _pick(panel, _png())
+    panel.image_upload.role.value = "style reference"
+    panel.prompt.value = "a red fox --v 7"
+    panel.submit.click()
+    error = str(panel.last_error)
+    assert error.startswith("youchuan cannot take the local image after --sref"), error
+    assert "\n" not in error and "nothing was sent" in error
+    assert panel.gallery.children == () and mj.log().empty
+    assert sim.stats()["requests"] == 0
 
 
 def test_the_gallery_cards_animate_and_show_the_clip(panel: Panel) -> None:

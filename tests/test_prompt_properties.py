@@ -28,6 +28,9 @@ URLS = st.sampled_from(
     ]
 )
 
+# Local image paths a user may write after --sref/--cref/--oref (kept as typed)
+PATHS = st.sampled_from(["./style.png", "~/refs/b.JPG", "refs/mood.webp", "../x.gif", "a.jpeg"])
+
 # The models the generator targets, and what each accepts (restated from the reference,
 # not imported from the code under test).
 MODELS: list[tuple[str, Any] | None] = [
@@ -119,21 +122,23 @@ def valid_prompts(draw: st.DrawFn) -> tuple[str, list[str], str, dict[str, Any]]
         params["iw"] = hundredths // 100 if hundredths % 100 == 0 else hundredths / 100
         typed["iw"] = number_text(draw, params["iw"])
     if key in SREF_OK and maybe("sref"):
-        refs = draw(st.lists(URLS | st.sampled_from(["123456", "random", "42::2"]), min_size=1))
+        refs = draw(
+            st.lists(URLS | PATHS | st.sampled_from(["123456", "random", "42::2"]), min_size=1)
+        )
         params["sref"] = refs
         typed["sref"] = " ".join(refs)
         if maybe("sw"):
             params["sw"] = draw(st.integers(0, 1000))
             typed["sw"] = str(params["sw"])
     if key in CREF_OK and maybe("cref"):
-        params["cref"] = draw(st.lists(URLS, min_size=1, max_size=2))
+        params["cref"] = draw(st.lists(URLS | PATHS, min_size=1, max_size=2))
         typed["cref"] = " ".join(params["cref"])
         if maybe("cw"):
             params["cw"] = draw(st.integers(0, 100))
             typed["cw"] = str(params["cw"])
     if key in V7_OK:
         if maybe("oref"):
-            params["oref"] = draw(URLS)
+            params["oref"] = draw(URLS | PATHS)
             typed["oref"] = params["oref"]
         if maybe("exp"):
             params["exp"] = draw(st.integers(0, 100))

@@ -148,6 +148,8 @@ def decode_row(row: dict[str, Any]) -> dict[str, Any]:
     out["axes"] = None if axes is None else json.loads(axes)
     state = out.pop("remote_state_json")
     out["remote_state"] = None if state is None else json.loads(state)
+    inputs = out.pop("inputs_json", None)
+    out["inputs"] = None if inputs is None else json.loads(inputs)
     for name in JSON_COLUMNS:
         if out[name] is not None:
             out[name] = json.loads(out[name])

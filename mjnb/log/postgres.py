@@ -23,7 +23,7 @@ from mjnb.errors import InvalidArgument, LogError
 from mjnb.secrets import scrub
 
 from .db import POSTGRES, Database, LogUnreachable, Tx
-from .schema import APPLICATION_ID, SCHEMA_VERSION
+from .schema import APPLICATION_ID, SCHEMA_VERSION, V5_TASK_COLUMNS
 from .url import LogURL
 
 __all__ = ["CONNECT_TIMEOUT_S", "PG_STEPS", "PostgresDatabase"]
@@ -37,6 +37,15 @@ CONNECT_TIMEOUT_S = 5
 #: added to an existing table, data to move. A PostgreSQL log is created directly at
 #: the current version, so there is no step before 3.
 PG_STEPS: dict[int, Callable[[Tx], None]] = {}
+
+
+def _inputs_column(tx: Tx) -> None:
+    """Version 4 to 5: ``tasks.inputs_json`` (see :data:`mjnb.log.schema.V5_TASK_COLUMNS`)."""
+    for name, kind in V5_TASK_COLUMNS:
+        tx.execute(f'ALTER TABLE tasks ADD COLUMN IF NOT EXISTS "{name}" {kind}')
+
+
+PG_STEPS[4] = _inputs_column
 
 
 def _driver_sql(sql: str, has_args: bool) -> str:

@@ -7,7 +7,8 @@ PostgreSQL log holds the same, defined in :mod:`mjnb.log.tables`):
     one row per task: the prompt as sent, its text and parameters (one real column per
     Midjourney parameter, plus ``params_json`` with everything), provider, action, kind,
     parent, sweep and cell, status, progress, error, timestamps, remote ids, the state
-    the engine needs to resume polling, result URLs and cached paths, who ran it where.
+    the engine needs to resume polling, the inputs it needs to be sent after a restart,
+    result URLs and cached paths, who ran it where.
 ``task_events``
     the status history: ``(task_id, at, status, progress)``, one row per change.
 ``sweeps``
@@ -47,6 +48,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "V2_TASK_COLUMNS",
     "V3_TASK_COLUMNS",
+    "V5_TASK_COLUMNS",
     "Migration",
     "damaged_error",
     "log_error",
@@ -154,6 +156,11 @@ _V2_DDL = (
 #: ``python:<pid>``) ran the task, next to ``user`` and ``host``
 V3_TASK_COLUMNS: tuple[tuple[str, str], ...] = (("kernel", "TEXT"),)
 
+#: the columns version 5 adds to ``tasks``: the job's own inputs, kept for a resend
+#: (JSON: each image as its URL or ``sha256:<hex>``, the cache file of each hash, the
+#: job options no other column holds; see :mod:`mjnb.runtime.kept`)
+V5_TASK_COLUMNS: tuple[tuple[str, str], ...] = (("inputs_json", "TEXT"),)
+
 #: ``owners``: one row per open TaskLog (``owner`` is ``host:pid:token``) with a
 #: heartbeat, so kernels on other machines can tell a live owner from a dead one
 OWNER_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -255,10 +262,23 @@ def _shared_tables(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+def _inputs_column(conn: sqlite3.Connection) -> None:
+    """Version 4 to 5 (additive): ``inputs_json``, what a task needs to be sent again
+    after a restart (older rows have none: they resume as they always did)."""
+    for name, kind in V5_TASK_COLUMNS:
+        conn.execute(f'ALTER TABLE tasks ADD COLUMN "{name}" {kind}')
+
+
 Migration = Callable[[sqlite3.Connection], None]
 
 #: ``MIGRATIONS[n]`` takes a file from version ``n`` to ``n + 1``.
-MIGRATIONS: tuple[Migration, ...] = (_create_v1, _cells_table, _owners_table, _shared_tables)
+MIGRATIONS: tuple[Migration, ...] = (
+    _create_v1,
+    _cells_table,
+    _owners_table,
+    _shared_tables,
+    _inputs_column,
+)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -65,6 +65,7 @@ _UPDATABLE = frozenset(
         "job_seed",
         "cost",
         "mask_path",
+        "inputs",
     }
 )
 _TIME_FIELDS = frozenset({"started_at", "finished_at"})
@@ -122,6 +123,8 @@ def _field(name: str, value: Any) -> tuple[str, Any]:
         return name, codec.clean_url(value)
     if name == "remote_state":
         return "remote_state_json", None if value is None else dumps(scrub(value))
+    if name == "inputs":
+        return "inputs_json", None if value is None else dumps(scrub(value))
     if name == "error":
         return name, codec.clean_text(None if value is None else str(value))
     if name in _PATH_FIELDS:
@@ -275,6 +278,7 @@ class TaskLog(SweepRecords, KeptUpdates):
         loop: bool | None = None,
         batch: int | None = None,
         mask_path: str | os.PathLike[str] | None = None,
+        inputs: Mapping[str, Any] | None = None,
     ) -> bool:
         """Record a new task; True if it was written.
 
@@ -312,6 +316,7 @@ class TaskLog(SweepRecords, KeptUpdates):
             "loop": None if loop is None else int(bool(loop)),
             "batch": codec.as_int(batch),
             "mask_path": None if mask_path is None else os.fspath(mask_path),
+            "inputs_json": None if inputs is None else dumps(scrub(inputs)),
             "user": self.user,
             "host": codec.HOSTNAME,
             "kernel": self.kernel,
@@ -347,8 +352,9 @@ class TaskLog(SweepRecords, KeptUpdates):
         ``fields`` may be: status, progress, error, remote_id, remote_state (a JSON-able
         dict), started_at, finished_at, image_url, image_path, preview_url, base_url,
         kind, video_paths (a list of paths), motion, loop, batch, job_seed, cost,
-        mask_path. Becoming ``running`` sets ``started_at``, and a final status sets
-        ``finished_at``, to ``at`` (default now) unless they are given or already set.
+        mask_path, inputs (a JSON-able dict: :mod:`mjnb.runtime.kept`). Becoming
+        ``running`` sets ``started_at``, and a final status sets ``finished_at``, to
+        ``at`` (default now) unless they are given or already set.
         """
         unknown = sorted(set(fields) - _UPDATABLE)
         if unknown:

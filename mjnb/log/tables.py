@@ -29,7 +29,7 @@ from sqlalchemy import (
 )
 
 from .codec import PARAM_COLUMNS
-from .schema import OWNER_COLUMNS, V2_TASK_COLUMNS, V3_TASK_COLUMNS
+from .schema import OWNER_COLUMNS, V2_TASK_COLUMNS, V3_TASK_COLUMNS, V5_TASK_COLUMNS
 
 __all__ = ["meta", "metadata", "owners", "sweep_cells", "sweeps", "task_events", "tasks"]
 
@@ -77,7 +77,10 @@ tasks = Table(
     Column("remote_state_json", Text),
     Column("base_url", Text),
     Column("owner", Text),
-    *(Column(name, _sql_type(kind)) for name, kind in (*V2_TASK_COLUMNS, *V3_TASK_COLUMNS)),
+    *(
+        Column(name, _sql_type(kind))
+        for name, kind in (*V2_TASK_COLUMNS, *V3_TASK_COLUMNS, *V5_TASK_COLUMNS)
+    ),
 )
 Index("tasks_submitted", tasks.c.submitted_at)
 Index("tasks_provider", tasks.c.provider, tasks.c.submitted_at)

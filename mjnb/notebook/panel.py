@@ -293,9 +293,10 @@ class Panel(widgets.VBox):
 
     def _send_prompt(self) -> Task | Sweep:
         form = self.form
-        text = build_prompt(form)
         client = self._sender(form)
-        images = self.image_upload.imagine_options(client)
+        text, images = self.image_upload.prompt_and_options(
+            build_prompt(form), client, strict=form.strict
+        )
         if parse_prompt(text, strict=form.strict).is_permutation:
             if images:
                 raise InvalidArgument(
@@ -320,8 +321,15 @@ class Panel(widgets.VBox):
     def _start_sweep(self) -> Sweep:
         axes = self.sweep_builder.axes()
         form = self.form
-        text = build_prompt(form)
         client = self._sender(form)
+        text, images = self.image_upload.prompt_and_options(
+            build_prompt(form), client, strict=form.strict
+        )
+        if images:
+            raise InvalidArgument(
+                "An uploaded image prompt goes with a single prompt, not a sweep: Clear it, "
+                "or use it as the style reference."
+            )
         sweep = client.sweep(text, confirm=self.confirm.value, max_jobs=self.max_jobs, **axes)
         self._add_sweep(sweep)
         return sweep

@@ -2,20 +2,25 @@
 
     >>> upload = ImageUpload()
     >>> upload.take(Path("cat.png").read_bytes(), "cat.png")   # what a pick does
-    >>> upload.imagine_options()      # {"images": [b"..."]}: mj.imagine(..., **these)
+    >>> upload.prompt_and_options("a fox", mj)   # ("a fox", {"images": [b"..."]})
+    >>> upload.role.value = "style reference"
+    >>> upload.prompt_and_options("a fox", mj)   # ("a fox --sref ~/.mjnb/images/ab/ab....png", {})
 
 The picked file is checked at once (:func:`mjnb.inputs.image_input`: type, bytes,
-pixels), kept in Python as bytes and passed through the API's image arguments, where
-each adapter uploads it or sends it inline as its protocol allows (or refuses it in one
-line before anything is sent). The ``FileUpload`` is emptied right after: its value is
-synced widget state, and a saved notebook would otherwise keep the whole file.
+pixels) and kept in Python as bytes. As an image prompt it goes through imagine's
+``images=``; as a style reference it is saved into the image cache (content-addressed:
+the same file is stored once) and that file's path goes after ``--sref`` in the prompt.
+Either way each adapter uploads it or sends it inline as its protocol allows, or refuses
+it in one line before anything is sent. The ``FileUpload`` is emptied right after: its
+value is synced widget state, and a saved notebook would otherwise keep the whole file.
 """
 
 from __future__ import annotations
 
 import html
-import inspect
+import os
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as widgets
@@ -27,7 +32,8 @@ if TYPE_CHECKING:
 
 __all__ = ["ROLES", "ImageUpload"]
 
-#: what an uploaded image is for, and the ``imagine`` argument that takes it
+#: what an uploaded image is for, and where it goes: imagine's ``images=``, or the
+#: prompt's ``--sref`` (as the path of its copy in the image cache)
 ROLES: Mapping[str, str] = {"image prompt": "images", "style reference": "sref"}
 
 
@@ -54,6 +60,7 @@ class ImageUpload(widgets.VBox):
         self.data: bytes | None = None
         self.name = ""
         self.upload.observe(self._on_upload, "value")
+        self.role.observe(lambda _change: self._show(), "value")  # the note names the role
         super().__init__(
             children=[
                 widgets.HBox(
@@ -108,17 +115,39 @@ class ImageUpload(widgets.VBox):
             f"with the next prompt as its {html.escape(self.role.value)}</small>"
         )
 
-    def imagine_options(self, client: Client | None = None) -> dict[str, Any]:
-        """The ``imagine`` keyword arguments for the picked image ({} with none).
+    def prompt_and_options(
+        self, text: str, client: Client, *, strict: bool = True
+    ) -> tuple[str, dict[str, Any]]:
+        """The prompt text and the ``imagine`` keyword arguments for the picked image
+        (``text`` and ``{}`` with none).
 
-        A style reference needs an ``imagine(sref=...)`` that takes images; where the
-        client has none, one line says so (nothing is sent)."""
+        An image prompt goes as ``images=[bytes]``. A style reference is saved into the
+        client's image cache and its path is added after ``--sref`` (next to any the
+        prompt has), so it is sent the way the provider takes local references."""
         if self.data is None:
-            return {}
-        argument = ROLES[self.role.value]
-        if client is not None and argument not in inspect.signature(client.imagine).parameters:
-            raise InvalidArgument(
-                f"This mjnb cannot send an uploaded {self.role.value} yet (imagine has no "
-                f"{argument}= argument): give its URL in the prompt (--sref <url>) instead."
-            )
-        return {argument: [self.data]}
+            return text, {}
+        if ROLES[self.role.value] == "images":
+            return text, {"images": [self.data]}
+        from ..prompt import parse_prompt
+
+        kept = client.session.images.save(self.data)
+        prompt = parse_prompt(text, strict=strict, warn=False)
+        refs = prompt.params.get("sref")
+        listed = list(refs) if isinstance(refs, list) else []
+        return str(prompt.with_params(sref=[*listed, prompt_path(kept)])), {}
+
+
+def prompt_path(path: Path) -> str:
+    """``path`` as one word of a prompt: as it is, else under ``~``; a space cannot be."""
+    text = str(path)
+    if not any(c.isspace() for c in text):
+        return text
+    home = Path.home()
+    if path.is_relative_to(home):
+        short = "~" + os.sep + str(path.relative_to(home))
+        if not any(c.isspace() for c in short):
+            return short
+    raise InvalidArgument(
+        f"The image cache is at {path.parent.parent}, whose path has a space, and a path "
+        "in a prompt cannot: set MJNB_HOME to a folder without spaces."
+    )

@@ -27,11 +27,11 @@ from .params import (
     Kind,
     ParamSpec,
 )  # fmt: skip
+from .refs import is_local_ref, split_weight
 from .rules import Params, Seen, newer_minor
 
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)", re.ASCII)
 _RATIO = re.compile(r"(\d{1,9}):(\d{1,9})", re.ASCII)
-_REF_WEIGHT = re.compile(r"::[+-]?(?:\d+(?:\.\d*)?|\.\d+)$", re.ASCII)
 _CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 _VERSION_TEXT = re.compile(r"0*(\d{1,3})(?:\.(\d{1,3}))?", re.ASCII)
 _DASHES = re.compile(r"--|-?[—–－]{1,2}-?")
@@ -245,10 +245,12 @@ class Reader:
                 return word
             raise PromptError(f"style must be {spec.range}, {got}.", column=here.column)
         if kind in ("url", "end"):
-            if not _is_url(word):
+            if not _is_url(word) and not (long == "oref" and is_local_ref(word)):
                 loop = " or loop" if kind == "end" else ""
+                what = "one image URL" if long == "oref" else spec.range
+                path = " or a local image path" if long == "oref" else ""
                 raise PromptError(
-                    f"{long} must be {spec.range} (http:// or https://){loop}, {got}.",
+                    f"{long} must be {what} (http:// or https://){loop}{path}, {got}.",
                     column=here.column,
                 )
             return word
@@ -312,13 +314,14 @@ def _normal_version(word: str) -> str | None:
 
 
 def _check_item(long: str, item: str, here: Seen, col: int) -> None:
-    bare = _REF_WEIGHT.sub("", item) if long in ("sref", "cref") else item
+    bare = split_weight(item)[0] if long in ("sref", "cref") else item
     if long == "sref":
         ok = _is_url(bare) or (bare.isascii() and bare.isdigit()) or bare.lower() == "random"
-        what = "image URLs, numeric style codes or random"
+        ok = ok or is_local_ref(bare)
+        what = "image URLs, local image paths, numeric style codes or random"
     elif long == "cref":
-        ok = _is_url(bare)
-        what = "image URLs (http:// or https://)"
+        ok = _is_url(bare) or is_local_ref(bare)
+        what = "image URLs (http:// or https://) or local image paths"
     else:
         ok = bool(_CODE.fullmatch(bare))
         what = "profile codes made of letters and digits"

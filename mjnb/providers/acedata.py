@@ -33,7 +33,8 @@ image prompts). The other parameters
 stay in the prompt text, where Midjourney reads them.
 
 Local images (a path, bytes, PIL) go through Ace's upload API first and then to the job
-as URLs, like any other (:mod:`.acedata_media` says where and why).
+as URLs, like any other (:mod:`.acedata_media` says where and why); so do local paths
+after ``--sref``/``--cref``/``--oref``, each ``file_url`` in its path's place.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ from ..prompt import Prompt
 from ..prompt.model import format_number
 from ..vocab import MODES, UPSCALE_KINDS
 from . import acedata_media as media
-from .base import AdapterBase, Feature, Job, LocalImages, Snapshot, Status
+from .base import AdapterBase, Feature, Job, LocalImages, LocalRefs, Snapshot, Status
 from .common import (
     ACEDATA_STATES,
     batch_records,
@@ -195,8 +196,9 @@ class AceDataAdapter(AdapterBase):
     features: ClassVar[frozenset[Feature]] = frozenset(
         {"video", "extend", "vary region", "edit", "seed", "upload"}
     )
-    #: uploaded first (``upload``), then sent as URLs; see :mod:`.acedata_media`
+    #: uploaded first (``upload``), then sent as URLs (references too: in the prompt)
     local_images: ClassVar[LocalImages] = "upload"
+    local_refs: ClassVar[LocalRefs] = "upload"
     max_extensions = media.MAX_EXTENSIONS
     #: retrieve_batch reads up to 50 named tasks in one request (see poll_many)
     batch_polls = 50

@@ -109,9 +109,21 @@ def public(url: str | None, what: str, title: str) -> str | None:
 
 
 def with_links(text: str, links: Sequence[str], title: str) -> str:
-    """A prompt with uploaded image prompts in front (those not in it already)."""
-    new = [public(u, "an image prompt", title) or "" for u in links if u not in text]
+    """A prompt with uploaded image prompts in front (those not in front already: the
+    same URL after ``--sref`` is a reference, not an image prompt)."""
+    front = set(leading_links(text))
+    new = [public(u, "an image prompt", title) or "" for u in links if u not in front]
     return " ".join([*new, text]) if new else text
+
+
+def leading_links(text: str) -> list[str]:
+    """The http(s) words a prompt starts with (its image prompts)."""
+    words = []
+    for word in text.split():
+        if not word.lower().startswith(("http://", "https://")):
+            break
+        words.append(word)
+    return words
 
 
 # -- uploads ----------------------------------------------------------------------------

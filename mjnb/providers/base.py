@@ -45,6 +45,8 @@ __all__ = [
     "AdapterBase",
     "Job",
     "JobKind",
+    "LocalImages",
+    "LocalRefs",
     "Snapshot",
     "Status",
     "check_prompt",
@@ -60,6 +62,8 @@ Feature = Literal[
 ]  # fmt: skip
 #: how a protocol takes an image the user has locally (bytes, a path, a PIL image)
 LocalImages = Literal["inline", "upload", "refuse"]
+#: how it takes a local image named in the prompt (``--sref ./style.png``)
+LocalRefs = Literal["upload", "refuse"]
 
 
 @dataclass(frozen=True)
@@ -107,7 +111,10 @@ class Job:
 
     Images (``images``, ``end``) are http(s) URLs or, for images the user has locally,
     ``data:`` URLs made by :mod:`mjnb.inputs`; an adapter inlines those as its protocol
-    allows (``local_images``), or the runner uploads them first.
+    allows (``local_images``), or the runner uploads them first. ``refs`` pairs each
+    local image path named after ``--sref``/``--cref``/``--oref`` in the prompt with its
+    ``data:`` URL: the runner uploads those (``local_refs``) and sends the prompt with
+    the URLs in the paths' places, so no adapter ever sees a path.
 
     - video (``kind="video"`` from an image, ``images[0]`` the first frame; or an
       ``action`` labelled ``animate low|high`` / ``extend low|high`` / ``upscale video``
@@ -140,6 +147,8 @@ class Job:
     raw: bool = False
     resolution: str | None = None  # "480p" | "720p"
     index: int | None = None  # 1-based: a grid's tile, or a batch's clip
+    #: (path as written in the prompt, its data: URL) for each local reference
+    refs: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     parsed: Prompt | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -258,6 +267,9 @@ class AdapterBase:
     features: ClassVar[frozenset[Feature]] = frozenset()
     #: how it takes a local image: inline (base64/data URL), upload first, or refuse
     local_images: ClassVar[LocalImages] = "refuse"
+    #: how it takes a local image after ``--sref``/``--cref``/``--oref``: uploaded first
+    #: (:meth:`upload`; the URL goes in the prompt where the path was), or refused
+    local_refs: ClassVar[LocalRefs] = "refuse"
     #: how many times one clip can be extended (0: no extend)
     max_extensions: ClassVar[int] = 0
     #: True when the protocol animates a grid's tile directly (``Job.index`` on a grid,
@@ -407,8 +419,9 @@ class AdapterBase:
         return None
 
     def upload(self, data_url: str) -> httpx.Request | None:
-        """The request that uploads a local image (``local_images == "upload"``). It may
-        go to a second origin the protocol names (Ace's platform host): the only other
+        """The request that uploads a local image (``local_images == "upload"``, and the
+        local references of a prompt where ``local_refs == "upload"``). It may go to a
+        second origin the protocol names (Ace's platform host): the only other
         place the credentials go, and only with this request."""
         return None
 

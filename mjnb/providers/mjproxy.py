@@ -24,6 +24,12 @@ Mapping choices:
   retexture are ``/mj/submit/edits`` / ``/retexture``; the seed is
   ``GET /mj/task/{id}/image-seed``. Local images go inline (data URLs in ``base64Array``,
   ``image``, ``base64``). novicezk has none of these routes: its 404 says so in one line.
+- ``--sref``/``--cref``/``--oref`` need URLs in the prompt: a local path there is uploaded
+  first through trueai's ``POST /mj/submit/upload-discord-images {base64Array}``
+  (``SubmitController.ImagineDiscordImages``: code 1, ``result`` a list of URLs; code 4
+  ``禁止上传`` where the server's EnableUserCustomUploadBase64 is off), one image per
+  request, and its URL takes the path's place. novicezk answers 404 there: one line says
+  the server cannot take local references, and nothing is submitted.
 - A MODAL task read by a poll reads as running (its confirm is on its way).
 - Cancel is trueai's ``POST /mj/task/{id}/cancel`` (``TaskController.Cancel``): no
   body; 200 with an empty body, also for an unknown or finished id; 400
@@ -106,6 +112,8 @@ _VIDEO_OPS = {
 CANCEL_REASON = "取消任务"
 #: trueai's answer to a cancel by a secret that is not an admin's ("demo mode, forbidden")
 CANCEL_REFUSED = "演示模式"
+#: trueai's upload of local images, answered with their URLs (novicezk: 404)
+UPLOAD_PATH = "/mj/submit/upload-discord-images"
 #: the wire of "extend low|high" on a video task without extend buttons
 VIDEO_EXTEND = "/mj/submit/video action=extend"
 _UPSAMPLE = re.compile(r"^upsample_v\w*?_(?:2x_(subtle|creative)|(2x|4x))$")
@@ -161,6 +169,7 @@ class MJProxyAdapter(AdapterBase):
          "edit", "retexture", "seed", "cancel"}
     )  # fmt: skip
     local_images = "inline"  # data URLs in base64Array / image / base64
+    local_refs = "upload"  # trueai's /mj/submit/upload-discord-images (novicezk: 404)
     max_extensions = 4  # Midjourney's own limit (about 21 s)
     batch_polls = 50
 
@@ -194,7 +203,8 @@ class MJProxyAdapter(AdapterBase):
         if job.kind == "imagine":
             prompt = with_mode(job.prompt, job)
             inline = [url for url in job.images if is_data_url(url)]
-            links = [url for url in job.images if not is_data_url(url) and url not in prompt]
+            front = prompt.split()[: len(job.parsed.images)] if job.parsed is not None else []
+            links = [url for url in job.images if not is_data_url(url) and url not in front]
             prompt = " ".join([*links, prompt]) if links else prompt
             return "/mj/submit/imagine", {"prompt": prompt, "base64Array": inline}
         if job.kind == "describe":
@@ -385,6 +395,35 @@ class MJProxyAdapter(AdapterBase):
             return None
         return self._request("POST", "/mj/submit/modal", confirm_body(job, snapshot))
 
+    def upload(self, data_url: str) -> httpx.Request | None:
+        """trueai's ``POST /mj/submit/upload-discord-images``, one image in ``base64Array``
+        (for a local ``--sref``/``--cref``/``--oref``: the prompt needs its URL)."""
+        return self._request("POST", UPLOAD_PATH, {"base64Array": [data_url]})
+
+    def parse_upload(self, response: httpx.Response) -> str:
+        """The first URL of the answer's ``result`` list."""
+        if response.status_code in (404, 405):
+            raise Rejected(
+                f"this midjourney-proxy server cannot take local references (HTTP "
+                f"{response.status_code}: it has no {UPLOAD_PATH}, like novicezk's servers): "
+                "give the --sref/--cref/--oref image as an http(s) URL.",
+                status=response.status_code,
+            )
+        body = self._body(response, None)
+        if not isinstance(body, dict):
+            raise ProviderError("midjourney-proxy answered the upload without a JSON object.")
+        code, result = body.get("code"), body.get("result")
+        said = self.scrub(_said(body.get("description")))
+        if code == 4 or str(code) == "4":
+            raise Rejected(f"midjourney-proxy refused the upload: {_explained(said)}", code="4")
+        url = result[0] if isinstance(result, list) and len(result) == 1 else None
+        if code not in (1, "1") or not isinstance(url, str) or not _is_link(url):
+            raise ProviderError(
+                f"midjourney-proxy's upload answer (code {code}: {said or 'no reason'}) held "
+                f"no image URL in result (got {str(result)[:80]!r})."
+            )
+        return url.strip()
+
     def seed(self, snapshot: Snapshot) -> httpx.Request | None:
         """trueai's ``GET /mj/task/{id}/image-seed``."""
         return self._request("GET", f"/mj/task/{self.path_id(snapshot.remote_id)}/image-seed")
@@ -512,6 +551,12 @@ def _explained(said: str) -> str:
         if key in said:
             return f"{why} ({said})"
     return said or "no reason"
+
+
+def _is_link(url: str) -> bool:
+    """An http(s) URL that can go into a prompt as one word."""
+    text = url.strip()
+    return text.lower().startswith(("http://", "https://")) and not any(c.isspace() for c in text)
 
 
 def _said(value: Any) -> str:

@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidArgument
 from ..inputs import ImageInput, image_input
+from ..prompt.refs import local_refs
 from ..vocab import MOTIONS, REMIX_ACTIONS, VIDEO_BATCHES
 
 if TYPE_CHECKING:
+    from ..prompt import Prompt
     from ..providers.base import Adapter
     from ..task import Task
 
@@ -52,6 +54,49 @@ def image_urls(adapter: Adapter, values: Sequence[Any] | Any, what: str) -> tupl
     """Image arguments as Job image strings: URLs, or data: URLs for local images."""
     listed = list(values) if _seq(values) else [values]
     return tuple(image(adapter, v, what).url_or_data_url for v in listed)
+
+
+def references(
+    adapter: Adapter, prompt: Prompt, memo: dict[Any, ImageInput] | None = None
+) -> tuple[tuple[str, ImageInput], ...]:
+    """The local images after ``--sref``/``--cref``/``--oref`` in ``prompt``, read and
+    checked: ``(path as written, image)`` once per path. A provider that cannot take
+    them, or a path that names no readable image, is one line naming the file.
+    ``memo`` keeps files already read (by path, size and time), so the cells of a
+    sweep read a reference once."""
+    found: dict[str, ImageInput] = {}
+    for name, path in local_refs(prompt):
+        if path in found:
+            continue
+        if adapter.local_refs == "refuse":
+            why = getattr(adapter, "refusals", {}).get("upload") or "it has no upload"
+            raise InvalidArgument(
+                f"{adapter.name} cannot take the local image after --{name} ({path}): {why}; "
+                "give it as an http(s) URL instead; nothing was sent."
+            )
+        found[path] = reference(name, path, {} if memo is None else memo)
+    return tuple(found.items())
+
+
+def reference(name: str, path: str, memo: dict[Any, ImageInput]) -> ImageInput:
+    """One local reference read and checked, or one line saying what to fix."""
+    from pathlib import Path
+
+    where = Path(path).expanduser()
+    if not where.is_file():
+        hint = "" if where.is_absolute() else f" (relative to {Path.cwd()})"
+        problem = "is a folder, not an image file" if where.is_dir() else "names no file"
+        raise InvalidArgument(
+            f"--{name} {path} {problem}{hint}: check the path, or give the image as an "
+            "http(s) URL; nothing was sent."
+        )
+    stat = where.stat()
+    key = (str(where.absolute()), stat.st_size, stat.st_mtime_ns)
+    if key not in memo:
+        if len(memo) >= 16:
+            memo.clear()
+        memo[key] = image_input(where, name=f"--{name} {path}")
+    return memo[key]
 
 
 def _seq(value: Any) -> bool:

@@ -8,8 +8,10 @@ this one:
 - :func:`wait_for_start` holds a task that starts from another one (the ``U<n>`` mjnb
   sends before animating a grid's tile where the protocol animates single images only)
   until that one has succeeded, then points the job at its result;
-- :func:`upload_local` replaces the ``data:`` URLs of a job by the provider's own URLs
-  where the protocol wants uploads (``local_images == "upload"``), each image uploaded
+- :func:`upload_local` reads a resumed task's inputs back from the cache, replaces the
+  ``data:`` URLs of a job by the provider's own URLs where the protocol wants uploads
+  (``local_images == "upload"``), and the local paths after ``--sref``/``--cref``/
+  ``--oref`` by the URLs they were uploaded as (``local_refs``), each image uploaded
   once, its answer read capped like any other;
 - :func:`confirm` answers trueai's "window confirm" (``extra["confirm"]``) exactly once:
   the mark that it was sent is kept in the snapshot, so neither a later poll nor a
@@ -34,6 +36,7 @@ from ..errors import InvalidArgument, MJError, NotReady, ProviderError
 from ..providers.base import Job
 from ..vocab import MAX_VIDEO_BYTES
 from .engine import with_timeout
+from .kept import with_sent
 from .wire import read_capped, reason, retry_transient, without_query
 
 if TYPE_CHECKING:
@@ -104,35 +107,82 @@ async def _ended(other: TaskState) -> None:
 
 
 async def upload_local(runner: Runner, state: TaskState) -> None:
-    """Upload each ``data:`` image of the job where the protocol wants uploads.
+    """Give the job its local images in the form the protocol takes, before the submit.
 
     Called after the task's row is logged and right before the submit, once per task
-    send: each distinct image is uploaded once, and the job then carries the URLs the
-    provider gave (an upload is no job and costs nothing; a resumed task that never got
-    to its submit uploads again). Any failure (refused credentials, a body too large,
-    an answer without the URL, a trickled or endless answer) ends the task with the
+    send. A task rebuilt from the log first reads its inputs back from the cache
+    (:func:`.kept.restore`). Then, where the protocol wants uploads, each distinct
+    ``data:`` image of the job is uploaded once and the job carries the URL the provider
+    gave; the local paths after ``--sref``/``--cref``/``--oref`` are uploaded where the
+    protocol can take them (``local_refs``) and the prompt sent holds their URLs (the
+    log keeps the paths, and the URLs sent with the task's inputs). An upload is no job
+    and costs nothing; a resumed task that never got to its submit uploads again. Any
+    failure (a file gone from the cache, refused credentials, a body too large, an
+    answer without the URL, a trickled or endless answer) ends the task with the
     reason, and nothing is submitted.
     """
+    if state.restore:
+        from .kept import restore
+
+        inputs = state.inputs or {}
+        state.job = await asyncio.to_thread(restore, state.job, inputs, state.mask_path)
+        state.restore = False
     adapter, job = runner.adapter, state.job
+    _check_refs(job)
     local = [u for u in (*job.images, job.end or "") if u.startswith("data:")]
-    if not local:
-        return
-    if adapter.local_images == "refuse":
+    if local and adapter.local_images == "refuse":
         raise InvalidArgument(
             f"{adapter.name} needs a public URL for each image (it takes no local files); "
             "nothing was sent."
         )
-    if adapter.local_images != "upload":
-        return
+    if job.refs and adapter.local_refs != "upload":
+        raise InvalidArgument(
+            f"{adapter.name} cannot take local images after --sref/--cref/--oref; give "
+            "them as http(s) URLs; nothing was sent."
+        )
+    wanted = [*(local if adapter.local_images == "upload" else ()), *(u for _, u in job.refs)]
     uploaded: dict[str, str] = {}
-    for data_url in dict.fromkeys(local):
+    for data_url in dict.fromkeys(wanted):
         request = adapter.upload(data_url)
         if request is None:
             raise InvalidArgument(f"{adapter.name} has no upload; nothing was sent.")
         uploaded[data_url] = await _upload(runner, request)
+    if not uploaded:
+        return
     images = tuple(uploaded.get(u, u) for u in job.images)
     end = uploaded.get(job.end, job.end) if job.end else job.end
     state.job = replace(job, images=images, end=end)
+    if job.refs:
+        urls = {path: uploaded[data_url] for path, data_url in job.refs}
+        state.job = with_references(state.job, urls)
+        state.inputs = with_sent(state.inputs, urls)
+        runner.log.update_task(state.id, inputs=state.inputs)
+
+
+def _check_refs(job: Job) -> None:
+    """A prompt sent as new text never goes with a local path left in it."""
+    from ..prompt.refs import local_refs
+    from .kept import sends_prompt
+
+    if job.parsed is None or not sends_prompt(job):
+        return
+    have = {path for path, _ in job.refs}
+    missing = [path for _, path in local_refs(job.parsed) if path not in have]
+    if missing:
+        raise InvalidArgument(
+            f"its reference {missing[0]} is not among the images it kept; nothing was sent: "
+            "run it again."
+        )
+
+
+def with_references(job: Job, urls: dict[str, str]) -> Job:
+    """``job`` as sent: its local references' URLs in the prompt, no paths left."""
+    from ..prompt.refs import with_urls
+
+    if job.parsed is None:  # every job with refs is built from a parsed prompt
+        raise InvalidArgument("a prompt with local references must be parsed; nothing was sent.")
+    parsed = with_urls(job.parsed, urls)
+    return replace(job, prompt=str(parsed), parsed=parsed, refs=())
 
 
 async def _upload(runner: Runner, request: httpx.Request) -> str:

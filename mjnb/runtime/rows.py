@@ -14,11 +14,20 @@ from typing import Any
 
 from ..errors import PromptError
 from ..prompt import Prompt, parse_prompt
+from ..prompt.refs import with_urls
 from ..providers.base import Job
+from .kept import OWN_KINDS, sent_urls
 from .media import kind_of
 from .state import TaskState, snapshot_from_state
 
-__all__ = ["state_from_row"]
+__all__ = ["resendable", "state_from_row"]
+
+
+def resendable(row: Mapping[str, Any]) -> bool:
+    """Whether a task logged and never sent can be sent by ``mj.resume()``: an imagine,
+    or a job of the user's own inputs whose row keeps them (``inputs``)."""
+    action = row.get("action") or "imagine"
+    return action == "imagine" or (action in OWN_KINDS and isinstance(row.get("inputs"), dict))
 
 
 def state_from_row(row: Mapping[str, Any], provider: str, *, translate: bool = False) -> TaskState:
@@ -35,16 +44,25 @@ def state_from_row(row: Mapping[str, Any], provider: str, *, translate: bool = F
     except PromptError:
         prompt = None
     action = row.get("action") or "imagine"
-    own = ("imagine", "describe", "blend", "video", "edit", "retexture")
-    kind = action if action in own else "action"
+    kind = action if action in OWN_KINDS else "action"
     batch = row.get("batch")
+    inputs = row.get("inputs") if isinstance(row.get("inputs"), dict) else None
+    sending = bool(remote.get("sending")) or bool(snapshot.remote_id)
+    sent_text, parsed = prompt_text, prompt
+    if kind in ("describe", "blend") and inputs is not None:
+        sent_text, parsed = "", None  # the row's prompt names its images; the job has none
+    urls = sent_urls(inputs)
+    if urls and parsed is not None:  # what its job sent: the references' URLs
+        parsed = with_urls(parsed, urls)
+        sent_text = str(parsed)
     job = Job(
         kind,  # type: ignore[arg-type]
-        prompt=prompt_text,
+        prompt=sent_text,
         label=None if kind != "action" else action,
         translate=translate,
-        parsed=prompt,
+        parsed=parsed,
         motion=row.get("motion") if isinstance(row.get("motion"), str) else None,
+        loop=bool(row.get("loop")),
         batch=int(batch) if isinstance(batch, (int, float)) and batch == batch else 1,
     )
     state = TaskState(
@@ -64,6 +82,9 @@ def state_from_row(row: Mapping[str, Any], provider: str, *, translate: bool = F
         kind=row.get("kind") or kind_of(job),
         video_paths=tuple(Path(p) for p in _listed(row.get("video_paths"))),
         mask_path=Path(row["mask_path"]) if row.get("mask_path") else None,
+        inputs=inputs,
+        # never sent: its own inputs are read back from the cache before it is
+        restore=inputs is not None and not sending and kind in OWN_KINDS,
         job_seed=_int_or_none(row.get("job_seed")),
         cost=_float_or_none(row.get("cost")),
     )

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,10 +26,10 @@ from ..prompt import Prompt, parse_prompt
 from ..providers.base import Adapter, Job, JobKind, check_prompt
 from ..task import Task
 from ..vocab import ACTION_LABELS, BLEND_DIMENSIONS, MODES
-from . import build
+from . import build, kept
 from .engine import Engine
 from .media import kind_of
-from .rows import state_from_row
+from .rows import resendable, state_from_row
 from .runner import Runner
 from .slots import account_share
 from .state import TaskState
@@ -42,6 +42,11 @@ if TYPE_CHECKING:
 INTERRUPTED = (
     "interrupted before the provider confirmed the job; mjnb did not submit it again (it "
     "may have been created: check the provider)."
+)
+UNSENT_ACTION = (
+    "interrupted before it was sent, and the log does not keep what it needs to be sent "
+    "again (an action on another task is not resumed, nor a task an older mjnb logged); "
+    "nothing was sent: run it again."
 )
 
 
@@ -106,11 +111,16 @@ class Session(MediaMethods, VideoCells):
         #: views of logged tasks looked up by id (not followed here)
         self._known: dict[str, Task] = {}
         self._states: dict[str, TaskState] = {}
+        #: local references already read and checked (a sweep's cells read one once)
+        self._refs: dict[Any, Any] = {}
 
     # -- starting -----------------------------------------------------------------------
     def check_prompt(self, prompt: Prompt) -> None:
-        """Raise what this provider cannot take (PromptError), before anything is logged."""
+        """Raise what this provider cannot take (PromptError), and a local reference it
+        cannot take or that names no readable image (InvalidArgument), before anything
+        is logged."""
         check_prompt(self.adapter, prompt)
+        build.references(self.adapter, prompt, self._refs)
 
     def imagine(
         self,
@@ -241,8 +251,14 @@ class Session(MediaMethods, VideoCells):
         return self.send(self.job("blend", images=urls, dimensions=dimensions))
 
     def job(self, kind: JobKind, **fields: Any) -> Job:
-        """A Job with this session's settings (``translate``) on it."""
-        return Job(kind, translate=self.translate, **fields)
+        """A Job with this session's settings (``translate``) on it, and the local
+        images its prompt names after ``--sref``/``--cref``/``--oref`` (read and
+        checked here; the runner uploads them) where that prompt is sent as new text."""
+        job = Job(kind, translate=self.translate, **fields)
+        if job.parsed is None or not kept.sends_prompt(job):
+            return job
+        refs = build.references(self.adapter, job.parsed, self._refs)
+        return replace(job, refs=tuple((path, given.data_url) for path, given in refs))
 
     def send(
         self,
@@ -284,6 +300,7 @@ class Session(MediaMethods, VideoCells):
         **columns: Any,
     ) -> Task | None:
         """:meth:`send`, or None when the log's claim of the sweep cell is lost."""
+        inputs = kept.record(job, self.images)  # its own images, kept for a resend
         state = TaskState(
             uuid.uuid4().hex[:12],
             job,
@@ -293,6 +310,7 @@ class Session(MediaMethods, VideoCells):
             sweep_id=sweep_id,
             kind=columns.setdefault("kind", kind_of(job)),
             mask_path=columns.get("mask_path"),
+            inputs=inputs,
             waits_for=waits_for,
             notice=notice,
         )
@@ -310,6 +328,7 @@ class Session(MediaMethods, VideoCells):
             base_url=self.base_url,
             cell=cell,
             replaces=replaces,
+            inputs=inputs,
             **columns,
         )
         if not claimed:
@@ -367,13 +386,13 @@ class Session(MediaMethods, VideoCells):
         for row in self._orphans():
             state = state_from_row(row, self.provider, translate=self.translate)
             sent = bool((row.get("remote_state") or {}).get("sending"))
-            if not state.snapshot.remote_id and not sent and _action(state.job) == "imagine":
+            if not state.snapshot.remote_id and not sent and resendable(row):
                 continue  # never sent: it waits for resume()
             if not self.log.claim(row["task_id"]):
                 continue  # another kernel took it first
             task = self._view(state, followed=True)
             if not state.snapshot.remote_id:
-                self.runner.end(state, INTERRUPTED)
+                self.runner.end(state, INTERRUPTED if sent else UNSENT_ACTION)
                 continue
             self.engine.spawn(self.runner.run(state, resume=True))
             resumed.append(task)
@@ -384,7 +403,7 @@ class Session(MediaMethods, VideoCells):
         tasks = []
         for row in self._orphans():
             sent = (row.get("remote_state") or {}).get("sending")
-            if row.get("remote_id") or sent or (row.get("action") or "imagine") != "imagine":
+            if row.get("remote_id") or sent or not resendable(row):
                 continue
             tasks.append(self.task(row["task_id"]))
         return tasks

@@ -101,6 +101,11 @@ class TaskState:
     video_paths: tuple[Path, ...] = ()
     #: the vary-region / edit mask as sent (a grayscale PNG in the cache)
     mask_path: Path | None = None
+    #: what the log keeps of the job's own inputs (:mod:`.kept`: URLs, cache files)
+    inputs: dict[str, Any] | None = None
+    #: rebuilt from its log row and never sent: the job's local inputs are still in the
+    #: cache files ``inputs`` names, and are read back right before it is sent
+    restore: bool = False
     #: the seed the provider says the job used (asked on demand)
     job_seed: int | None = None
     #: what the provider charged, in its own unit, where it says

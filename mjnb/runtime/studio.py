@@ -219,8 +219,8 @@ class MediaMethods:
         return self.send(job, prompt=parsed or parent.prompt, parent_id=parent.id, mask_path=path)
 
     def _new_prompt(self, parent: Task, prompt: str | None) -> tuple[str, Prompt | None]:
-        if prompt is None:
-            return parent.job.prompt, parent.prompt
+        if prompt is None:  # the parent's as sent (its local references' URLs, no paths)
+            return parent.job.prompt, parent.job.parsed or parent.prompt
         from ..prompt import parse_prompt
 
         parsed = parse_prompt(prompt)

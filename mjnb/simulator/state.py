@@ -146,6 +146,7 @@ class Simulator:
                 "Permutations like {a, b} are not supported through this API; "
                 "expand them into separate prompts and submit each."
             )
+        _no_local_references(prompt)
         return prompt
 
     # -- image URLs
@@ -270,3 +271,23 @@ class Simulator:
                         log.warning("Webhook POST to %s failed: %s", url, exc)
 
         self.spawn(run())
+
+
+_WEIGHT = re.compile(r"::[-+]?[0-9.]+$")
+
+
+def _no_local_references(prompt: Prompt) -> None:
+    """Midjourney reads URLs and style codes after --sref/--cref/--oref, never a path:
+    a client that forgot to upload a file is refused, as the real service would."""
+    for name in ("sref", "cref", "oref"):
+        value = prompt.params.get(name)
+        for item in value if isinstance(value, list) else [value] if value else []:
+            bare = _WEIGHT.sub("", str(item))
+            if bare.lower().startswith(("http://", "https://")):
+                continue
+            if name == "sref" and (bare.isdigit() or bare.lower() == "random"):
+                continue
+            raise PromptError(
+                f"--{name} takes image URLs, got {bare[:60]!r}: Midjourney cannot read a "
+                "file on your machine."
+            )
