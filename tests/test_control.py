@@ -98,7 +98,7 @@ def test_cancel_where_the_protocol_cannot_keeps_polling(engine: Engine) -> None:
 def sim_config() -> object:
     from mjnb.simulator import SimConfig
 
-    return SimConfig(latency=1.5, long_side=256, progress_steps=6)
+    return SimConfig(latency=3.0, long_side=256, progress_steps=6)  # long enough to cancel
 
 
 def test_cancel_after_send_asks_midjourney_proxy(engine: Engine, isolated_env: Path) -> None:
