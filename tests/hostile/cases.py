@@ -103,9 +103,15 @@ def mjproxy(
     fetch: Callable[[Request], Reply] | None = None,
     files: Callable[[Request], Reply] | None = None,
     prefix: str = "",
+    batch: Callable[[Request], Reply] | None = None,
 ) -> Handler:
+    """midjourney-proxy; ``batch`` answers ``/mj/task/list-by-condition`` (else a 404,
+    as a server without the batch lookup gives)."""
+
     def handle(request: Request) -> Reply:
         path = request.path
+        if path == prefix + "/mj/task/list-by-condition" and batch:
+            return batch(request)
         if path == prefix + "/mj/submit/imagine":
             if submit:
                 return submit(request)
@@ -184,6 +190,11 @@ def wrong_start(value: float) -> Callable[[HostileServer], Handler]:
 
 def _ok_fetch(server: HostileServer) -> Callable[[Request], Reply]:
     return lambda r: Reply.json(mj_task(imageUrl=server.url + "/files/small.png"))
+
+
+def _asked_batch(outcome: Outcome) -> None:
+    asked = outcome.server.count("POST", "/mj/task/list-by-condition")
+    assert 1 <= asked <= 3, f"the batch lookup was asked {asked} times (1 to 3 expected)"
 
 
 def _check_other_port(outcome: Outcome) -> None:
@@ -377,6 +388,57 @@ CASES: list[Case] = [
             )
         ),
         within=15,
+    ),
+    Case(
+        "batch_flood",
+        "a 200 MB batch lookup answer (list-by-condition); single fetches are fine",
+        "mjproxy",
+        lambda s: mjproxy(
+            batch=lambda r: Reply(
+                chunks=padded(b'[{"id": "t1", "x": "', 200 * MIB, b'"}]'), length=200 * MIB
+            ),
+            fetch=_ok_fetch(s),
+        ),
+        check=_asked_batch,
+        expect="succeeded",
+        within=10,
+    ),
+    Case(
+        "batch_types",
+        "the batch lookup answers t1 with a number for status and a dict for imageUrl",
+        "mjproxy",
+        lambda s: mjproxy(
+            batch=lambda r: Reply.json([{"id": "t1", "status": 7, "imageUrl": {"a": 1}}]),
+            fetch=_ok_fetch(s),
+        ),
+        check=_asked_batch,
+        expect="succeeded",
+        within=10,
+    ),
+    Case(
+        "batch_trickle",
+        "the batch lookup trickles a byte every 2 s; single fetches are fine",
+        "mjproxy",
+        lambda s: mjproxy(
+            batch=lambda r: Reply(chunks=trickle(b'[{"id": "t1"}]', 2.0), length=14),
+            fetch=_ok_fetch(s),
+        ),
+        client={"timeout": 1.0},
+        check=_asked_batch,
+        expect="succeeded",
+        within=12,
+    ),
+    Case(
+        "batch_echo",
+        "the batch lookup fails t1 with a reason that echoes the token, lowercased",
+        "mjproxy",
+        lambda s: mjproxy(
+            batch=lambda r: Reply.json(
+                [{"id": "t1", "status": "FAILURE", "failReason": f"bad key {CANARY.lower()}"}]
+            ),
+        ),
+        check=_asked_batch,
+        expect="failed",
     ),
     Case(
         "big_stream_line",
