@@ -32,7 +32,7 @@ ASGI = Callable[[Any, Any, Any], Awaitable[None]]
 def sim_config() -> object:
     from mjnb.simulator import SimConfig
 
-    return SimConfig(latency=0.6, long_side=128, progress_steps=3, concurrency=16, queue_size=32)
+    return SimConfig(latency=0.6, long_side=128, progress_steps=3, concurrency=64, queue_size=64)
 
 
 class Counting:
@@ -42,6 +42,7 @@ class Counting:
     def __init__(self, app: ASGI, batch: Callable[[list[Any]], Any] | None = None) -> None:
         self.app, self.batch = app, batch
         self.paths: Counter[str] = Counter()
+        self.batches: list[int] = []  # the ids each batch lookup asked for
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         path = scope.get("path", "")
@@ -49,10 +50,18 @@ class Counting:
             await self.app(scope, receive, send)
             return
         self.paths["fetch" if path.endswith("/fetch") else path] += 1
-        if path.endswith("/list-by-condition") and self.batch is not None:
+        if path.endswith("/list-by-condition"):
             body = await _body(receive)
-            status, answer = self.batch(json.loads(body)["ids"])
-            await _respond(send, status, answer)
+            ids = json.loads(body)["ids"]
+            self.batches.append(len(ids))
+            if self.batch is not None:
+                await _respond(send, *self.batch(ids))
+                return
+
+            async def replay() -> dict[str, Any]:
+                return {"type": "http.request", "body": body, "more_body": False}
+
+            await self.app(scope, replay, send)
             return
         await self.app(scope, receive, send)
 
@@ -215,23 +224,66 @@ def test_a_batch_answer_gives_readings_only_for_the_jobs_asked_about() -> None:
     answer = [
         {"id": "a", "status": "SUCCESS", "progress": "100%", "imageUrl": "http://cdn.test/a.png"},
         {"id": "b", "status": "IN_PROGRESS", "progress": "40%"},
+        {"id": "b", "status": "SUCCESS", "progress": "100%"},  # a second record: ignored
+        {"id": "d", "status": "IN_PROGRESS", "imageUrl": {"not": "a URL"}},  # garbled
         {"id": "other", "status": "SUCCESS"},
         {"id": 5},
         ["not", "a", "task"],
     ]
     request = httpx.Request("POST", "http://proxy.test/mj/task/list-by-condition")
     response = httpx.Response(200, json=answer, request=request)
-    readings = mjproxy.parse_poll_many([snap("a"), snap("b"), snap("c")], response)
-    assert sorted(readings) == ["a", "b"]
-    assert readings["a"].status == "succeeded" and readings["b"].progress == 40
+    asked = [snap("a"), snap("b"), snap("c"), snap("d"), snap("b")]
+    readings = mjproxy.parse_poll_many(asked, response)
+    assert [r.status if r else None for r in readings] == [
+        "succeeded", "running", None, None, "running"
+    ]  # fmt: skip
+    assert readings[1] is not None and readings[1].progress == 40
     with pytest.raises(ProviderError, match="batch lookup"):
         mjproxy.parse_poll_many([snap("a")], httpx.Response(200, json={"a": 1}, request=request))
+    assert json.loads(mjproxy.poll_many(asked).content) == {"ids": ["a", "b", "c", "d"]}
 
     ace = AceDataAdapter(base_url="http://ace.test", token="t")
     record = {"id": "x", "state": "generating", "response": {"progress": 30, "success": True}}
     response = httpx.Response(200, json={"items": [record], "count": 1}, request=request)
     readings = ace.parse_poll_many([snap("x"), snap("y")], response)
-    assert list(readings) == ["x"] and readings["x"].progress == 30
+    assert readings[1] is None and readings[0] is not None and readings[0].progress == 30
+
+
+def test_sixty_jobs_are_read_in_chunks_of_fifty(
+    engine_for: Callable[..., tuple[Engine, Counting]],
+) -> None:
+    engine, server = engine_for()
+    mj = mjnb.Client("mjproxy", base_url=BASE, engine=engine, poll_interval=0.1, max_concurrency=64)
+    tasks = [mj.imagine(f"a fox in a crowd {n}") for n in range(60)]
+    assert all(t.wait(WAIT).status == "succeeded" for t in tasks)
+    assert server.paths["fetch"] == 0 and max(server.batches) == 50, server.batches
+
+
+def test_a_429_on_the_batch_sends_no_single_polls_on_top(
+    engine_for: Callable[..., tuple[Engine, Counting]],
+) -> None:
+    calls: list[int] = []
+
+    def busy(ids: list[Any]) -> tuple[int, Any]:
+        calls.append(len(ids))
+        if len(calls) <= 2:
+            return 429, {"error": "slow down"}
+        return 200, [{"id": i, "status": "FAILURE", "failReason": "moderated"} for i in ids]
+
+    engine, server = engine_for(batch=busy)
+    mj = mjnb.Client("mjproxy", base_url=BASE, engine=engine, poll_interval=0.05)
+    tasks = [mj.imagine(f"a patient fox {n}") for n in range(4)]
+    assert [t.wait(WAIT).status for t in tasks] == ["failed"] * 4
+    assert all("moderated" in (t.error or "") for t in tasks)
+    assert server.paths["fetch"] == 0 and len(calls) >= 3
+
+
+def test_credentials_refused_on_the_batch_route_alone_do_not_end_the_jobs(
+    engine_for: Callable[..., tuple[Engine, Counting]],
+) -> None:
+    engine, server = engine_for(batch=lambda ids: (403, {"error": "admin only"}))
+    run_batch(engine, 3)
+    assert server.paths["/mj/task/list-by-condition"] == 1 and server.paths["fetch"] >= 3
 
 
 def test_the_personal_log_gets_no_pictures_at_download(

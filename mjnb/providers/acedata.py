@@ -53,7 +53,8 @@ from . import acedata_media as media
 from .base import AdapterBase, Feature, Job, LocalImages, LocalRefs, Snapshot, Status
 from .common import (
     ACEDATA_STATES,
-    batch_records,
+    batch_ids,
+    batch_readings,
     blend_prompt,
     capped_descriptions,
     map_status,
@@ -341,15 +342,15 @@ class AceDataAdapter(AdapterBase):
     def poll_many(self, snapshots: Sequence[Snapshot]) -> httpx.Request:
         """``retrieve_batch`` with ``ids`` (the MCP server advises at most 50); ``limit``
         is sent because the batch pages 12 records by default even for named ids."""
-        ids = [s.remote_id for s in snapshots if s.remote_id]
+        ids = batch_ids(snapshots)
         body = {"action": "retrieve_batch", "ids": ids, "limit": len(ids)}
         return self._request("/midjourney/tasks", body, "application/json")
 
     def parse_poll_many(
         self, snapshots: Sequence[Snapshot], response: httpx.Response
-    ) -> dict[str, Snapshot]:
-        found = batch_records(self._body(response).get("items"), snapshots, self.title)
-        return {str(s.remote_id): self._reading(s, record) for s, record in found}
+    ) -> list[Snapshot | None]:
+        items = self._body(response).get("items")
+        return batch_readings(items, snapshots, self.title, self._reading)
 
     def parse_poll(self, snapshot: Snapshot, response: httpx.Response) -> Snapshot:
         return self._reading(snapshot, self._body(response))

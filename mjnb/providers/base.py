@@ -335,9 +335,10 @@ class AdapterBase:
 
     def parse_poll_many(
         self, snapshots: Sequence[Snapshot], response: httpx.Response
-    ) -> dict[str, Snapshot]:
-        """The new states by remote id; a job the answer leaves out is not in it (the
-        runner polls that one alone, so its own error still comes out)."""
+    ) -> list[Snapshot | None]:
+        """Each job's new state, in the order of ``snapshots``; None for a job the answer
+        leaves out or garbles (the runner polls that one alone, so its own error comes
+        out)."""
         raise NotImplementedError
 
     def error_for(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -109,19 +109,36 @@ def read_json(response: httpx.Response) -> Any:
         return None
 
 
-def batch_records(
-    records: Any, snapshots: Sequence[Snapshot], who: str
-) -> list[tuple[Snapshot, Mapping[str, Any]]]:
-    """The records of a batch lookup's answer that are jobs asked about, each with the
-    job's snapshot (records of other jobs, and ones that are not objects, are left)."""
+def batch_readings(
+    records: Any,
+    snapshots: Sequence[Snapshot],
+    who: str,
+    read: Callable[[Snapshot, Mapping[str, Any]], Snapshot],
+) -> list[Snapshot | None]:
+    """Each snapshot's new state from a batch lookup's ``records`` (``read`` turns one
+    record into a reading), in the order of ``snapshots``; None where the answer has no
+    readable record of that job (the runner polls it alone, and its own error comes out).
+    Records of other jobs and ones that are not objects are left; of two records of one
+    job the first counts."""
     if not isinstance(records, list):
         raise ProviderError(f"{who} answered the batch lookup without a list of tasks.")
-    wanted = {s.remote_id: s for s in snapshots if s.remote_id}
-    return [
-        (wanted[r["id"]], r)
-        for r in records
-        if isinstance(r, dict) and isinstance(r.get("id"), str) and r["id"] in wanted
-    ]
+    by_id: dict[str, Mapping[str, Any]] = {}
+    for record in records:
+        if isinstance(record, dict) and isinstance(record.get("id"), str):
+            by_id.setdefault(record["id"], record)
+    readings: list[Snapshot | None] = []
+    for snapshot in snapshots:
+        record = by_id.get(snapshot.remote_id or "")
+        try:
+            readings.append(read(snapshot, record) if record is not None else None)
+        except (ProviderError, TypeError, KeyError, AttributeError, IndexError, ValueError):
+            readings.append(None)  # one bad record sinks no other reading
+    return readings
+
+
+def batch_ids(snapshots: Sequence[Snapshot]) -> list[str]:
+    """The remote ids a batch lookup asks for: each once, in order."""
+    return list(dict.fromkeys(s.remote_id for s in snapshots if s.remote_id))
 
 
 def retry_after(response: httpx.Response) -> float | None:

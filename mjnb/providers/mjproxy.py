@@ -50,7 +50,8 @@ from ..errors import AuthError, ConfigError, ProviderError, RateLimited, Rejecte
 from .base import AdapterBase, Feature, Job, Snapshot, Status
 from .common import (
     MJPROXY_STATUSES,
-    batch_records,
+    batch_ids,
+    batch_readings,
     blend_prompt,
     capped_descriptions,
     check_blend,
@@ -312,14 +313,14 @@ class MJProxyAdapter(AdapterBase):
         """``POST /mj/task/list-by-condition {ids}``: novicezk's batch lookup, which
         trueai serves under that name and as ``list-by-ids`` (TaskController.cs); it
         answers a list of the same task objects as ``fetch``."""
-        ids = [s.remote_id for s in snapshots if s.remote_id]
-        return self._request("POST", "/mj/task/list-by-condition", {"ids": ids})
+        body = {"ids": batch_ids(snapshots)}
+        return self._request("POST", "/mj/task/list-by-condition", body)
 
     def parse_poll_many(
         self, snapshots: Sequence[Snapshot], response: httpx.Response
-    ) -> dict[str, Snapshot]:
-        found = batch_records(self._body(response, None), snapshots, self.title)
-        return {str(s.remote_id): self._reading(s, task) for s, task in found}
+    ) -> list[Snapshot | None]:
+        tasks = self._body(response, None)
+        return batch_readings(tasks, snapshots, self.title, self._reading)
 
     def parse_poll(self, snapshot: Snapshot, response: httpx.Response) -> Snapshot:
         task = self._body(response, snapshot.remote_id)

@@ -9,12 +9,15 @@ own readings (:meth:`Runner._follow`: stalls, failing polls), so the rules stay 
 
 - a job the batch answer leaves out is polled alone in the same tick, so its own
   error ("does not know task ...") still comes out;
-- when a batch fails, its jobs are polled alone in the same tick, so each reading is
-  what a single poll would have given; a tick in which nothing could be read backs
-  the next one off, as a failing single poll does;
+- a record the answer garbles is left out too (one bad record sinks no other reading);
+- when a batch fails (no connection, a timeout, HTTP 5xx), its jobs are polled alone in
+  the same tick, so each reading is what a single poll would have given; a 429 instead
+  fails that tick's readings (no single polls on top of "slow down"); a tick in which
+  nothing could be read backs the next one off, as a failing single poll does;
 - a server that does not serve the batch lookup (HTTP 404, an answer of the wrong
-  shape), or whose batch lookup fails three times in a row, is polled one job at a
-  time from then on; refused credentials end every task of the tick at once.
+  shape, credentials refused on that route alone), or whose lookup fails three ticks
+  in a row, is polled one job at a time from then on (refused credentials then come
+  out of each task's own poll).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 
-from ..errors import AuthError, ProviderError, RateLimited
+from ..errors import ProviderError, RateLimited
 
 if TYPE_CHECKING:
     from ..providers.base import Adapter, Snapshot
@@ -64,7 +67,9 @@ class Polls:
         self._failed_batches = 0
 
     async def read(self, snapshot: Snapshot, failures: int = 0) -> Snapshot:
-        """The job's next state, one interval (backed off by ``failures``) from now."""
+        """The job's next state. Polled alone, it comes one interval (backed off by
+        ``failures``) from now; batched, at the next tick, whose interval backs off when
+        a whole tick read nothing."""
         if not self.batch or not snapshot.remote_id:
             await asyncio.sleep(self.interval * min(2**failures, MAX_BACKOFF))
             return await self._single(snapshot)
@@ -86,42 +91,55 @@ class Polls:
                 self._due = []
                 size = self.batch or 1
                 chunks = [due[i : i + size] for i in range(0, len(due), size)]
-                read = await asyncio.gather(*(self._answer(chunk) for chunk in chunks))
+                answers = await asyncio.gather(*(self._answer(chunk) for chunk in chunks))
+                if any(failed for _, failed in answers):  # counted once a tick
+                    self._failed_batches += 1
+                    if self._failed_batches >= GIVE_UP and self.batch:
+                        self._stop_batching("it failed three ticks in a row")
+                elif self.batch:
+                    self._failed_batches = 0
                 # a tick in which nothing could be read backs the next one off
-                self._failed_ticks = 0 if any(read) or not due else self._failed_ticks + 1
+                read = sum(n for n, _ in answers)
+                self._failed_ticks = 0 if read or not due else self._failed_ticks + 1
         finally:
             self._ticker = None
 
-    async def _answer(self, due: list[tuple[Snapshot, asyncio.Future[Snapshot]]]) -> int:
+    async def _answer(
+        self, due: list[tuple[Snapshot, asyncio.Future[Snapshot]]]
+    ) -> tuple[int, bool]:
         """Read ``due`` in one batch request, or one by one; settle every future.
-        Returns how many readings came."""
-        readings: dict[str, Snapshot] = {}
+        Returns how many readings came, and whether the batch request failed."""
+        readings: list[Snapshot | None] = [None] * len(due)
+        failed = False
         if self.batch:
             snapshots = [snapshot for snapshot, _ in due]
             try:
                 response = await self.exchange(self.adapter.poll_many(snapshots))
                 readings = self.adapter.parse_poll_many(snapshots, response)
-            except AuthError as exc:  # refused credentials end every task alike
+            except RateLimited as exc:  # asked to slow down: no single polls on top
                 for _, future in due:
                     _settle(future, exc=exc)
-                return 0
+                return 0, True
             except Exception as exc:
-                self._failed_batches += 1
-                if not transient(exc) or self._failed_batches >= GIVE_UP:
-                    logger.info(
-                        "mjnb: %s's batch lookup failed (%s); polling one job at a time",
-                        self.adapter.name,
-                        exc,
-                    )
-                    self.batch = 0
+                failed = True
+                if not transient(exc):  # 404, a wrong shape, refused credentials
+                    self._stop_batching(str(exc))
+        alone = []
+        for (snapshot, future), reading in zip(due, readings, strict=True):
+            if reading is None:
+                alone.append((snapshot, future))
             else:
-                self._failed_batches = 0
-        for snapshot, future in due:
-            if snapshot.remote_id in readings:
-                _settle(future, readings[str(snapshot.remote_id)])
-        alone = [(s, f) for s, f in due if s.remote_id not in readings]
+                _settle(future, reading)
         read = await asyncio.gather(*(self._answer_alone(s, f) for s, f in alone))
-        return len(due) - len(alone) + sum(read)
+        return len(due) - len(alone) + sum(read), failed
+
+    def _stop_batching(self, why: str) -> None:
+        logger.info(
+            "mjnb: %s's batch lookup cannot be used (%s); polling one job at a time",
+            self.adapter.name,
+            why,
+        )
+        self.batch = 0
 
     async def _answer_alone(self, snapshot: Snapshot, future: asyncio.Future[Snapshot]) -> bool:
         try:
