@@ -8,15 +8,17 @@ import base64
 import hashlib
 import io
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from PIL import Image
 
+import mjnb
 from mjnb.errors import AuthError, ProviderError, Rejected
 from mjnb.inputs import image_input
-from mjnb.providers.acedata import AceDataAdapter, LocalAdapter, ZhishuyunAdapter
+from mjnb.providers.acedata import AceDataAdapter, LocalAdapter
 from mjnb.providers.acedata_media import upload_origin
 from mjnb.providers.base import Job
 from mjnb.simulator import RunningSimulator
@@ -117,13 +119,20 @@ def test_the_upload_origin(base: str, origin: str) -> None:
     assert upload_origin(base) == origin
 
 
-def test_zhishuyun_and_the_simulator_upload_at_their_own_origin() -> None:
-    old = ZhishuyunAdapter(token=CANARY).upload(data_url(png()))
-    assert old is not None
-    assert old.url.host == "api.zhishuyun.com" and old.url.path == "/api/v1/files/"
-    assert old.url.params["token"] == CANARY and "authorization" not in old.headers
+def test_the_simulator_uploads_at_its_own_origin_and_zhishuyun_refuses(
+    tmp_path: Path,
+) -> None:
     local = LocalAdapter(base_url="http://127.0.0.1:9999/").upload(data_url(png()))
     assert local is not None and str(local.url) == "http://127.0.0.1:9999/api/v1/files/"
+    picture = tmp_path / "fox.png"
+    picture.write_bytes(png())
+    mj = mjnb.Client("zhishuyun", base_url="http://127.0.0.1:9", token=CANARY)
+    with pytest.raises(mjnb.InvalidArgument, match="needs a public URL") as refused:
+        mj.describe(picture)
+    assert "\n" not in str(refused.value) and "nothing was sent" in str(refused.value)
+    with pytest.raises(mjnb.InvalidArgument, match="cannot take the local image after --sref"):
+        mj.imagine(f"a fox --sref {picture}")
+    assert mj.log().empty
 
 
 def test_a_data_url_that_reaches_a_submit_is_refused_not_sent_inline() -> None:

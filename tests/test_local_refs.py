@@ -190,6 +190,17 @@ def test_a_bad_reference_file_is_one_line_and_nothing_is_logged_or_sent(
     assert sim.stats()["requests"] == 0
 
 
+def test_a_video_prompt_with_a_local_reference_is_refused_before_sending(
+    ace: tuple[mjnb.Client, Any], here: Path
+) -> None:
+    """A video job takes no references: the path would reach the provider as written."""
+    mj, sim = ace
+    with pytest.warns(mjnb.PromptWarning), pytest.raises(mjnb.InvalidArgument) as info:
+        mj.animate(here / "robot.jpg", prompt="waves roll in --sref ./style.png", motion="low")
+    assert "takes no --sref" in str(info.value) and "nothing was sent" in str(info.value)
+    assert mj.log().empty and sim.stats()["requests"] == 0
+
+
 # ---------------------------------------------------------------- midjourney-proxy
 
 

@@ -543,6 +543,10 @@ class ZhishuyunAdapter(AceDataAdapter):
     token_env = "MJNB_ZHISHUYUN_TOKEN"
     top_up_url = "https://data.zhishuyun.com"
     prefer_zhishuyun = True
+    #: no upload endpoint of Zhishuyun's host is documented or used by a client of its
+    #: own: local images are refused in one line before anything is logged or sent
+    local_images: ClassVar[LocalImages] = "refuse"
+    local_refs: ClassVar[LocalRefs] = "refuse"
 
     def auth_headers(self) -> dict[str, str]:
         return {}  # the token goes in the query, and never into a download URL
@@ -556,12 +560,6 @@ class ZhishuyunAdapter(AceDataAdapter):
     def _imagine(self, body: dict[str, Any], mode: str | None) -> tuple[str, dict[str, Any]]:
         suffix = f"/{mode}" if mode in ("relax", "turbo") else ""
         return "/midjourney/imagine" + suffix, body
-
-    def upload(self, data_url: str) -> httpx.Request | None:
-        """No upload endpoint on Zhishuyun's host was found: the same path at the API's
-        own origin, the token in the query as every Zhishuyun request carries it."""
-        params = {"token": self._token} if self._token else None
-        return media.upload_request(self.upload_url, data_url, params=params)
 
 
 def _message(data: Mapping[str, Any]) -> str | None:

@@ -174,7 +174,14 @@ def video_prompt(text: str | None, *, fallback: str = "") -> str:
     if text.strip():
         from ..prompt import parse_prompt
 
-        parse_prompt(text, purpose="video")  # PromptError (an InvalidArgument) says where
+        parsed = parse_prompt(text, purpose="video")  # PromptError says where
+        found = local_refs(parsed)
+        if found:  # never sent as written: a path is no URL, and video takes no references
+            name, path = found[0]
+            raise InvalidArgument(
+                f"A video prompt takes no --{name} (its references are the start image and "
+                f"end=): remove --{name} {path}; nothing was sent."
+            )
     return text
 
 

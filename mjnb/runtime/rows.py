@@ -52,7 +52,7 @@ def state_from_row(row: Mapping[str, Any], provider: str, *, translate: bool = F
     if kind in ("describe", "blend") and inputs is not None:
         sent_text, parsed = "", None  # the row's prompt names its images; the job has none
     urls = sent_urls(inputs)
-    if urls and parsed is not None:  # what its job sent: the references' URLs
+    if urls and parsed is not None and sending:  # what its job sent: the references' URLs
         parsed = with_urls(parsed, urls)
         sent_text = str(parsed)
     job = Job(
