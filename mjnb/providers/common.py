@@ -113,15 +113,19 @@ def batch_records(
     records: Any, snapshots: Sequence[Snapshot], who: str
 ) -> list[tuple[Snapshot, Mapping[str, Any]]]:
     """The records of a batch lookup's answer that are jobs asked about, each with the
-    job's snapshot (records of other jobs, and ones that are not objects, are left)."""
+    job's snapshot (records of other jobs, and ones that are not objects, are left).
+    A job listed twice with different records is left out too: an answer that
+    contradicts itself is no reading of it, so the job is polled alone."""
     if not isinstance(records, list):
         raise ProviderError(f"{who} answered the batch lookup without a list of tasks.")
     wanted = {s.remote_id: s for s in snapshots if s.remote_id}
-    return [
-        (wanted[r["id"]], r)
-        for r in records
-        if isinstance(r, dict) and isinstance(r.get("id"), str) and r["id"] in wanted
-    ]
+    found: dict[str, Mapping[str, Any]] = {}
+    torn: set[str] = set()
+    for r in records:
+        listed = isinstance(r, dict) and isinstance(r.get("id"), str) and r["id"] in wanted
+        if listed and found.setdefault(r["id"], r) != r:
+            torn.add(r["id"])
+    return [(wanted[key], r) for key, r in found.items() if key not in torn]
 
 
 def retry_after(response: httpx.Response) -> float | None:
