@@ -234,10 +234,10 @@ def test_a_batch_answer_gives_readings_only_for_the_jobs_asked_about() -> None:
     response = httpx.Response(200, json=answer, request=request)
     asked = [snap("a"), snap("b"), snap("c"), snap("d"), snap("b")]
     readings = mjproxy.parse_poll_many(asked, response)
+    # b is listed two ways (no reading: polled alone), d is garbled, c is not listed
     assert [r.status if r else None for r in readings] == [
-        "succeeded", "running", None, None, "running"
+        "succeeded", None, None, None, None
     ]  # fmt: skip
-    assert readings[1] is not None and readings[1].progress == 40
     with pytest.raises(ProviderError, match="batch lookup"):
         mjproxy.parse_poll_many([snap("a")], httpx.Response(200, json={"a": 1}, request=request))
     assert json.loads(mjproxy.poll_many(asked).content) == {"ids": ["a", "b", "c", "d"]}

@@ -118,14 +118,19 @@ def batch_readings(
     """Each snapshot's new state from a batch lookup's ``records`` (``read`` turns one
     record into a reading), in the order of ``snapshots``; None where the answer has no
     readable record of that job (the runner polls it alone, and its own error comes out).
-    Records of other jobs and ones that are not objects are left; of two records of one
-    job the first counts."""
+    Records of other jobs and ones that are not objects are left; a job listed twice
+    with different records gets None too (an answer that contradicts itself is no
+    reading of it), identical copies count once."""
     if not isinstance(records, list):
         raise ProviderError(f"{who} answered the batch lookup without a list of tasks.")
     by_id: dict[str, Mapping[str, Any]] = {}
+    torn: set[str] = set()
     for record in records:
-        if isinstance(record, dict) and isinstance(record.get("id"), str):
-            by_id.setdefault(record["id"], record)
+        listed = isinstance(record, dict) and isinstance(record.get("id"), str)
+        if listed and by_id.setdefault(record["id"], record) != record:
+            torn.add(record["id"])
+    for key in torn:
+        del by_id[key]
     readings: list[Snapshot | None] = []
     for snapshot in snapshots:
         record = by_id.get(snapshot.remote_id or "")

@@ -62,7 +62,7 @@ def references(
     """The local images after ``--sref``/``--cref``/``--oref`` in ``prompt``, read and
     checked: ``(path as written, image)`` once per path. A provider that cannot take
     them, or a path that names no readable image, is one line naming the file.
-    ``memo`` keeps files already read (by path, size and time), so the cells of a
+    ``memo`` keeps files already read (by path, inode, size and times), so the cells of a
     sweep read a reference once."""
     found: dict[str, ImageInput] = {}
     for name, path in local_refs(prompt):
@@ -85,13 +85,21 @@ def reference(name: str, path: str, memo: dict[Any, ImageInput]) -> ImageInput:
     where = Path(path).expanduser()
     if not where.is_file():
         hint = "" if where.is_absolute() else f" (relative to {Path.cwd()})"
-        problem = "is a folder, not an image file" if where.is_dir() else "names no file"
+        problem = (
+            "is a folder, not an image file"
+            if where.is_dir()
+            else "is not a regular file (a device, a pipe?)"
+            if where.exists()
+            else "names no file"
+        )
         raise InvalidArgument(
             f"--{name} {path} {problem}{hint}: check the path, or give the image as an "
             "http(s) URL; nothing was sent."
         )
     stat = where.stat()
-    key = (str(where.absolute()), stat.st_size, stat.st_mtime_ns)
+    # the change time too: a file replaced with its modification time kept (cp -p,
+    # rsync -t, an unzip) is new, and the same size is likely for pictures of one size
+    key = (str(where.absolute()), stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
     if key not in memo:
         if len(memo) >= 16:
             memo.clear()
