@@ -132,13 +132,6 @@ def test_two_kernels_resuming_at_once_send_each_task_once(
     assert statuses[imagine_id] == statuses[retexture_id] == "succeeded"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="mj.task(id) of a task another session (or kernel) follows is a snapshot of its "
-    "log row (Session.task: followed=False): its wait() never sees the task end and times "
-    "out although it succeeded. Concurrent resume() hits it: Session.unsent() makes such "
-    "views, and resume_unsent() leaves them stale when the other kernel's claim wins",
-)
 def test_waiting_on_a_task_another_session_resumed_sees_it_end(
     drill_sim: RunningSimulator, tmp_path: Path
 ) -> None:
@@ -151,4 +144,4 @@ def test_waiting_on_a_task_another_session_resumed_sees_it_end(
     assert not view.done
     for task in resumed:
         assert task.wait(WAIT).status == "succeeded", task.error
-    assert view.wait(10).status == "succeeded"  # hangs: the view stays "queued"
+    assert view.wait(10).status == "succeeded"  # its log row, followed (runtime/mirror.py)

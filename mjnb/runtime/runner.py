@@ -24,7 +24,8 @@ Policy lives here once, for every provider:
   again, never submitting it, and downloads the result while its URL is valid.
 
 The runner is the only writer of :class:`~mjnb.runtime.state.TaskState`; every task
-ends through :meth:`Runner.finish`.
+ends through :meth:`Runner.finish`. (A task another session or kernel runs is only
+mirrored here from its log row, by :mod:`.mirror`, which writes no log.)
 """
 
 from __future__ import annotations

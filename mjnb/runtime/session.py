@@ -25,10 +25,11 @@ from ..log import LogURL, TaskLog, default_log_path
 from ..prompt import Prompt, parse_prompt
 from ..providers.base import Adapter, Job, JobKind, check_prompt
 from ..task import Task
-from ..vocab import ACTION_LABELS, BLEND_DIMENSIONS, MODES
+from ..vocab import ACTION_LABELS, BLEND_DIMENSIONS, MODES, TERMINAL
 from . import build, kept
 from .engine import Engine
 from .media import kind_of
+from .mirror import mirror
 from .rows import resendable, state_from_row
 from .runner import Runner
 from .slots import account_share
@@ -349,9 +350,12 @@ class Session(MediaMethods, VideoCells):
         row = self.log.get(task_id)
         if row is None:
             raise NotFound(f"No task {task_id!r} in this session or in {self.log.where}.")
-        return self._view(
-            state_from_row(row, self.provider, translate=self.translate), followed=False
-        )
+        state = state_from_row(row, self.provider, translate=self.translate)
+        view = self._view(state, followed=False)
+        if row.get("status") not in TERMINAL:  # run elsewhere (or orphaned): follow its row
+            read, ours = (lambda: self.log.get(state.id)), (lambda: state.id in self._tasks)
+            self.engine.spawn(mirror(state, read, ours, self.provider))
+        return view
 
     @property
     def tasks(self) -> list[Task]:
