@@ -208,8 +208,11 @@ def test_a_resumed_imagine_sends_its_image_prompt_and_local_references(
             assert task.status == "failed"
             assert "is no longer in the cache" in (task.error or "")
             assert "nothing was sent" in (task.error or "")
-        assert (imagine.error or "").startswith("its image prompt is no longer in the cache")
-        assert (retexture.error or "").startswith("its image to retexture is no longer")
+        said = f"Task {imagine.id} cannot be sent again: its image prompt is no longer in"
+        assert (imagine.error or "").startswith(said)
+        assert "cannot be sent again: its image to retexture is no longer" in (
+            retexture.error or ""
+        )
         assert counts(drill_sim, "mjproxy") == {"uploads": 0, "submits": 1}  # never sent
         return
     assert imagine.status == "succeeded", imagine.error

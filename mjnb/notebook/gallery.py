@@ -15,6 +15,7 @@ reads it now.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import threading
 from collections.abc import Iterable, Sequence
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
 __all__ = ["Gallery", "select_results"]
 
 ANY = "(any)"
+#: pictures made from cached files in one render (a first look at 60 results stays quick)
+MAKE_PER_RENDER = 12
 #: what the action menu offers for an image grid (the provider checks the rest)
 GRID_ACTIONS = ("U1", "U2", "U3", "U4", "V1", "V2", "V3", "V4", "reroll")
 
@@ -117,6 +120,7 @@ class Gallery(widgets.VBox):
         #: tasks started from the gallery's Act buttons, newest last
         self.started: list[Task] = []
         self.last_error: BaseException | None = None
+        self._unreadable: set[str] = set()  # results whose file made no picture
         self._lock = threading.RLock()
         self.user = widgets.Dropdown(
             options=[ANY] + ([user] if user else []), value=user or ANY, description="User"
@@ -218,20 +222,29 @@ class Gallery(widgets.VBox):
 
     def _made(self, rows: Iterable[dict[str, Any]]) -> dict[str, bytes]:
         """Pictures for results the log has none of (the personal log's runners make
-        none), from the image files this machine can read; stored for the next look."""
+        none), from the image files this machine can read, at most ``MAKE_PER_RENDER``
+        a render (the next render makes more); stored for the next look. A file that
+        cannot be read is not tried again."""
         from ..images import thumbnail_jpeg
 
         made: dict[str, bytes] = {}
         for row in rows:
-            path = row.get("image_path")
+            path, task_id = row.get("image_path"), row["task_id"]
             if row["status"] != "succeeded" or not isinstance(path, str) or not path:
                 continue
+            if task_id in self._unreadable:
+                continue
+            if len(made) == MAKE_PER_RENDER:
+                self.request()  # the rest on the next render
+                break
             try:
                 jpeg, size = thumbnail_jpeg(path, THUMBNAIL_SIZE)
-                put_thumbnail(self.db, row["task_id"], row.get("user"), jpeg, size)
             except (MJError, OSError):  # a missing or damaged file: the status tile
+                self._unreadable.add(task_id)
                 continue
-            made[row["task_id"]] = jpeg
+            made[task_id] = jpeg
+            with contextlib.suppress(MJError):  # shown now either way
+                put_thumbnail(self.db, task_id, row.get("user"), jpeg, size)
         return made
 
     def _tile(self, index: int, row: dict[str, Any], jpeg: bytes | None) -> widgets.VBox:

@@ -125,7 +125,10 @@ async def upload_local(runner: Runner, state: TaskState) -> None:
         from .kept import restore
 
         inputs = state.inputs or {}
-        state.job = await asyncio.to_thread(restore, state.job, inputs, state.mask_path)
+        try:
+            state.job = await asyncio.to_thread(restore, state.job, inputs, state.mask_path)
+        except InvalidArgument as exc:  # kept.py speaks of "its image prompt ..."
+            raise InvalidArgument(f"Task {state.id} cannot be sent again: {exc}") from None
         state.restore = False
     adapter, job = runner.adapter, state.job
     _check_refs(job)
