@@ -125,6 +125,27 @@ def clean_text(text: str | None) -> str | None:
     return redact_text(text) if text else text
 
 
+def local_pid(owner: str | None) -> int | None:
+    """The pid of ``owner`` ("host:pid:...") when it is another process of this machine
+    (None: another machine, this process, or not that form)."""
+    host, _, rest = (owner or "").partition(":")
+    pid = as_int(rest.partition(":")[0])
+    if host != HOSTNAME or pid is None or pid <= 0 or pid == os.getpid():
+        return None
+    return pid
+
+
+def process_exists(pid: int) -> bool:
+    """Whether process ``pid`` exists (one we may not signal exists too)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
 def as_int(value: Any) -> int | None:
     number = as_float(value)
     if number is None or number != int(number):

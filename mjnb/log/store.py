@@ -86,27 +86,17 @@ def owner_alive(
         return False
     if owner in _LIVE_OWNERS:
         return True
-    host, _, rest = owner.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != codec.HOSTNAME:
+    if owner.partition(":")[0] != codec.HOSTNAME:
         if seen_at is not None:
             return now_us() - seen_at < _HEARTBEAT_STALE // US
         if updated_at is None:
             return False
         updated = updated_at if isinstance(updated_at, int) else to_us(updated_at)
         return now_us() - updated < _OTHER_HOST_STALE // US
-    pid = codec.as_int(pid_text)
-    if pid is None or pid == os.getpid():
-        return False  # this process, but that TaskLog is closed
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    pid = codec.local_pid(owner)
+    if pid is None:  # this process (that TaskLog is closed), or no pid in it
         return False
-    except PermissionError:
-        return True
-    except OSError:
-        return False
-    return True
+    return codec.process_exists(pid)
 
 
 def _field(name: str, value: Any) -> tuple[str, Any]:

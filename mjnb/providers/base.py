@@ -277,6 +277,8 @@ class AdapterBase:
     animates_grids: ClassVar[bool] = False
     #: the most jobs one batch lookup reads (:meth:`poll_many`); 0: the protocol has none
     batch_polls: ClassVar[int] = 0
+    #: why the protocol lacks a feature (or an upload), for the one-line refusal
+    refusals: ClassVar[Mapping[str, str]] = {}
 
     base_url: str = ""
     _token: str | None = None

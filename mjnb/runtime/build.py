@@ -31,7 +31,7 @@ ZOOM_LABELS = {1.5: "zoom 1.5x", 2.0: "zoom 2x"}
 def need(adapter: Adapter, feature: str) -> None:
     """Raise unless the provider offers ``feature`` (one of ``AdapterBase.features``)."""
     if feature not in adapter.features:
-        reason = getattr(adapter, "refusals", {}).get(feature) if feature else None
+        reason = adapter.refusals.get(feature) if feature else None
         raise InvalidArgument(
             f"{adapter.name} has no {feature}"
             + (f": {reason}" if reason else " (its API does not offer it)")
@@ -69,7 +69,7 @@ def references(
         if path in found:
             continue
         if adapter.local_refs == "refuse":
-            why = getattr(adapter, "refusals", {}).get("upload") or "it has no upload"
+            why = adapter.refusals.get("upload") or "it has no upload"
             raise InvalidArgument(
                 f"{adapter.name} cannot take the local image after --{name} ({path}): {why}; "
                 "give it as an http(s) URL instead; nothing was sent."

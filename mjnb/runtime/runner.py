@@ -239,8 +239,6 @@ class Runner:
             )
         if snapshot.status in ("cancelled",):
             raise NotReady(f"Task {state.id} was cancelled; there is nothing to fetch.")
-        from dataclasses import replace
-
         from .state import Pixels
 
         # a failed job the provider itself failed stays failed: polling shows it again

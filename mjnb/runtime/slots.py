@@ -106,19 +106,10 @@ def order_tickets(rows: list[Row]) -> list[Row]:
 def _gone(owner: str) -> bool:
     """True when ``owner`` ("host:pid:...") is a process of this machine that has died.
     Any other owner (another machine, this process, a pid in use) waits for its lease."""
-    from ..log.codec import HOSTNAME, as_int
+    from ..log.codec import local_pid, process_exists
 
-    host, _, rest = owner.partition(":")
-    pid = as_int(rest.partition(":")[0])
-    if host != HOSTNAME or pid is None or pid <= 0 or pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except OSError:  # not ours to signal: it exists
-        return False
-    return False
+    pid = local_pid(owner)
+    return pid is not None and not process_exists(pid)
 
 
 def _unusable(exc: BaseException) -> BaseException:
