@@ -22,6 +22,7 @@ from mjnb.providers.acedata import AceDataAdapter
 from mjnb.providers.base import Snapshot
 from mjnb.providers.mjproxy import MJProxyAdapter
 from mjnb.runtime import Engine
+from tests.asgi import read_body, replay, respond
 
 WAIT = 60
 BASE = "http://sim.test"
@@ -51,35 +52,16 @@ class Counting:
             return
         self.paths["fetch" if path.endswith("/fetch") else path] += 1
         if path.endswith("/list-by-condition"):
-            body = await _body(receive)
+            body = await read_body(receive)
             ids = json.loads(body)["ids"]
             self.batches.append(len(ids))
             if self.batch is not None:
-                await _respond(send, *self.batch(ids))
+                await respond(send, *self.batch(ids))
                 return
 
-            async def replay() -> dict[str, Any]:
-                return {"type": "http.request", "body": body, "more_body": False}
-
-            await self.app(scope, replay, send)
+            await self.app(scope, replay(body), send)
             return
         await self.app(scope, receive, send)
-
-
-async def _body(receive: Any) -> bytes:
-    data = b""
-    while True:
-        message = await receive()
-        data += message.get("body", b"")
-        if not message.get("more_body"):
-            return data
-
-
-async def _respond(send: Any, status: int, body: object) -> None:
-    data = json.dumps(body).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": data})
 
 
 @pytest.fixture

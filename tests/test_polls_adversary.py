@@ -24,6 +24,7 @@ import pytest
 import mjnb
 from mjnb.runtime import Engine
 from mjnb.simulator import SimConfig
+from tests.asgi import read_body, replay, respond
 
 WAIT = 90
 BASE = "http://sim.test"
@@ -54,11 +55,11 @@ class Hostile:
             await self.app(scope, receive, send)
             return
         path = scope.get("path", "")
-        body = await _body(receive)
+        body = await read_body(receive)
         batch = _batch_ids(path, body)
         self.paths["fetch" if path.endswith("/fetch") else path + _action(body)] += 1
         if batch is None:
-            await self.app(scope, _replay(body), send)
+            await self.app(scope, replay(body), send)
             return
         self.batches.append(batch)
         self.in_flight += 1
@@ -68,7 +69,7 @@ class Hostile:
             status, answer = await _ask(self.app, scope, body)
             if self.edit is not None and status == 200:
                 answer = self.edit(batch, answer)
-            await _respond(send, status, answer)
+            await respond(send, status, answer)
         finally:
             self.in_flight -= 1
 
@@ -93,28 +94,6 @@ def _action(body: bytes) -> str:
     return f":{found['action']}" if isinstance(found, dict) and "action" in found else ""
 
 
-async def _body(receive: Any) -> bytes:
-    data = b""
-    while True:
-        message = await receive()
-        data += message.get("body", b"")
-        if not message.get("more_body"):
-            return data
-
-
-def _replay(body: bytes) -> Callable[[], Awaitable[dict[str, Any]]]:
-    sent = False
-
-    async def receive() -> dict[str, Any]:
-        nonlocal sent
-        if sent:
-            await asyncio.sleep(3600)  # the app waits for a disconnect that never comes
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return receive
-
-
 async def _ask(app: ASGI, scope: Any, body: bytes) -> tuple[int, Any]:
     """The simulator's own answer to a request, as (status, JSON)."""
     status, chunks = 500, []
@@ -126,15 +105,8 @@ async def _ask(app: ASGI, scope: Any, body: bytes) -> tuple[int, Any]:
         elif message["type"] == "http.response.body":
             chunks.append(message.get("body", b""))
 
-    await app(scope, _replay(body), send)
+    await app(scope, replay(body), send)
     return status, json.loads(b"".join(chunks) or b"null")
-
-
-async def _respond(send: Any, status: int, body: object) -> None:
-    data = json.dumps(body).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": data})
 
 
 @pytest.fixture
