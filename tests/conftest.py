@@ -46,6 +46,36 @@ def sim_app(sim_config: object) -> object:
 
 
 @pytest.fixture
+def drill_sim(monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningSimulator]:
+    """The kill -9 resume drills' simulator: 4 s jobs, so a killed child leaves work
+    logged and unsent behind a slow one."""
+    monkeypatch.setenv("MJNB_SLOT_LEASE", "2")  # the dead kernel's slot frees in 2 s
+    running = serve(SimConfig(latency=4.0, long_side=128, progress_steps=2))
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def asgi_engine() -> Iterator[Callable[[Any], Any]]:
+    """Make private engines whose pool talks to an ASGI app in process (the simulator,
+    or a wrapper around it); each is closed afterwards."""
+    import httpx
+
+    from mjnb.runtime import Engine
+
+    engines: list[Engine] = []
+
+    def make(app: Any) -> Engine:
+        engine = Engine(transport=httpx.ASGITransport(app=app))
+        engines.append(engine)
+        return engine
+
+    yield make
+    for engine in engines:
+        engine.close()
+
+
+@pytest.fixture
 def sim(sim_config: object) -> Iterator[object]:
     """A simulator serving on a free loopback port (``sim.url``), stopped afterwards."""
     from mjnb.simulator import serve

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -65,18 +65,14 @@ class Counting:
 
 
 @pytest.fixture
-def engine_for(sim_app: Any) -> Iterator[Callable[..., tuple[Engine, Counting]]]:
-    engines: list[Engine] = []
-
+def engine_for(
+    sim_app: Any, asgi_engine: Callable[[Any], Engine]
+) -> Callable[..., tuple[Engine, Counting]]:
     def make(batch: Callable[[list[Any]], Any] | None = None) -> tuple[Engine, Counting]:
         wrapper = Counting(sim_app, batch)
-        engine = Engine(transport=httpx.ASGITransport(app=wrapper))  # type: ignore[arg-type]
-        engines.append(engine)
-        return engine, wrapper
+        return asgi_engine(wrapper), wrapper
 
-    yield make
-    for engine in engines:
-        engine.close()
+    return make
 
 
 def run_batch(engine: Engine, count: int, provider: str = "mjproxy") -> list[mjnb.Task]:

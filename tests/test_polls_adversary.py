@@ -15,10 +15,9 @@ import asyncio
 import json
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-import httpx
 import pytest
 
 import mjnb
@@ -110,18 +109,14 @@ async def _ask(app: ASGI, scope: Any, body: bytes) -> tuple[int, Any]:
 
 
 @pytest.fixture
-def server(sim_app: Any) -> Iterator[Callable[..., tuple[Engine, Hostile]]]:
-    engines: list[Engine] = []
-
+def server(
+    sim_app: Any, asgi_engine: Callable[[Any], Engine]
+) -> Callable[..., tuple[Engine, Hostile]]:
     def make(edit: Edit | None = None, delay: float = 0.0) -> tuple[Engine, Hostile]:
         wrapper = Hostile(sim_app, edit, delay)
-        engine = Engine(transport=httpx.ASGITransport(app=wrapper))  # type: ignore[arg-type]
-        engines.append(engine)
-        return engine, wrapper
+        return asgi_engine(wrapper), wrapper
 
-    yield make
-    for engine in engines:
-        engine.close()
+    return make
 
 
 def client(engine: Engine, provider: str = "mjproxy", **options: Any) -> mjnb.Client:

@@ -169,14 +169,6 @@ def counts(sim: RunningSimulator, protocol: str) -> dict[str, int]:
     return {"uploads": found.get("uploads", 0), "submits": found.get("submits", 0)}
 
 
-@pytest.fixture
-def drill_sim(monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningSimulator]:
-    monkeypatch.setenv("MJNB_SLOT_LEASE", "2")  # the dead kernel's slot frees in 2 s
-    running = serve(SimConfig(latency=4.0, long_side=128, progress_steps=2))
-    yield running
-    running.stop()
-
-
 @pytest.mark.parametrize("cache", ["kept", "pruned"])
 def test_a_resumed_imagine_sends_its_image_prompt_and_local_references(
     drill_sim: RunningSimulator, tmp_path: Path, cache: str

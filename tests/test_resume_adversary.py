@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -19,18 +18,10 @@ import pytest
 from PIL import Image
 
 import mjnb
-from mjnb.simulator import RunningSimulator, SimConfig, serve
+from mjnb.simulator import RunningSimulator
 from tests.test_resume import MJPROXY_QUEUED, counts, kill_after_logging
 
 WAIT = 60
-
-
-@pytest.fixture
-def drill_sim(monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningSimulator]:
-    monkeypatch.setenv("MJNB_SLOT_LEASE", "2")  # the dead kernel's slot frees in 2 s
-    running = serve(SimConfig(latency=4.0, long_side=128, progress_steps=2))
-    yield running
-    running.stop()
 
 
 def killed(drill_sim: RunningSimulator, tmp_path: Path) -> tuple[str, str, bytes, bytes]:
