@@ -132,12 +132,11 @@ def leading_links(text: str) -> list[str]:
 def upload_origin(base_url: str) -> str:
     """Where uploads go: Ace's platform for the real API host, else ``base_url``'s own
     origin (scheme, host and port)."""
-    url = httpx.URL(base_url)
-    default = {"http": 80, "https": 443}.get(url.scheme)
-    if url.scheme == "https" and url.host == API_HOST and url.port in (None, default):
+    url = httpx.URL(base_url)  # httpx reads a scheme's default port as None
+    if url.scheme == "https" and url.host == API_HOST and url.port is None:
         return PLATFORM
     host = f"[{url.host}]" if ":" in url.host else url.host  # an IPv6 address
-    port = f":{url.port}" if url.port not in (None, default) else ""
+    port = f":{url.port}" if url.port is not None else ""
     return f"{url.scheme}://{host}{port}"
 
 
